@@ -1,0 +1,354 @@
+"""sympy expression -> Python source for the numpy tier and the Numba tier.
+
+One printer serves both tiers: it only emits operators and ``np.*`` functions
+that work on numpy arrays *and* on scalars inside Numba. The grid kernel hoists
+every subexpression that depends only on x (evaluated once per column) or only
+on y (once per row) out of the inner loop, because Numba's transcendental calls
+are scalar libm calls while numpy's broadcasting gets that hoisting for free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import sys
+import tempfile
+import threading
+import importlib.util
+from pathlib import Path
+
+import sympy as sp
+
+from .expression import X, Y, ExpressionError, Relu, Sigmoid, Softplus
+
+CODEGEN_VERSION = "4"  # bump when the generated source changes shape
+
+_UNARY = {
+    sp.sin: "np.sin", sp.cos: "np.cos", sp.tan: "np.tan",
+    sp.asin: "np.arcsin", sp.acos: "np.arccos", sp.atan: "np.arctan",
+    sp.sinh: "np.sinh", sp.cosh: "np.cosh", sp.tanh: "np.tanh",
+    sp.asinh: "np.arcsinh", sp.acosh: "np.arccosh", sp.atanh: "np.arctanh",
+    sp.exp: "np.exp", sp.log: "np.log", sp.Abs: "np.abs", sp.sign: "np.sign",
+}
+
+
+def _float_literal(value) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        v = math.nan  # complex or undefined constant, e.g. log(-1)
+    if math.isnan(v):
+        return "np.nan"
+    if math.isinf(v):
+        return "np.inf" if v > 0 else "(-np.inf)"
+    return repr(v)
+
+
+class Printer:
+    """Prints a sympy tree as an expression over the names in ``symbols``."""
+
+    def __init__(self, symbols: dict[sp.Symbol, str]):
+        self.symbols = symbols
+
+    def __call__(self, e) -> str:
+        return self.p(e)
+
+    def p(self, e) -> str:
+        if e in self.symbols:
+            return self.symbols[e]
+        if e.is_Number or e.is_NumberSymbol or (not e.free_symbols and not e.is_Atom):
+            lit = _float_literal(sp.N(e, 17) if not e.is_Number else e)
+            return f"({lit})" if lit.startswith("-") else lit
+        if e.is_Symbol:
+            raise ExpressionError(f"internal: unbound symbol {e}")
+        if e.is_Add:
+            return "(" + " + ".join(self.p(a) for a in e.args) + ")"
+        if e.is_Mul:
+            num, den = [], []
+            for a in e.args:
+                if a.is_Pow and a.exp.is_Number and a.exp < 0:
+                    den.append(self.pow(a.base, -a.exp))
+                elif a.is_Rational and a.p == -1 and a.q == 1:
+                    num.insert(0, "-1.0")
+                else:
+                    num.append(self.p(a))
+            s = " * ".join(num) if num else "1.0"
+            if den:
+                s = f"{s} / ({' * '.join(den)})"
+            return f"({s})"
+        if e.is_Pow:
+            if e.exp.is_Number and e.exp < 0:
+                return f"(1.0 / {self.pow(e.base, -e.exp)})"
+            return self.pow(e.base, e.exp)
+        f = e.func
+        args = e.args
+        if f in _UNARY:
+            return f"{_UNARY[f]}({self.p(args[0])})"
+        if f is sp.atan2:
+            return f"np.arctan2({self.p(args[0])}, {self.p(args[1])})"
+        if f in (sp.Min, sp.Max):
+            name = "np.minimum" if f is sp.Min else "np.maximum"
+            s = self.p(args[0])
+            for a in args[1:]:
+                s = f"{name}({s}, {self.p(a)})"
+            return s
+        if f is sp.Heaviside:
+            a = self.p(args[0])
+            h0 = _float_literal(args[1]) if len(args) > 1 else "0.5"
+            return f"(1.0 * ({a} > 0.0) + {h0} * ({a} == 0.0))"
+        if f is sp.DiracDelta:
+            return "0.0"  # derivative of sign/step: zero almost everywhere
+        if f is Relu:
+            return f"np.maximum({self.p(args[0])}, 0.0)"
+        if f is Sigmoid:
+            return f"(0.5 + 0.5 * np.tanh(0.5 * {self.p(args[0])}))"
+        if f is Softplus:
+            a = self.p(args[0])
+            return f"(np.maximum({a}, 0.0) + np.log1p(np.exp(-np.abs({a}))))"
+        raise ExpressionError(f"cannot compile '{f.__name__}' (internal: no code for it)")
+
+    def pow(self, base, exp) -> str:
+        b = self.p(base)
+        if exp.is_Integer:
+            n = int(exp)
+            if n == 0:
+                return "1.0"
+            if n == 1:
+                return b
+            if n <= 4:
+                return "(" + " * ".join([b] * n) + ")"
+            return f"({b} ** {n}.0)"
+        if exp == sp.Rational(1, 2):
+            return f"np.sqrt({b})"
+        if exp == sp.Rational(3, 2):
+            return f"({b} * np.sqrt({b}))"
+        if exp.is_Number:
+            return f"({b} ** {_float_literal(exp)})"
+        return f"({b} ** {self.p(exp)})"
+
+
+def _cse_lines(exprs, printer: Printer, prefix: str, indent: str):
+    """Common-subexpression-eliminated assignment lines and the final expressions."""
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), optimizations=None)
+    lines = []
+    for sym, sub in replacements:
+        code = printer(sub)
+        printer.symbols[sym] = sym.name
+        lines.append(f"{indent}{sym.name} = {code}")
+    finals = [printer(r) for r in reduced]
+    return lines, finals
+
+
+# --- hoisting x-only / y-only subexpressions out of the grid's inner loop ------------
+
+
+class _Hoister:
+    def __init__(self, params: set):
+        self.params = params
+        self.defs = {"x": {}, "y": {}, "c": {}}  # kind -> {expr: symbol}
+
+    def kind(self, e) -> str:
+        fs = e.free_symbols
+        hx, hy = X in fs, Y in fs
+        if hx and hy:
+            return "xy"
+        return "x" if hx else "y" if hy else "c"
+
+    def hoist(self, e, kind):
+        if e.is_Number or e.is_NumberSymbol or e in self.params:
+            return e
+        if kind in ("x", "y") and e in (X, Y):
+            return e if kind == "y" else self._sym("x", e)
+        return self._sym(kind, e)
+
+    def _sym(self, kind, e):
+        table = self.defs[kind]
+        if e not in table:
+            table[e] = sp.Symbol(f"_{kind.upper()}{len(table)}", real=True)
+        return table[e]
+
+    def split(self, e):
+        k = self.kind(e)
+        if k != "xy":
+            return self.hoist(e, k)
+        if e.is_Add or e.is_Mul:
+            groups = {"x": [], "y": [], "c": [], "xy": []}
+            for a in e.args:
+                groups[self.kind(a)].append(a)
+            new = [self.split(a) for a in groups["xy"]]
+            for kk in ("x", "y", "c"):
+                if groups[kk]:
+                    new.append(self.hoist(e.func(*groups[kk]), kk))
+            return e.func(*new, evaluate=False)
+        return e.func(*[self.split(a) for a in e.args], evaluate=False)
+
+
+# --- module source ------------------------------------------------------------------
+
+
+def _param_symbols(params: tuple[str, ...]) -> dict:
+    return {sp.Symbol(n, real=True): f"p[{i}]" for i, n in enumerate(params)}
+
+
+def _function_source(name, exprs, params, prefix, numba: bool) -> str:
+    pr = Printer({X: "x", Y: "y", **_param_symbols(params)})
+    lines, finals = _cse_lines(exprs, pr, prefix, "    ")
+    out = finals[0] if len(finals) == 1 else "(" + ", ".join(finals) + ")"
+    deco = (f"@njit({_SIGNATURES[name]!r}, cache=True, error_model='numpy', nogil=True)\n"
+            if numba else "")
+    return f"{deco}def {name}(x, y, p):\n" + "\n".join(lines + [f"    return {out}"]) + "\n"
+
+
+def derivatives(expr):
+    """Exact first and second derivatives: ((fx, fy), (fxx, fxy, fyy))."""
+    fx, fy = sp.diff(expr, X), sp.diff(expr, Y)
+    return (fx, fy), (sp.diff(fx, X), sp.diff(fx, Y), sp.diff(fy, Y))
+
+
+def numpy_value_source(expr, params) -> str:
+    """Tier 1, the part needed for a first picture: f alone (no derivatives yet)."""
+    return HEADER_NUMPY + _function_source("value", [expr], params, "v", False)
+
+
+def numpy_derivative_source(expr, params) -> str:
+    (fx, fy), (fxx, fxy, fyy) = derivatives(expr)
+    return (HEADER_NUMPY + _function_source("gradient", [fx, fy], params, "g", False) + "\n\n"
+            + _function_source("hessian", [fxx, fxy, fyy], params, "h", False))
+
+
+def numba_source(expr, params) -> tuple[str, str]:
+    """Tier 2: scalar kernels and the hoisted parallel grid; returns (source, key)."""
+    (fx, fy), (fxx, fxy, fyy) = derivatives(expr)
+    parts = [HEADER_NUMBA,
+             _function_source("value", [expr], params, "v", True),
+             _function_source("value_and_gradient", [expr, fx, fy], params, "g", True),
+             _function_source("hessian", [fxx, fxy, fyy], params, "h", True),
+             _grid_kernel(expr, params)]
+    source = "\n\n".join(parts)
+    key = hashlib.sha1((CODEGEN_VERSION + source).encode()).hexdigest()[:16]
+    return source, key
+
+
+def _grid_kernel(expr, params) -> str:
+    psyms = _param_symbols(params)
+    h = _Hoister(set(psyms))
+    inner = h.split(expr)
+    xdefs, ydefs, cdefs = h.defs["x"], h.defs["y"], h.defs["c"]
+    lines = [f"@njit({GRID_SIGNATURE!r}, cache=True, parallel=True, error_model='numpy', nogil=True)",
+             "def grid(xs, ys, p, out):",
+             "    nx = xs.shape[0]",
+             "    ny = ys.shape[0]"]
+    syms = {X: "x", Y: "y", **psyms}
+    if cdefs:
+        pr = Printer(dict(syms))
+        cl, cf = _cse_lines(list(cdefs), pr, "c", "    ")
+        lines += cl
+        for s, code in zip(cdefs.values(), cf):
+            lines.append(f"    {s.name} = {code}")
+            syms[s] = s.name
+    if xdefs:
+        pr = Printer(dict(syms))
+        for s in xdefs.values():
+            lines.append(f"    {s.name}a = np.empty(nx)")
+        lines.append("    for i in range(nx):")
+        lines.append("        x = xs[i]")
+        xl, xf = _cse_lines(list(xdefs), pr, "xc", "        ")
+        lines += xl
+        for s, code in zip(xdefs.values(), xf):
+            lines.append(f"        {s.name}a[i] = {code}")
+            syms[s] = s.name
+    lines.append("    for j in prange(ny):")
+    lines.append("        y = ys[j]")
+    if ydefs:
+        pr = Printer(dict(syms))
+        yl, yf = _cse_lines(list(ydefs), pr, "yc", "        ")
+        lines += yl
+        for s, code in zip(ydefs.values(), yf):
+            lines.append(f"        {s.name} = {code}")
+            syms[s] = s.name
+    lines.append("        row = out[j]")
+    lines.append("        for i in range(nx):")
+    for s in xdefs.values():
+        lines.append(f"            {s.name} = {s.name}a[i]")
+    pr = Printer(dict(syms))
+    il, fin = _cse_lines([inner], pr, "ic", "            ")
+    lines += il
+    lines.append(f"            row[i] = {fin[0]}")
+    return "\n".join(lines) + "\n"
+
+
+HEADER_NUMPY = "import numpy as np\n"
+HEADER_NUMBA = ("# Generated by landscape_gui.core.codegen: do not edit.\n"
+                "import numpy as np\n"
+                "from numba import njit, prange\n")
+
+# Explicit signatures: kernels compile (or load from Numba's disk cache) at import,
+# and the gradient can be handed to the fixed optimizer runner as a function pointer.
+_SIGNATURES = {
+    "value": "float64(float64, float64, float64[::1])",
+    "value_and_gradient": "UniTuple(float64, 3)(float64, float64, float64[::1])",
+    "hessian": "UniTuple(float64, 3)(float64, float64, float64[::1])",
+}
+GRID_SIGNATURE = "void(float64[::1], float64[::1], float64[::1], float64[:, ::1])"
+
+
+
+# --- loading generated modules (disk-cached so Numba's cache=True works) -------------
+
+_load_lock = threading.Lock()
+
+
+def kernel_dir() -> Path:
+    """Where generated kernel modules live; Numba caches their machine code beside them."""
+    env = os.environ.get("LANDSCAPE_GUI_KERNEL_DIR")
+    if env:
+        d = Path(env)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        d = Path(base) / "landscape_gui" / "kernels"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        d = Path(tempfile.gettempdir()) / f"landscape_gui_kernels_{os.getuid() if hasattr(os, 'getuid') else 0}"
+        d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def load_numba_module(source: str, key: str):
+    """Write the tier-2 source to a file (atomically) and import it.
+
+    A real file (not exec) is what lets Numba's ``cache=True`` keep the machine
+    code between launches, so a formula compiled once loads in milliseconds.
+    """
+    name = f"lk_{key}"
+    with _load_lock:
+        if name in sys.modules:
+            return sys.modules[name]
+        path = kernel_dir() / f"{name}.py"
+        if not path.exists() or path.read_text() != source:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Numba looks the module up while compiling it
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
+
+
+def load_numpy_functions(source: str) -> dict:
+    """Tier 1: plain numpy functions, built from generated (never user) source."""
+    import numpy as np
+
+    ns: dict = {"np": np}
+    exec(compile(source, "<landscape_gui numpy tier>", "exec"), ns)  # noqa: S102 - generated code
+    return ns

@@ -1,0 +1,351 @@
+"""Formula text -> validated Python AST -> sympy expression.
+
+User text is never passed to ``eval``/``exec``: it is parsed with :mod:`ast`
+and every node is checked against a whitelist before it becomes a sympy
+expression. Errors carry the 0-based character offset into the *original*
+text so the editor can underline the right character.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import math
+import re
+import tokenize
+from dataclasses import dataclass
+
+import sympy as sp
+
+MAX_TEXT_LENGTH = 2000
+MAX_DEPTH = 60
+MAX_EXPONENT = 1000.0
+
+X = sp.Symbol("x", real=True)
+Y = sp.Symbol("y", real=True)
+
+
+class ExpressionError(ValueError):
+    """A formula the app cannot use; ``position`` is a 0-based offset or None."""
+
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+# --- functions with derivatives sympy does not define the way we want -------------
+
+
+class Sigmoid(sp.Function):
+    """1 / (1 + exp(-x)); a named function so codegen can print a stable form."""
+
+    def fdiff(self, argindex=1):
+        s = Sigmoid(self.args[0])
+        return s * (1 - s)
+
+
+class Softplus(sp.Function):
+    """log(1 + exp(x)), printed as a form that does not overflow."""
+
+    def fdiff(self, argindex=1):
+        return Sigmoid(self.args[0])
+
+
+class Relu(sp.Function):
+    """max(x, 0) with derivative 0 at 0, as torch defines it."""
+
+    def fdiff(self, argindex=1):
+        return sp.Heaviside(self.args[0], 0)
+
+
+def _log(arg, base=None):
+    return sp.log(arg) if base is None else sp.log(arg) / sp.log(base)
+
+
+def _hypot(a, b):
+    return sp.sqrt(a**2 + b**2)
+
+
+# name -> (builder, min args, max args)
+FUNCTIONS: dict[str, tuple] = {
+    "sin": (sp.sin, 1, 1), "cos": (sp.cos, 1, 1), "tan": (sp.tan, 1, 1),
+    "asin": (sp.asin, 1, 1), "acos": (sp.acos, 1, 1), "atan": (sp.atan, 1, 1),
+    "atan2": (sp.atan2, 2, 2),
+    "sinh": (sp.sinh, 1, 1), "cosh": (sp.cosh, 1, 1), "tanh": (sp.tanh, 1, 1),
+    "asinh": (sp.asinh, 1, 1), "acosh": (sp.acosh, 1, 1), "atanh": (sp.atanh, 1, 1),
+    "exp": (sp.exp, 1, 1), "log": (_log, 1, 2), "ln": (sp.log, 1, 1),
+    "log2": (lambda a: sp.log(a) / sp.log(2), 1, 1),
+    "log10": (lambda a: sp.log(a) / sp.log(10), 1, 1),
+    "sqrt": (sp.sqrt, 1, 1), "abs": (sp.Abs, 1, 1), "sign": (sp.sign, 1, 1),
+    "min": (sp.Min, 2, 16), "max": (sp.Max, 2, 16), "hypot": (_hypot, 2, 2),
+    "relu": (Relu, 1, 1), "sigmoid": (Sigmoid, 1, 1), "softplus": (Softplus, 1, 1),
+}
+ALIASES = {
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+    "fabs": "abs", "minimum": "min", "maximum": "max", "logistic": "sigmoid",
+}
+CONSTANTS = {"pi": sp.pi, "e": sp.E}
+RESERVED = {"x", "y"} | set(FUNCTIONS) | set(ALIASES) | set(CONSTANTS)
+
+# characters people paste from papers, mapped to what Python parses
+_UNICODE = {"\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
+            "\u00b2": "^2", "\u00b3": "^3", "\u03c0": "pi", "\t": " ", "\n": " ", "\r": " "}
+
+
+@dataclass(frozen=True)
+class ParsedExpression:
+    text: str
+    expr: sp.Expr
+    parameters: tuple[str, ...]  # sorted free names other than x and y
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """Rewrite ``^`` as ``**`` etc.; return the new text and, per new character, its origin."""
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        rep = "**" if ch == "^" else _UNICODE.get(ch, ch)
+        if not rep.isascii() or (not rep.isprintable() and rep != " "):
+            raise ExpressionError(f"unexpected character {ch!r} at {i}", i)
+        out.append(rep)
+        origin.extend([i] * len(rep))
+    origin.append(len(text))  # end of text
+    return "".join(out), origin
+
+
+def _check_brackets(text: str, origin: list[int]) -> None:
+    stack: list[tuple[str, int]] = []
+    pairs = {")": "(", "]": "["}
+    for k, ch in enumerate(text):
+        if ch in "([":
+            stack.append((ch, k))
+        elif ch in ")]":
+            if not stack or stack[-1][0] != pairs[ch]:
+                raise ExpressionError(f"unbalanced parenthesis at {origin[k]}", origin[k])
+            stack.pop()
+    if stack:
+        k = stack[-1][1]
+        raise ExpressionError(f"unbalanced parenthesis at {origin[k]}", origin[k])
+
+
+def _check_tokens(text: str, origin: list[int]) -> None:
+    """Catch implicit multiplication (``2x``, ``2 x``, ``x y``) with a helpful hint."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
+                                    tokenize.INDENT, tokenize.DEDENT)]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return  # ast.parse reports it with a position
+    for a, b in zip(tokens, tokens[1:]):
+        if a.type == tokenize.NUMBER and b.type == tokenize.NAME and a.end == b.start:
+            pos = origin[b.start[1]]
+            raise ExpressionError(f"write {a.string}*{b.string}, not {a.string}{b.string} "
+                                  f"(at {origin[a.start[1]]})", pos)
+        if a.type in (tokenize.NUMBER, tokenize.NAME) and b.type in (tokenize.NUMBER, tokenize.NAME):
+            if a.string in _KEYWORDS or b.string in _KEYWORDS:
+                continue
+            pos = origin[b.start[1]]
+            raise ExpressionError(f"missing operator between '{a.string}' and '{b.string}' "
+                                  f"at {pos}: write {a.string}*{b.string}", pos)
+
+
+_KEYWORDS = {"lambda", "if", "else", "for", "in", "not", "and", "or", "is", "None",
+             "True", "False", "await", "yield", "import"}
+
+
+def parse_expression(text: str) -> ParsedExpression:
+    """Parse user text into a sympy expression, or raise :class:`ExpressionError`."""
+    if not isinstance(text, str):
+        raise ExpressionError("the formula must be text", None)
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ExpressionError(f"the formula is too long ({len(text)} characters; "
+                              f"limit {MAX_TEXT_LENGTH})", MAX_TEXT_LENGTH)
+    if not text.strip():
+        raise ExpressionError("the formula is empty: type an expression in x and y", 0)
+    norm, origin = _normalise(text)
+    _check_brackets(norm, origin)
+    _check_tokens(norm, origin)
+    try:
+        tree = ast.parse(norm.strip() and norm, mode="eval")
+    except SyntaxError as exc:
+        col = (exc.offset or 1) - 1
+        col = max(0, min(col, len(norm)))
+        pos = origin[col]
+        if col >= len(norm.rstrip()):
+            raise ExpressionError(f"the formula ends too early at {pos}: "
+                                  "an operand is missing", pos) from None
+        raise ExpressionError(f"syntax error at {pos} near {norm[col:col + 8]!r}", pos) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError("the formula is nested too deeply", 0) from None
+    builder = _Builder(norm, origin)
+    expr = builder.build(tree.body, 0)
+    if not isinstance(expr, sp.Expr):
+        raise ExpressionError("the formula is not a number-valued expression", 0)
+    if expr.has(sp.zoo, sp.nan, sp.I) and not expr.free_symbols:
+        raise ExpressionError("the formula has no real value", 0)
+    params = tuple(sorted(s.name for s in expr.free_symbols if s not in (X, Y)))
+    # A parameter that cancels out (a - a) still counts: the user typed it.
+    for name in builder.names:
+        if name not in params:
+            params = tuple(sorted(set(params) | {name}))
+    return ParsedExpression(text=text, expr=expr, parameters=params)
+
+
+class _Builder:
+    """Walks the AST, allowing only arithmetic, numbers, names and known functions."""
+
+    def __init__(self, text: str, origin: list[int]):
+        self.text = text
+        self.origin = origin
+        self.names: set[str] = set()
+
+    def pos(self, node) -> int:
+        col = getattr(node, "col_offset", 0) or 0
+        return self.origin[min(col, len(self.origin) - 1)]
+
+    def segment(self, node) -> str:
+        return ast.get_source_segment(self.text, node) or type(node).__name__
+
+    def fail(self, node, message: str):
+        pos = self.pos(node)
+        raise ExpressionError(f"{message} (at {pos})", pos)
+
+    def build(self, node, depth: int):
+        if depth > MAX_DEPTH:
+            self.fail(node, f"the formula is nested too deeply (limit {MAX_DEPTH} levels)")
+        d = depth + 1
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                kind = "text" if isinstance(v, str) else type(v).__name__
+                self.fail(node, f"'{self.segment(node)}': {kind} is not allowed, only numbers")
+            if isinstance(v, int) and abs(v) < 10**15:
+                return sp.Integer(v)
+            if not math.isfinite(float(v)):
+                self.fail(node, f"the number '{self.segment(node)}' is too large")
+            return sp.Float(float(v))
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return -self.build(node.operand, d)
+            if isinstance(node.op, ast.UAdd):
+                return self.build(node.operand, d)
+            self.fail(node, f"'{_OP_TEXT.get(type(node.op), '?')}' is not allowed")
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, d)
+        if isinstance(node, ast.Call):
+            return self.call(node, d)
+        if isinstance(node, ast.Attribute):
+            self.fail(node, f"'{self.segment(node)}': attribute access is not allowed")
+        if isinstance(node, ast.Subscript):
+            self.fail(node, f"'{self.segment(node)}': indexing is not allowed")
+        if isinstance(node, ast.Lambda):
+            self.fail(node, "lambda is not allowed")
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            self.fail(node, "comprehensions are not allowed")
+        if isinstance(node, ast.Compare):
+            self.fail(node, "comparisons are not allowed (use min, max, relu, sign or abs)")
+        if isinstance(node, ast.BoolOp):
+            self.fail(node, "'and'/'or' are not allowed")
+        if isinstance(node, ast.IfExp):
+            self.fail(node, "'if ... else' is not allowed (use min, max, relu or sign)")
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+            self.fail(node, "write one expression, not a list or tuple")
+        if isinstance(node, ast.JoinedStr):
+            self.fail(node, "text is not allowed, only numbers")
+        self.fail(node, f"'{self.segment(node)}' is not allowed in a formula")
+
+    def name(self, node: ast.Name):
+        n = node.id
+        if n == "x":
+            return X
+        if n == "y":
+            return Y
+        if n in CONSTANTS:
+            return CONSTANTS[n]
+        if n in FUNCTIONS or n in ALIASES:
+            self.fail(node, f"'{n}' is a function: write {n}(...)")
+        if n.startswith("_"):
+            self.fail(node, f"'{n}': names starting with '_' are not allowed")
+        if n in _KEYWORDS:
+            self.fail(node, f"'{n}' is not allowed")
+        self.names.add(n)
+        return sp.Symbol(n, real=True)
+
+    def binop(self, node: ast.BinOp, d: int):
+        op = type(node.op)
+        if op not in (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow):
+            sym = _OP_TEXT.get(op, "?")
+            self.fail(node, f"the operator '{sym}' is not allowed (use + - * / ^)")
+        a = self.build(node.left, d)
+        b = self.build(node.right, d)
+        if op is ast.Add:
+            return a + b
+        if op is ast.Sub:
+            return a - b
+        if op is ast.Mult:
+            return a * b
+        if op is ast.Div:
+            if b == 0:
+                self.fail(node, "division by zero")
+            return a / b
+        # Power: refuse exponents that would make sympy or the kernels blow up.
+        if b.is_number:
+            try:
+                bv = float(b)
+            except (TypeError, ValueError):
+                bv = math.inf
+            if not math.isfinite(bv) or abs(bv) > MAX_EXPONENT:
+                self.fail(node.right, f"the exponent {b} is too large (limit {MAX_EXPONENT:g})")
+            if a.is_number:
+                try:
+                    val = float(a) ** bv
+                except (OverflowError, ZeroDivisionError, TypeError, ValueError):
+                    val = math.nan
+                if isinstance(val, complex) or not math.isfinite(val):
+                    self.fail(node, f"'{self.segment(node)}' has no finite real value")
+        return a ** b
+
+    def call(self, node: ast.Call, d: int):
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                self.fail(node.func, f"'{self.segment(node.func)}': attribute access is not allowed")
+            self.fail(node, f"write ({self.segment(node.func)})*(...), not "
+                            f"({self.segment(node.func)})(...)")
+        name = ALIASES.get(node.func.id, node.func.id)
+        if name not in FUNCTIONS:
+            hint = difflib.get_close_matches(node.func.id, list(FUNCTIONS) + list(ALIASES), n=1)
+            extra = (f" — did you mean '{hint[0]}'?" if hint
+                     else f": to multiply, write {node.func.id}*(...)")
+            pos = self.pos(node.func)
+            raise ExpressionError(f"unknown name '{node.func.id}' at {pos}{extra}", pos)
+        if node.keywords:
+            self.fail(node, f"{name}() takes no keyword arguments")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail(node, "'*' arguments are not allowed")
+        builder, lo, hi = FUNCTIONS[name]
+        n = len(node.args)
+        if not lo <= n <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            self.fail(node, f"{node.func.id}() takes {want} argument{'s' if hi > 1 else ''}, got {n}")
+        args = [self.build(a, d) for a in node.args]
+        try:
+            return builder(*args)
+        except (TypeError, ValueError, ZeroDivisionError) as exc:  # sympy refusing odd input
+            self.fail(node, f"cannot use {node.func.id}() here: {exc}")
+
+
+_OP_TEXT = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&",
+            ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~",
+            ast.Not: "not", ast.BitXor: "^"}
+
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def is_parameter_name(name: str) -> bool:
+    """True if ``name`` can be a formula parameter (identifier, not reserved)."""
+    return bool(_IDENT.match(name)) and name not in RESERVED and name not in _KEYWORDS

@@ -1,0 +1,269 @@
+"""``compile_function``: formula text -> a LossFunction with exact derivatives.
+
+Two tiers, so typing never waits for Numba:
+
+1. numpy (at once): the value is generated and usable within milliseconds;
+   derivatives follow on first use.
+2. Numba (background thread): scalar kernels, the hoisted parallel grid and the
+   optimizer runner, written to a disk-cached module; swapped in when ready.
+
+The same text compiled twice in one process returns the same compiled object, and
+parameters are runtime arguments, so ``with_params`` never recompiles.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from . import codegen
+from .expression import ExpressionError, ParsedExpression, is_parameter_name, parse_expression
+
+#: Numba's workqueue threading layer must not run two parallel kernels at once.
+PARALLEL_LOCK = threading.RLock()
+
+_CACHE_SIZE = 64
+
+
+class CompiledExpression:
+    """Everything derived from one formula text; shared by all its LossFunctions."""
+
+    def __init__(self, parsed: ParsedExpression):
+        self.parsed = parsed
+        self.timings: dict[str, float] = {}
+        self._lock = threading.Lock()
+        t0 = time.perf_counter()
+        self._numpy = codegen.load_numpy_functions(
+            codegen.numpy_value_source(parsed.expr, parsed.parameters))
+        self.timings["numpy_ms"] = (time.perf_counter() - t0) * 1e3
+        self._numpy_derivs: dict | None = None
+        self._numba = None
+        self.numba_error: str | None = None
+        self._numba_done = threading.Event()
+        self._numba_started = False
+
+    # -- tier 1 -------------------------------------------------------------------
+    @property
+    def numpy_value(self):
+        return self._numpy["value"]
+
+    def numpy_derivatives(self) -> dict:
+        if self._numpy_derivs is None:
+            with self._lock:
+                if self._numpy_derivs is None:
+                    src = codegen.numpy_derivative_source(self.parsed.expr, self.parsed.parameters)
+                    self._numpy_derivs = codegen.load_numpy_functions(src)
+        return self._numpy_derivs
+
+    # -- tier 2 -------------------------------------------------------------------
+    def start_numba(self, background: bool = True) -> None:
+        with self._lock:
+            if self._numba_started:
+                return
+            self._numba_started = True
+        if background:
+            threading.Thread(target=self._build_numba, name="numba-compile", daemon=True).start()
+        else:
+            self._build_numba()
+
+    def _build_numba(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            source, key = codegen.numba_source(self.parsed.expr, self.parsed.parameters)
+            module = codegen.load_numba_module(source, key)
+            _warm_up(module, len(self.parsed.parameters))
+            self._numba = module
+        except Exception as exc:  # keep the numpy tier; say why once
+            self.numba_error = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"Numba kernels unavailable for {self.parsed.text!r}: {self.numba_error}",
+                          RuntimeWarning, stacklevel=2)
+        finally:
+            self.timings["numba_ms"] = (time.perf_counter() - t0) * 1e3
+            self._numba_done.set()
+
+    def numba(self, wait: bool = True, timeout: float | None = None):
+        """The compiled module, or None (not ready and ``wait`` is False, or it failed)."""
+        if self._numba is None and wait:
+            self.start_numba(background=False)  # no-op if a thread already compiles it
+            self._numba_done.wait(timeout)
+        return self._numba
+
+    @property
+    def numba_ready(self) -> bool:
+        return self._numba is not None
+
+
+def _warm_up(module, n_params: int) -> None:
+    """Run the grid once: the first call of a parallel kernel starts Numba's thread pool."""
+    xs = np.array([0.5, 1.0])
+    with PARALLEL_LOCK:
+        module.grid(xs, xs, np.ones(n_params), np.empty((2, 2)))
+
+
+_cache: OrderedDict[str, CompiledExpression] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def compile_expression(text: str) -> CompiledExpression:
+    """Parse and generate tier 1 for ``text``, reusing an earlier compile of the same text."""
+    key = text.strip()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    compiled = CompiledExpression(parse_expression(text))
+    with _cache_lock:
+        compiled = _cache.setdefault(key, compiled)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled
+
+
+def compile_function(text: str, params: dict | None = None, *, background: bool = True) -> "LossFunction":
+    """Compile a formula in x and y. Every other free name is a parameter (default 1.0).
+
+    Raises :class:`ExpressionError` (with ``.position``) for text the app cannot use.
+    With ``background`` the Numba tier compiles in a thread and is used once ready;
+    without, this call waits for it.
+    """
+    compiled = compile_expression(text)
+    compiled.start_numba(background=background)
+    values = {name: 1.0 for name in compiled.parsed.parameters}
+    for name, v in (params or {}).items():
+        if name not in values:
+            raise ExpressionError(f"'{name}' is not a parameter of this formula "
+                                  f"(its parameters: {', '.join(values) or 'none'})")
+        values[name] = _as_float(name, v)
+    return LossFunction(compiled, values)
+
+
+def _as_float(name, v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ExpressionError(f"parameter '{name}' must be a number, got {v!r}") from None
+    if not np.isfinite(f):
+        raise ExpressionError(f"parameter '{name}' must be finite, got {v!r}")
+    return f
+
+
+def _broadcast(r, shape):
+    if shape == ():
+        return float(r)
+    return np.array(np.broadcast_to(np.asarray(r, dtype=np.float64), shape))
+
+
+class LossFunction:
+    """A formula with parameter values: value, exact gradient and Hessian, and grids."""
+
+    def __init__(self, compiled: CompiledExpression, params: dict[str, float]):
+        self._compiled = compiled
+        self._params = dict(params)
+        self.param_array = np.array([self._params[n] for n in compiled.parsed.parameters],
+                                    dtype=np.float64)
+
+    # -- description --------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return self._compiled.parsed.text
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        return dict(self._params)
+
+    @property
+    def expr(self):
+        """The sympy expression (for display, e.g. LaTeX in exports)."""
+        return self._compiled.parsed.expr
+
+    @property
+    def compiled(self) -> CompiledExpression:
+        return self._compiled
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v:g}" for k, v in self._params.items())
+        return f"LossFunction({self.text!r}{', ' + ps if ps else ''})"
+
+    def with_params(self, **params) -> "LossFunction":
+        """Same compiled kernels, new parameter values (no recompilation)."""
+        values = dict(self._params)
+        for name, v in params.items():
+            if name not in values:
+                raise ExpressionError(f"'{name}' is not a parameter of this formula")
+            values[name] = _as_float(name, v)
+        return LossFunction(self._compiled, values)
+
+    # -- evaluation (numpy tier: any broadcastable shapes) -----------------------------
+    def value(self, x, y):
+        x, y, shape = _inputs(x, y)
+        with np.errstate(all="ignore"):
+            return _broadcast(self._compiled.numpy_value(x, y, self.param_array), shape)
+
+    def gradient(self, x, y):
+        x, y, shape = _inputs(x, y)
+        with np.errstate(all="ignore"):
+            gx, gy = self._compiled.numpy_derivatives()["gradient"](x, y, self.param_array)
+        return _broadcast(gx, shape), _broadcast(gy, shape)
+
+    def hessian(self, x, y):
+        x, y, shape = _inputs(x, y)
+        with np.errstate(all="ignore"):
+            hxx, hxy, hyy = self._compiled.numpy_derivatives()["hessian"](x, y, self.param_array)
+        hxy = _broadcast(hxy, shape)
+        return (_broadcast(hxx, shape), hxy), (hxy, _broadcast(hyy, shape))
+
+    # -- grids ----------------------------------------------------------------------
+    def grid(self, xrange, yrange, shape, out: np.ndarray | None = None) -> np.ndarray:
+        """f on a regular grid: array (ny, nx), ``grid[j, i] == f(x_i, y_j)``.
+
+        Uses the Numba kernel when it is ready, else numpy broadcasting. ``out``
+        lets a caller reuse a buffer (the window does, on every slider move).
+        """
+        xs, ys = grid_axes(xrange, yrange, shape)
+        nx, ny = xs.size, ys.size
+        if out is None or out.shape != (ny, nx) or out.dtype != np.float64:
+            out = np.empty((ny, nx))
+        module = self._compiled.numba(wait=False)
+        if module is not None:
+            with PARALLEL_LOCK:
+                module.grid(xs, ys, self.param_array, out)
+            return out
+        with np.errstate(all="ignore"):
+            out[...] = self._compiled.numpy_value(xs[None, :], ys[:, None], self.param_array)
+        return out
+
+    def kernels(self, wait: bool = True):
+        """The Numba module (value, value_and_gradient, hessian, grid) or None."""
+        return self._compiled.numba(wait=wait)
+
+    @property
+    def compiled_ready(self) -> bool:
+        return self._compiled.numba_ready
+
+
+def grid_axes(xrange, yrange, shape) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y sample coordinates of ``grid`` (endpoints included)."""
+    (x0, x1), (y0, y1) = xrange, yrange
+    nx, ny = (int(shape[0]), int(shape[1])) if np.ndim(shape) else (int(shape), int(shape))
+    if nx < 2 or ny < 2:
+        raise ValueError(f"grid shape must be at least 2x2, got {nx}x{ny}")
+    if not (np.isfinite([x0, x1, y0, y1]).all() and x1 > x0 and y1 > y0):
+        raise ValueError(f"invalid ranges x {xrange}, y {yrange}: need finite min < max")
+    return np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+
+
+def _inputs(x, y):
+    if np.isscalar(x) and np.isscalar(y):
+        # numpy scalars, not Python floats: 1/0 -> inf and (-1)**0.5 -> nan, never an exception
+        return np.float64(x), np.float64(y), ()
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return x, y, np.broadcast_shapes(x.shape, y.shape)
+
+
+__all__ = ["compile_function", "LossFunction", "ExpressionError", "grid_axes", "is_parameter_name"]

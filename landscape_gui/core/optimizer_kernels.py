@@ -1,0 +1,477 @@
+"""Numba update rules over a flat parameter vector of any length.
+
+Each ``*_step`` function reproduces torch.optim's single-tensor code path
+operation by operation (same order of floating-point operations, so the
+trajectories agree to ~1e-12 over 1000 steps). They work on a vector of any
+length: (x, y) for formulas, a network's flat weights in the neural-network mode.
+
+Layout conventions shared with :mod:`landscape_gui.core.optimizers`:
+``h`` is the packed hyperparameter vector (see ``optimizers.SPECS``), ``S`` is
+``(N_STATE, n)`` per-coordinate state, ``sc`` two scalar state slots, ``t`` the
+1-based step number. The plain-numpy twin of every rule is in
+``optimizer_reference.py``; tests compare both, and both against torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+
+SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, NADAM, RADAM, LION, SAM, NEWTON = range(12)
+N_STATE = 3
+N_HYPER = 10
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+
+
+@njit(**_JIT)
+def lerp(a, b, w):
+    """torch.lerp's formula on the CPU (it switches form at |w| = 0.5)."""
+    if abs(w) < 0.5:
+        return a + w * (b - a)
+    return b - (b - a) * (1.0 - w)
+
+
+@njit(**_JIT)
+def _maximum(a, b):
+    """torch.maximum: NaN wins."""
+    if a != a or b != b:
+        return np.nan
+    return a if a > b else b
+
+
+@njit(**_JIT)
+def sgd_step(h, q, g, S, t):
+    lr, momentum, dampening, wd, nesterov, maximize = h[0], h[1], h[2], h[3], h[4], h[5]
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            gi = gi + wd * q[i]
+        if momentum != 0.0:
+            if t == 1:
+                S[0, i] = gi
+            else:
+                S[0, i] = S[0, i] * momentum + (1.0 - dampening) * gi
+            if nesterov != 0.0:
+                gi = gi + momentum * S[0, i]
+            else:
+                gi = S[0, i]
+        q[i] = q[i] + (-lr) * gi
+
+
+@njit(**_JIT)
+def adagrad_step(h, q, g, S, t):
+    lr, lr_decay, wd, eps, maximize = h[0], h[1], h[2], h[4], h[5]
+    clr = lr / (1.0 + (t - 1.0) * lr_decay)
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            gi = gi + wd * q[i]
+        S[0, i] = S[0, i] + 1.0 * gi * gi
+        std = np.sqrt(S[0, i]) + eps
+        q[i] = q[i] + (-clr) * gi / std
+
+
+@njit(**_JIT)
+def rmsprop_step(h, q, g, S, t):
+    lr, alpha, eps, wd, momentum, centered, maximize = h[0], h[1], h[2], h[3], h[4], h[5], h[6]
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            gi = gi + wd * q[i]
+        S[0, i] = S[0, i] * alpha + (1.0 - alpha) * gi * gi
+        if centered != 0.0:
+            S[2, i] = lerp(S[2, i], gi, 1.0 - alpha)
+            avg = np.sqrt(S[0, i] + (-1.0) * S[2, i] * S[2, i])
+        else:
+            avg = np.sqrt(S[0, i])
+        avg = avg + eps
+        if momentum > 0.0:
+            S[1, i] = S[1, i] * momentum + 1.0 * gi / avg
+            q[i] = q[i] + (-lr) * S[1, i]
+        else:
+            q[i] = q[i] + (-lr) * gi / avg
+
+
+@njit(**_JIT)
+def adadelta_step(h, q, g, S, t):
+    lr, rho, eps, wd, maximize = h[0], h[1], h[2], h[3], h[4]
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            gi = gi + wd * q[i]
+        S[0, i] = S[0, i] * rho + (1.0 - rho) * gi * gi
+        std = np.sqrt(S[0, i] + eps)
+        delta = np.sqrt(S[1, i] + eps) / std * gi
+        S[1, i] = S[1, i] * rho + (1.0 - rho) * delta * delta
+        q[i] = q[i] + (-lr) * delta
+
+
+@njit(**_JIT)
+def adam_step(h, q, g, S, t):
+    lr, beta1, beta2, eps, wd = h[0], h[1], h[2], h[3], h[4]
+    amsgrad, maximize, decoupled = h[5], h[6], h[7]
+    tf = float(t)
+    bc1 = 1.0 - beta1 ** tf
+    bc2 = 1.0 - beta2 ** tf
+    step_size = lr / bc1
+    bc2_sqrt = bc2 ** 0.5
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            if decoupled != 0.0:
+                q[i] = q[i] * (1.0 - lr * wd)
+            else:
+                gi = gi + wd * q[i]
+        S[0, i] = lerp(S[0, i], gi, 1.0 - beta1)
+        S[1, i] = S[1, i] * beta2 + (1.0 - beta2) * gi * gi
+        if amsgrad != 0.0:
+            S[2, i] = _maximum(S[2, i], S[1, i])
+            denom = np.sqrt(S[2, i]) / bc2_sqrt + eps
+        else:
+            denom = np.sqrt(S[1, i]) / bc2_sqrt + eps
+        q[i] = q[i] + (-step_size) * S[0, i] / denom
+
+
+@njit(**_JIT)
+def adamax_step(h, q, g, S, t):
+    lr, beta1, beta2, eps, wd, maximize = h[0], h[1], h[2], h[3], h[4], h[5]
+    clr = lr / (1.0 - beta1 ** float(t))
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            gi = gi + wd * q[i]
+        S[0, i] = lerp(S[0, i], gi, 1.0 - beta1)
+        S[1, i] = _maximum(S[1, i] * beta2, abs(gi) + eps)
+        q[i] = q[i] + (-clr) * S[0, i] / S[1, i]
+
+
+@njit(**_JIT)
+def nadam_step(h, q, g, S, sc, t):
+    lr, beta1, beta2, eps, wd = h[0], h[1], h[2], h[3], h[4]
+    momentum_decay, decoupled, maximize = h[5], h[6], h[7]
+    tf = float(t)
+    bc2 = 1.0 - beta2 ** tf
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (tf * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((tf + 1.0) * momentum_decay)))
+    sc[0] = sc[0] * mu
+    mu_product = sc[0]
+    mu_product_next = mu_product * mu_next
+    c_grad = -lr * (1.0 - mu) / (1.0 - mu_product)
+    c_avg = (-lr * mu_next) / (1.0 - mu_product_next)
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            if decoupled != 0.0:
+                q[i] = q[i] * (1.0 - lr * wd)
+            else:
+                gi = gi + wd * q[i]
+        S[0, i] = lerp(S[0, i], gi, 1.0 - beta1)
+        S[1, i] = S[1, i] * beta2 + (1.0 - beta2) * gi * gi
+        denom = np.sqrt(S[1, i] / bc2) + eps
+        q[i] = q[i] + c_grad * gi / denom
+        q[i] = q[i] + c_avg * S[0, i] / denom
+
+
+@njit(**_JIT)
+def radam_step(h, q, g, S, t):
+    lr, beta1, beta2, eps, wd, decoupled, maximize = h[0], h[1], h[2], h[3], h[4], h[5], h[6]
+    tf = float(t)
+    bc1 = 1.0 - beta1 ** tf
+    bc2 = 1.0 - beta2 ** tf
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * tf * (beta2 ** tf) / bc2
+    rect = 0.0
+    if rho_t > 5.0:
+        rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            if decoupled != 0.0:
+                q[i] = q[i] * (1.0 - lr * wd)
+            else:
+                gi = gi + wd * q[i]
+        S[0, i] = lerp(S[0, i], gi, 1.0 - beta1)
+        S[1, i] = S[1, i] * beta2 + (1.0 - beta2) * gi * gi
+        corrected = S[0, i] / bc1
+        if rho_t > 5.0:
+            adaptive = (bc2 ** 0.5) / (np.sqrt(S[1, i]) + eps)
+            q[i] = q[i] + (-1.0) * (corrected * lr * adaptive * rect)
+        else:
+            q[i] = q[i] + (-1.0) * (corrected * lr)
+
+
+@njit(**_JIT)
+def lion_step(h, q, g, S, t):
+    """Lion (Chen et al. 2023): sign of an interpolated momentum, decoupled decay."""
+    lr, beta1, beta2, wd, maximize = h[0], h[1], h[2], h[3], h[4]
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        q[i] = q[i] * (1.0 - lr * wd)
+        c = beta1 * S[0, i] + (1.0 - beta1) * gi
+        q[i] = q[i] - lr * np.sign(c)
+        S[0, i] = beta2 * S[0, i] + (1.0 - beta2) * gi
+
+
+@njit(**_JIT)
+def sam_perturbation(h, q, g, e):
+    """SAM's ascent step e = rho * g / ||g|| (ASAM: scaled by |q| per coordinate)."""
+    rho, adaptive = h[6], h[7]
+    norm2 = 0.0
+    for i in range(q.shape[0]):
+        s = abs(q[i]) * g[i] if adaptive != 0.0 else g[i]
+        norm2 += s * s
+    scale = rho / (np.sqrt(norm2) + 1e-12)
+    for i in range(q.shape[0]):
+        w = q[i] * q[i] if adaptive != 0.0 else 1.0
+        e[i] = w * g[i] * scale
+
+
+@njit(**_JIT)
+def newton_step(h, q, g, H):
+    """Damped saddle-free Newton: q -= lr * (|H| + damping*I)^-1 g.
+
+    |H| replaces every Hessian eigenvalue by its absolute value, so on an
+    indefinite Hessian the step still goes downhill (Dauphin et al. 2014)
+    instead of jumping to the saddle.
+    """
+    lr, damping = h[0], h[1]
+    n = q.shape[0]
+    if n == 2:
+        a, b, d = H[0, 0], H[0, 1], H[1, 1]
+        mean = 0.5 * (a + d)
+        r = np.sqrt(0.25 * (a - d) * (a - d) + b * b)
+        l1, l2 = mean + r, mean - r
+        if b == 0.0 and a >= d:
+            v1x, v1y = 1.0, 0.0
+        elif b == 0.0:
+            v1x, v1y = 0.0, 1.0
+        else:
+            v1x, v1y = l1 - d, b
+            nv = np.sqrt(v1x * v1x + v1y * v1y)
+            v1x, v1y = v1x / nv, v1y / nv
+        v2x, v2y = -v1y, v1x
+        c1 = (v1x * g[0] + v1y * g[1]) / (abs(l1) + damping)
+        c2 = (v2x * g[0] + v2y * g[1]) / (abs(l2) + damping)
+        q[0] = q[0] - lr * (c1 * v1x + c2 * v2x)
+        q[1] = q[1] - lr * (c1 * v1y + c2 * v2y)
+    else:
+        w, v = np.linalg.eigh(H)
+        coef = (v.T @ g) / (np.abs(w) + damping)
+        step = v @ coef
+        for i in range(n):
+            q[i] = q[i] - lr * step[i]
+
+
+@njit(**_JIT)
+def init_state(kind, h, S, sc):
+    S[:, :] = 0.0
+    sc[:] = 1.0
+    if kind == ADAGRAD:
+        S[0, :] = h[3]  # initial_accumulator_value
+
+
+@njit(**_JIT)
+def optimizer_step(kind, h, q, g, H, S, sc, t):
+    """One update of optimizer ``kind``; SAM expects ``g`` taken at the perturbed point."""
+    if kind == SGD or kind == SAM:
+        sgd_step(h, q, g, S, t)
+    elif kind == ADAGRAD:
+        adagrad_step(h, q, g, S, t)
+    elif kind == RMSPROP:
+        rmsprop_step(h, q, g, S, t)
+    elif kind == ADADELTA:
+        adadelta_step(h, q, g, S, t)
+    elif kind == ADAM or kind == ADAMW:
+        adam_step(h, q, g, S, t)
+    elif kind == ADAMAX:
+        adamax_step(h, q, g, S, t)
+    elif kind == NADAM:
+        nadam_step(h, q, g, S, sc, t)
+    elif kind == RADAM:
+        radam_step(h, q, g, S, t)
+    elif kind == LION:
+        lion_step(h, q, g, S, t)
+    elif kind == NEWTON:
+        newton_step(h, q, g, H)
+
+
+@njit(**_JIT)
+def moments(kind, h, S, m1, m2):
+    """The optimizer's visible state: first moment (momentum) and second moment v.
+
+    NaN where the optimizer has no such state. ``m2`` is the accumulator whose
+    square root divides the step (Adamax: its infinity norm, squared).
+    """
+    for i in range(m1.shape[0]):
+        m1[i] = np.nan
+        m2[i] = np.nan
+        if kind == SGD or kind == SAM:
+            if h[1] != 0.0:
+                m1[i] = S[0, i]
+        elif kind == ADAGRAD or kind == ADADELTA:
+            m2[i] = S[0, i]
+        elif kind == RMSPROP:
+            m2[i] = S[0, i]
+            if h[4] > 0.0:
+                m1[i] = S[1, i]
+            elif h[5] != 0.0:
+                m1[i] = S[2, i]
+        elif kind == ADAM or kind == ADAMW:
+            m1[i] = S[0, i]
+            m2[i] = S[2, i] if h[5] != 0.0 else S[1, i]
+        elif kind == ADAMAX:
+            m1[i] = S[0, i]
+            m2[i] = S[1, i] * S[1, i]
+        elif kind == NADAM or kind == RADAM:
+            m1[i] = S[0, i]
+            m2[i] = S[1, i]
+        elif kind == LION:
+            m1[i] = S[0, i]
+
+
+# --- reproducible gradient noise: a counter-based generator --------------------------
+# Keyed by (seed, stream, step, draw) so a start's noise does not depend on how many
+# other starts or optimizers run beside it, nor on thread scheduling.
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(**_JIT)
+def _mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**_JIT)
+def gaussian(seed, stream, t, k):
+    """Standard normal draw number ``k`` of step ``t`` in ``stream`` (Box-Muller)."""
+    key = _mix64(np.uint64(seed) * _GOLD + np.uint64(stream))
+    key = _mix64(key + np.uint64(t) * _GOLD)
+    a = _mix64(key + np.uint64(2 * k + 1))
+    b = _mix64(key + np.uint64(2 * k + 2))
+    u1 = (float(a >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+    u2 = float(b >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@njit(**_JIT)
+def add_noise(g, noise, seed, stream, t, draw):
+    if noise != 0.0:
+        n = g.shape[0]
+        for i in range(n):
+            g[i] += noise * gaussian(seed, stream, t, draw * n + i)
+
+
+@njit(**_JIT)
+def escaped(q, box):
+    for i in range(q.shape[0]):
+        if not np.isfinite(q[i]) or abs(q[i]) > box:
+            return True
+    return False
+
+
+# --- the 2-D runner: every (optimizer, start) pair in one parallel call -------------
+# The formula's kernels arrive as function pointers (first-class functions), so this
+# runner compiles once per machine (cache=True) and serves every formula.
+
+_VG = types.FunctionType(types.UniTuple(types.float64, 3)(types.float64, types.float64,
+                                                           types.float64[::1]))
+_RUN_ONE_SIG = types.int64(
+    _VG, _VG, types.float64[::1], types.int64, types.float64[::1], types.float64[::1],
+    types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
+    types.float64[:, ::1], types.float64[::1], types.float64[:, ::1], types.float64[:, ::1],
+    types.float64[:, ::1])
+
+
+@njit(_RUN_ONE_SIG, **_JIT)
+def run_one(value_and_gradient, hessian, p, kind, h, start, steps, noise, seed, stream, box,
+            record, pts, ls, gr, m1, m2):
+    """One trajectory; returns the step at which it diverged, or -1.
+
+    ``pts[t]`` is the point after t steps and ``ls[t]`` its loss; from the
+    divergence on both are NaN (the trajectory keeps what came before).
+    """
+    n = start.shape[0]
+    q = start.copy()
+    g = np.empty(n)
+    qe = np.empty(n)
+    e = np.empty(n)
+    H = np.zeros((n, n))
+    S = np.zeros((N_STATE, n))
+    sc = np.ones(2)
+    mom1 = np.empty(n)
+    mom2 = np.empty(n)
+    init_state(kind, h, S, sc)
+    pts[:, :] = np.nan
+    ls[:] = np.nan
+    pts[0, 0] = q[0]
+    pts[0, 1] = q[1]
+    for t in range(1, steps + 2):
+        f, gx, gy = value_and_gradient(q[0], q[1], p)
+        ls[t - 1] = f
+        if not np.isfinite(f):
+            pts[t - 1, 0] = np.nan
+            pts[t - 1, 1] = np.nan
+            return t - 1
+        if t == steps + 1:
+            break
+        g[0] = gx
+        g[1] = gy
+        add_noise(g, noise, seed, stream, t, 0)
+        if record:
+            gr[t - 1, 0] = g[0]
+            gr[t - 1, 1] = g[1]
+        if kind == SAM:
+            sam_perturbation(h, q, g, e)
+            qe[0] = q[0] + e[0]
+            qe[1] = q[1] + e[1]
+            _, gx, gy = value_and_gradient(qe[0], qe[1], p)
+            g[0] = gx
+            g[1] = gy
+            add_noise(g, noise, seed, stream, t, 1)
+        elif kind == NEWTON:
+            hxx, hxy, hyy = hessian(q[0], q[1], p)
+            H[0, 0] = hxx
+            H[0, 1] = hxy
+            H[1, 0] = hxy
+            H[1, 1] = hyy
+        optimizer_step(kind, h, q, g, H, S, sc, t)
+        if record:
+            moments(kind, h, S, mom1, mom2)
+            m1[t - 1, 0] = mom1[0]
+            m1[t - 1, 1] = mom1[1]
+            m2[t - 1, 0] = mom2[0]
+            m2[t - 1, 1] = mom2[1]
+        if escaped(q, box):
+            return t
+        pts[t, 0] = q[0]
+        pts[t, 1] = q[1]
+    return -1
+
+
+_RUN_BATCH_SIG = types.void(
+    _VG, _VG, types.float64[::1], types.int64[::1], types.float64[:, ::1], types.float64[:, ::1],
+    types.int64, types.float64, types.int64, types.float64, types.boolean,
+    types.float64[:, :, :, ::1], types.float64[:, :, ::1], types.float64[:, :, :, ::1],
+    types.float64[:, :, :, ::1], types.float64[:, :, :, ::1], types.int64[:, ::1])
+
+
+@njit(_RUN_BATCH_SIG, parallel=True, **_JIT)
+def run_batch(value_and_gradient, hessian, p, kinds, hypers, starts, steps, noise, seed, box,
+              record, points, losses, grads, first, second, diverged_at):
+    """All configs x starts in one ``prange``; state arrays are only written if ``record``."""
+    n_cfg = kinds.shape[0]
+    n_st = starts.shape[0]
+    for job in prange(n_cfg * n_st):
+        c = job // n_st
+        s = job % n_st
+        r = c if record else 0
+        k = s if record else 0
+        diverged_at[c, s] = run_one(value_and_gradient, hessian, p, kinds[c], hypers[c], starts[s],
+                                    steps, noise, seed, s, box, record, points[c, s], losses[c, s],
+                                    grads[r, k], first[r, k], second[r, k])

@@ -1,0 +1,359 @@
+"""Optimizers with torch.optim's names, hyperparameters, defaults and update rules.
+
+>>> t = run(f, "SGD", start=(-1.5, 2.0), steps=1000, lr=0.001, momentum=0.9)
+>>> batch = run_many(f, [("Adam", {"lr": 0.05}), ("SGD", {"lr": 0.01})], starts, 500)
+
+Every (optimizer, start) pair of a batch runs in one parallel Numba call
+(``optimizer_kernels.run_batch``), with the formula's exact gradient passed in as
+a compiled function. Before the formula's kernels are compiled, ``wait=False``
+falls back to the numpy reference implementation so the window never blocks.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import optimizer_kernels as K
+
+# name -> (kernel id, [(hyperparameter, default), ...]); the order is the packing
+# order of the kernel's ``h`` vector ("betas" takes two slots). A name starting
+# with "=" is fixed (not a user hyperparameter), e.g. AdamW's decoupled decay.
+SPECS: dict[str, tuple[int, list[tuple[str, object]]]] = {
+    "SGD": (K.SGD, [("lr", 1e-3), ("momentum", 0.0), ("dampening", 0.0), ("weight_decay", 0.0),
+                    ("nesterov", False), ("maximize", False)]),
+    "Adagrad": (K.ADAGRAD, [("lr", 1e-2), ("lr_decay", 0.0), ("weight_decay", 0.0),
+                            ("initial_accumulator_value", 0.0), ("eps", 1e-10), ("maximize", False)]),
+    "RMSprop": (K.RMSPROP, [("lr", 1e-2), ("alpha", 0.99), ("eps", 1e-8), ("weight_decay", 0.0),
+                            ("momentum", 0.0), ("centered", False), ("maximize", False)]),
+    "Adadelta": (K.ADADELTA, [("lr", 1.0), ("rho", 0.9), ("eps", 1e-6), ("weight_decay", 0.0),
+                              ("maximize", False)]),
+    "Adam": (K.ADAM, [("lr", 1e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 0.0),
+                      ("amsgrad", False), ("maximize", False), ("decoupled_weight_decay", False)]),
+    "AdamW": (K.ADAMW, [("lr", 1e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 1e-2),
+                        ("amsgrad", False), ("maximize", False), ("=decoupled_weight_decay", True)]),
+    "Adamax": (K.ADAMAX, [("lr", 2e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 0.0),
+                          ("maximize", False)]),
+    "NAdam": (K.NADAM, [("lr", 2e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 0.0),
+                        ("momentum_decay", 4e-3), ("decoupled_weight_decay", False), ("maximize", False)]),
+    "RAdam": (K.RADAM, [("lr", 1e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 0.0),
+                        ("decoupled_weight_decay", False), ("maximize", False)]),
+    "Lion": (K.LION, [("lr", 1e-4), ("betas", (0.9, 0.99)), ("weight_decay", 0.0), ("maximize", False)]),
+    "SAM": (K.SAM, [("lr", 1e-2), ("momentum", 0.9), ("dampening", 0.0), ("weight_decay", 0.0),
+                    ("nesterov", False), ("maximize", False), ("rho", 0.05), ("adaptive", False)]),
+    "Newton": (K.NEWTON, [("lr", 1.0), ("damping", 1e-3)]),
+}
+
+#: What each optimizer is, in one line (tooltips, --help).
+SUMMARIES = {
+    "SGD": "stochastic gradient descent, optional (Nesterov) momentum — torch.optim.SGD",
+    "Adagrad": "per-coordinate steps shrinking with the sum of squared gradients — torch.optim.Adagrad",
+    "RMSprop": "steps divided by a running RMS of the gradient — torch.optim.RMSprop",
+    "Adadelta": "RMSprop with a unit-correcting running average of steps — torch.optim.Adadelta",
+    "Adam": "momentum + RMSprop with bias correction — torch.optim.Adam",
+    "AdamW": "Adam with decoupled weight decay — torch.optim.AdamW",
+    "Adamax": "Adam with an infinity-norm second moment — torch.optim.Adamax",
+    "NAdam": "Adam with Nesterov momentum — torch.optim.NAdam",
+    "RAdam": "Adam with a rectified warm-up of the adaptive step — torch.optim.RAdam",
+    "Lion": "sign of interpolated momentum (Chen et al. 2023)",
+    "SAM": "sharpness-aware minimization around SGD with momentum (Foret et al. 2021)",
+    "Newton": "damped saddle-free Newton: (|H| + damping·I)⁻¹ ∇f",
+}
+
+_BOOL = {"nesterov", "maximize", "centered", "amsgrad", "decoupled_weight_decay", "adaptive"}
+MAX_STEPS = 1_000_000
+
+
+def names() -> list[str]:
+    """All optimizer names, torch's first."""
+    return list(SPECS)
+
+
+def _canonical(name: str) -> str:
+    if name in SPECS:
+        return name
+    lower = {n.lower(): n for n in SPECS}
+    if isinstance(name, str) and name.lower() in lower:
+        return lower[name.lower()]
+    hint = difflib.get_close_matches(str(name), list(SPECS), n=1, cutoff=0.5)
+    extra = f" — did you mean '{hint[0]}'?" if hint else f" (choose from {', '.join(SPECS)})"
+    raise ValueError(f"unknown optimizer '{name}'{extra}")
+
+
+def defaults(name: str) -> dict:
+    """torch's defaults for ``name`` (a fresh dict; betas as a tuple)."""
+    return {k: v for k, v in SPECS[_canonical(name)][1] if not k.startswith("=")}
+
+
+def hyperparameter_names(name: str) -> list[str]:
+    return list(defaults(name))
+
+
+def validate(name: str, hyper: dict | None = None) -> tuple[str, dict]:
+    """Canonical name and the full hyperparameter dict; ``ValueError`` naming the argument."""
+    cname = _canonical(name)
+    full = defaults(cname)
+    for key, value in (hyper or {}).items():
+        if key not in full:
+            hint = difflib.get_close_matches(key, list(full), n=1)
+            extra = f" — did you mean '{hint[0]}'?" if hint else f" (it takes {', '.join(full)})"
+            raise ValueError(f"{cname}: unknown hyperparameter '{key}'{extra}")
+        full[key] = _coerce(cname, key, value)
+    _check(cname, full)
+    return cname, full
+
+
+def _coerce(cname: str, key: str, value):
+    if key in _BOOL:
+        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+            return bool(value)
+        raise ValueError(f"{cname}: {key} must be True or False, got {value!r}")
+    if key == "betas":
+        if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
+            raise ValueError(f"{cname}: betas must be a pair (beta1, beta2), got {value!r}")
+        return (_number(cname, "betas[0]", value[0]), _number(cname, "betas[1]", value[1]))
+    return _number(cname, key, value)
+
+
+def _number(cname, key, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{cname}: {key} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{cname}: {key} must be finite, got {value!r}")
+    return v
+
+
+def _check(cname: str, h: dict) -> None:
+    def need(ok, key, rule):
+        if not ok:
+            raise ValueError(f"{cname}: invalid {key} {h[key.split('[')[0]]!r}: {rule}")
+
+    for key in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay",
+                "initial_accumulator_value", "momentum_decay", "alpha", "rho", "damping"):
+        if key in h:
+            need(h[key] >= 0.0, key, "must be >= 0")
+    if "betas" in h:
+        b1, b2 = h["betas"]
+        if not 0.0 <= b1 < 1.0:
+            raise ValueError(f"{cname}: invalid betas[0] {b1!r}: must be in [0, 1)")
+        if not 0.0 <= b2 < 1.0:
+            raise ValueError(f"{cname}: invalid betas[1] {b2!r}: must be in [0, 1)")
+    if cname == "Adadelta":
+        need(h["rho"] <= 1.0, "rho", "must be in [0, 1]")
+    if cname in ("SGD", "SAM") and h["nesterov"]:
+        if h["momentum"] <= 0.0 or h["dampening"] != 0.0:
+            raise ValueError(f"{cname}: nesterov=True requires momentum > 0 and dampening = 0")
+
+
+def pack(name: str, hyper: dict | None = None) -> tuple[int, np.ndarray]:
+    """(kernel id, packed hyperparameter vector) for the Numba kernels."""
+    cname, full = validate(name, hyper)
+    kind, spec = SPECS[cname]
+    h = np.zeros(K.N_HYPER)
+    i = 0
+    for key, default in spec:
+        value = default if key.startswith("=") else full[key]
+        if key == "betas":
+            h[i], h[i + 1] = value
+            i += 2
+        else:
+            h[i] = float(value)
+            i += 1
+    return kind, h
+
+
+def describe(name: str, hyper: dict | None = None) -> str:
+    """Short label with the values that differ from torch's defaults: ``SGD(lr=0.01, momentum=0.9)``."""
+    cname, full = validate(name, hyper)
+    base = defaults(cname)
+    parts = [f"lr={full['lr']:g}"]
+    for k, v in full.items():
+        if k != "lr" and v != base[k]:
+            if k == "betas":
+                parts.append(f"betas=({v[0]:g}, {v[1]:g})")
+            elif isinstance(v, bool):
+                parts.append(f"{k}={v}")
+            else:
+                parts.append(f"{k}={v:g}")
+    return f"{cname}({', '.join(parts)})"
+
+
+def parse_call(text: str) -> tuple[str, dict]:
+    """Parse ``"Adam(lr=0.05, betas=(0.9, 0.999))"`` safely (ast, literals only, no eval)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"cannot read optimizer {text!r}: syntax error at {max((exc.offset or 1) - 1, 0)}") from None
+    if isinstance(node, ast.Name):
+        return validate(node.id, {})
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise ValueError(f"cannot read optimizer {text!r}: write Name(key=value, ...), e.g. SGD(lr=0.01)")
+    if node.args:
+        raise ValueError(f"optimizer {node.func.id}: give hyperparameters by name, e.g. lr=0.01")
+    hyper = {}
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise ValueError(f"optimizer {node.func.id}: '**' is not allowed")
+        hyper[kw.arg] = _literal(kw.value, node.func.id, kw.arg)
+    return validate(node.func.id, hyper)
+
+
+def _literal(node, opt, key):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _literal(node.operand, opt, key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_literal(e, opt, key) for e in node.elts)
+    if isinstance(node, ast.Name) and node.id in ("True", "False"):
+        return node.id == "True"
+    raise ValueError(f"{opt}: {key} must be a number, True/False or a tuple of numbers")
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass
+class Trajectory:
+    """One optimizer from one start. Arrays stop before the divergence, if any.
+
+    ``gradients[t]`` is the (noisy) gradient used for step t+1 (at ``points[t]``);
+    ``first_moment``/``second_moment`` the optimizer's state after that step
+    (NaN where the optimizer has none); present when run with ``record_state``.
+    """
+
+    name: str
+    hyperparameters: dict
+    start: tuple[float, float]
+    points: np.ndarray
+    losses: np.ndarray
+    diverged_at: int | None = None
+    gradients: np.ndarray | None = None
+    first_moment: np.ndarray | None = None
+    second_moment: np.ndarray | None = None
+
+    @property
+    def final_point(self) -> np.ndarray:
+        return self.points[-1]
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1]) if len(self.losses) else math.nan
+
+    @property
+    def label(self) -> str:
+        return describe(self.name, self.hyperparameters)
+
+
+@dataclass
+class Batch:
+    """Configs x starts trajectories in fixed-shape arrays (NaN after a divergence)."""
+
+    configs: list[tuple[str, dict]]
+    starts: np.ndarray
+    points: np.ndarray          # (n_configs, n_starts, steps+1, 2)
+    losses: np.ndarray          # (n_configs, n_starts, steps+1)
+    diverged: np.ndarray        # (n_configs, n_starts) int: step of divergence, -1 if none
+    gradients: np.ndarray | None = None      # (n_configs, n_starts, steps, 2) with record_state
+    first_moment: np.ndarray | None = None
+    second_moment: np.ndarray | None = None
+    used_kernels: bool = True   # False when the numpy fallback ran (kernels still compiling)
+    extra: dict = field(default_factory=dict)
+
+    def diverged_at(self, c: int, s: int) -> int | None:
+        d = int(self.diverged[c, s])
+        return None if d < 0 else d
+
+    def trajectory(self, c: int, s: int) -> Trajectory:
+        name, hyper = self.configs[c]
+        d = self.diverged_at(c, s)
+        end = self.points.shape[2] if d is None else d
+        rec = self.gradients is not None
+        return Trajectory(name=name, hyperparameters=hyper, start=tuple(self.starts[s]),
+                          points=self.points[c, s, :end].copy(), losses=self.losses[c, s, :end].copy(),
+                          diverged_at=d,
+                          gradients=self.gradients[c, s, :end].copy() if rec else None,
+                          first_moment=self.first_moment[c, s, :end].copy() if rec else None,
+                          second_moment=self.second_moment[c, s, :end].copy() if rec else None)
+
+
+# --- running ------------------------------------------------------------------------
+
+
+def _box(starts: np.ndarray, domain) -> float:
+    """Half-width of the box outside which a run counts as diverged (1e6 x the domain)."""
+    extent = float(np.max(np.abs(starts))) if starts.size else 1.0
+    if domain is not None:
+        (x0, x1), (y0, y1) = domain
+        extent = max(extent, abs(x0), abs(x1), abs(y0), abs(y1))
+    return 1e6 * max(1.0, extent)
+
+
+def _prepare(configs, starts, steps, noise, seed):
+    packed = [pack(n, h) for n, h in configs]
+    canon = [validate(n, h) for n, h in configs]
+    starts = np.ascontiguousarray(np.asarray(starts, dtype=np.float64).reshape(-1, 2))
+    if not np.isfinite(starts).all():
+        raise ValueError("starts must be finite (x, y) pairs")
+    steps = int(steps)
+    if not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 0 and {MAX_STEPS}, got {steps}")
+    noise = float(noise)
+    if not (math.isfinite(noise) and noise >= 0.0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    seed = int(seed) & 0x7FFF_FFFF_FFFF_FFFF
+    kinds = np.array([k for k, _ in packed], dtype=np.int64)
+    hypers = np.ascontiguousarray(np.array([h for _, h in packed]).reshape(len(packed), K.N_HYPER))
+    return canon, kinds, hypers, starts, steps, noise, seed
+
+
+def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 0, domain=None,
+             record_state: bool = False, wait: bool = True) -> Batch:
+    """Run every config from every start: one parallel Numba call for all of them.
+
+    ``configs`` is a list of ``(name, hyperparameters)``; ``starts`` is (k, 2).
+    ``noise`` adds Gaussian noise of that std to every gradient (a model of
+    mini-batch noise), reproducible from ``seed`` and independent per start.
+    With ``wait=False`` and the formula's kernels still compiling, the numpy
+    reference runs instead (slower, same numbers).
+    """
+    canon, kinds, hypers, starts, steps, noise, seed = _prepare(configs, starts, steps, noise, seed)
+    n_cfg, n_st = len(canon), starts.shape[0]
+    box = _box(starts, domain)
+    module = f.kernels(wait=wait)
+    if module is None:
+        from .optimizer_reference import reference_batch
+
+        out = reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record_state)
+        return Batch(canon, starts, *out, used_kernels=False)
+    points = np.empty((n_cfg, n_st, steps + 1, 2))
+    losses = np.empty((n_cfg, n_st, steps + 1))
+    rshape = (n_cfg, n_st, max(steps, 1), 2) if record_state else (1, 1, 1, 2)
+    grads, first, second = (np.full(rshape, np.nan) for _ in range(3))
+    diverged = np.empty((n_cfg, n_st), dtype=np.int64)
+    if n_cfg and n_st:
+        from .loss_function import PARALLEL_LOCK
+
+        with PARALLEL_LOCK:
+            K.run_batch(module.value_and_gradient, module.hessian, f.param_array, kinds, hypers, starts,
+                        steps, noise, seed, box, bool(record_state), points, losses, grads, first,
+                        second, diverged)
+    if record_state:
+        return Batch(canon, starts, points, losses, diverged, grads[:, :, :steps], first[:, :, :steps],
+                     second[:, :, :steps])
+    return Batch(canon, starts, points, losses, diverged)
+
+
+def run(f, name: str, start, steps: int = 1000, *, noise: float = 0.0, seed: int = 0, domain=None,
+        record_state: bool = False, wait: bool = True, **hyperparameters) -> Trajectory:
+    """One optimizer from one start; hyperparameters by torch's names (``lr=0.01, momentum=0.9``)."""
+    batch = run_many(f, [(name, hyperparameters)], [start], steps, noise=noise, seed=seed,
+                     domain=domain, record_state=record_state, wait=wait)
+    return batch.trajectory(0, 0)
