@@ -1,0 +1,220 @@
+"""``landscape-gui bench``: performance figures as ratios against a baseline run in
+the same process (this machine is shared and noisy, so only ratios are comparable).
+
+Each figure: our time, the baseline's time, and ``ratio = baseline / ours``
+(higher is better). Timings are medians of several repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from .core import compile_function, optimizers
+from .core.functions import get as get_function
+
+GRID_FUNCTIONS = {
+    # name: (formula, domain, best hand-written numpy with x as a row and y as a column)
+    "rosenbrock": ("(1 - x)^2 + 100*(y - x^2)^2", (-2, 2),
+                   lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2),
+    "himmelblau": ("(x^2 + y - 11)^2 + (x + y^2 - 7)^2", (-5, 5),
+                   lambda x, y: (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2),
+    "rastrigin": ("20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)", (-5.12, 5.12),
+                  lambda x, y: (20 + x * x - 10 * np.cos(2 * np.pi * x)) + (y * y - 10 * np.cos(2 * np.pi * y))),
+    "ackley": ("-20*exp(-0.2*sqrt(0.5*(x^2 + y^2))) - exp(0.5*(cos(2*pi*x) + cos(2*pi*y))) + e + 20",
+               (-5, 5),
+               lambda x, y: (-20 * np.exp(-0.2 * np.sqrt(0.5 * (x * x + y * y)))
+                             - np.exp(0.5 * (np.cos(2 * np.pi * x) + np.cos(2 * np.pi * y))) + np.e + 20)),
+    "nonseparable": ("sin(3*x*y) + cos(x + y)*exp(-0.1*(x^2 + y^2))", (-3, 3),
+                     lambda x, y: np.sin(3 * x * y) + np.cos(x + y) * np.exp(-0.1 * (x * x + y * y))),
+}
+
+TORCH_NINE = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
+BENCH_HYPER = {"SGD": {"lr": 1e-4, "momentum": 0.9}, "Adagrad": {"lr": 0.05}, "RMSprop": {"lr": 1e-3},
+               "Adadelta": {}, "Adam": {"lr": 0.01}, "AdamW": {"lr": 0.01}, "Adamax": {"lr": 0.01},
+               "NAdam": {"lr": 0.01}, "RAdam": {"lr": 0.01}}
+
+
+def _median_time(fn, repeats: int, min_time: float = 0.0) -> float:
+    fn()  # warm-up: compile, page in, start thread pools
+    times = []
+    t_end = time.perf_counter() + min_time
+    while len(times) < repeats or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) > 200:
+            break
+    return statistics.median(times)
+
+
+def bench_grids(n: int, repeats: int) -> list[dict]:
+    rows = []
+    for name, (formula, (lo, hi), numpy_fn) in GRID_FUNCTIONS.items():
+        f = compile_function(formula, background=False)
+        xs = np.linspace(lo, hi, n)
+        xr, yc = xs[None, :], xs[:, None]
+        ours = _median_time(lambda: f.grid((lo, hi), (lo, hi), (n, n)), repeats)
+        with np.errstate(all="ignore"):
+            hand = _median_time(lambda: numpy_fn(xr, yc), repeats)
+            generated = _median_time(lambda: f.compiled.numpy_value(xr, yc, f.param_array), repeats)
+        base = min(hand, generated)
+        check = np.nanmax(np.abs(f.grid((lo, hi), (lo, hi), (n, n)) - numpy_fn(xr, yc)))
+        rows.append({"figure": f"grid {n}x{n} {name}", "ours_ms": ours * 1e3, "baseline": "best numpy",
+                     "baseline_ms": base * 1e3, "ratio": base / ours, "max_abs_diff": float(check)})
+    return rows
+
+
+def bench_first_grid(repeats: int) -> dict:
+    """New text -> first 512x512 grid (tier 1), and the time until Numba's kernels are ready."""
+    firsts, readies = [], []
+    for k in range(repeats):
+        text = f"sin(x*{k + 2}.5) * cos(y) + 0.{k + 1}*x^2*y + exp(-(x^2 + y^2)/{k + 3})"
+        t0 = time.perf_counter()
+        f = compile_function(text)
+        f.grid((-3, 3), (-3, 3), (512, 512))
+        firsts.append(time.perf_counter() - t0)
+        f.kernels(wait=True)
+        readies.append(time.perf_counter() - t0)
+    # baseline: sympy's own numpy lambdify of the same kind of text (parse + lambdify + grid)
+    import sympy as sp
+
+    base = []
+    xs = np.linspace(-3, 3, 512)
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        x, y = sp.symbols("x y")
+        e = sp.sympify(f"sin(x*{k + 2}.25) * cos(y) + 0.{k + 2}*x**2*y + exp(-(x**2 + y**2)/{k + 4})")
+        fn = sp.lambdify((x, y), e, "numpy")
+        fn(xs[None, :], xs[:, None])
+        base.append(time.perf_counter() - t0)
+    ours, b = statistics.median(firsts), statistics.median(base)
+    return {"figure": "new formula -> first 512x512 grid", "ours_ms": ours * 1e3,
+            "baseline": "sympy lambdify", "baseline_ms": b * 1e3, "ratio": b / ours,
+            "numba_ready_ms": statistics.median(readies) * 1e3}
+
+
+def bench_optimizers(steps: int, n_starts: int, repeats: int) -> list[dict]:
+    lib = get_function("rosenbrock")
+    f = compile_function(lib.formula, background=False)
+    rng = np.random.default_rng(0)
+    starts = np.column_stack([rng.uniform(-1.8, 1.8, n_starts), rng.uniform(-0.8, 2.8, n_starts)])
+    configs = [(n, BENCH_HYPER[n]) for n in TORCH_NINE]
+    ours = _median_time(lambda: optimizers.run_many(f, configs, starts, steps), repeats)
+    rows = []
+    # pure numpy loop: the reference rules, vectorised over the starts
+    from .core.optimizer_reference import ReferenceOptimizer
+
+    def numpy_loop():
+        for name, hyper in configs:
+            kind, h = optimizers.pack(name, hyper)
+            opt = ReferenceOptimizer(kind, h, starts.shape)
+            q = starts.copy()
+            for _ in range(steps):
+                gx, gy = f.gradient(q[:, 0], q[:, 1])
+                q = opt.step(q, np.column_stack([gx, gy]))
+
+    with np.errstate(all="ignore"):
+        t_np = _median_time(numpy_loop, max(1, repeats // 3))
+    rows.append({"figure": f"9 optimizers x {n_starts} starts x {steps} steps (Rosenbrock)",
+                 "ours_ms": ours * 1e3, "baseline": "numpy loop", "baseline_ms": t_np * 1e3,
+                 "ratio": t_np / ours})
+    try:
+        import torch
+    except ImportError:
+        rows.append({"figure": "same vs torch.optim", "skipped": "torch is not installed"})
+    else:
+        torch.set_num_threads(2)
+
+        def torch_loop():
+            for name, hyper in configs:
+                p = torch.tensor(starts, dtype=torch.float64, requires_grad=True)
+                opt = getattr(torch.optim, name)([p], **hyper)
+                for _ in range(steps):
+                    opt.zero_grad()
+                    x, y = p[:, 0], p[:, 1]
+                    ((1 - x) ** 2 + 100 * (y - x ** 2) ** 2).sum().backward()
+                    opt.step()
+
+        t_torch = _median_time(torch_loop, 1)
+        rows.append({"figure": f"9 optimizers x {n_starts} starts x {steps} steps (Rosenbrock)",
+                     "ours_ms": ours * 1e3, "baseline": f"torch.optim {torch.__version__}",
+                     "baseline_ms": t_torch * 1e3, "ratio": t_torch / ours})
+    return rows
+
+
+def bench_drag(repeats: int) -> dict:
+    """One drag's worth: 8 optimizers x 1 start x 500 steps (target <= 2 ms)."""
+    f = compile_function(get_function("rosenbrock").formula, background=False)
+    configs = [(n, BENCH_HYPER[n]) for n in TORCH_NINE[:8]]
+    start = np.array([[-1.2, 1.8]])
+    ours = _median_time(lambda: optimizers.run_many(f, configs, start, 500), repeats, min_time=0.5)
+    return {"figure": "drag: 8 optimizers x 1 start x 500 steps", "ours_ms": ours * 1e3,
+            "target_ms": 2.0, "meets_target": ours * 1e3 <= 2.0}
+
+
+def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out=sys.stdout) -> dict:
+    n = 256 if quick else 1024
+    repeats = 3 if quick else 9
+    rows = bench_grids(n, repeats)
+    ratios = [r["ratio"] for r in rows]
+    summary = {"figure": f"grid {n}x{n} geometric mean ratio", "ratio": math.exp(np.mean(np.log(ratios))),
+               "min_ratio": min(ratios), "bar": 3.0, "goal": 10.0}
+    rows.append(summary)
+    rows.append(bench_first_grid(2 if quick else 5))
+    rows += bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
+    rows.append(bench_drag(repeats))
+    if gui:
+        from .ui.bench_gui import bench_gui
+
+        rows += bench_gui(quick=quick)
+    result = {"machine": _machine(), "figures": rows}
+    if as_json:
+        json.dump(result, out, indent=1)
+        out.write("\n")
+    else:
+        _print_table(rows, out)
+    return result
+
+
+def _machine() -> dict:
+    import os
+    import platform
+
+    import numba
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "cpus": os.cpu_count(), "threading_layer": _threading_layer()}
+
+
+def _threading_layer() -> str:
+    try:
+        import numba
+
+        return numba.threading_layer()
+    except Exception:  # no parallel kernel has run yet
+        return "unknown"
+
+
+def _print_table(rows, out) -> None:
+    out.write(f"{'figure':58s} {'ours':>10s} {'baseline':>24s} {'ratio':>8s}\n")
+    for r in rows:
+        if "skipped" in r:
+            out.write(f"{r['figure']:58s} skipped: {r['skipped']}\n")
+            continue
+        ours = f"{r['ours_ms']:.3f}ms" if "ours_ms" in r else ""
+        base = f"{r['baseline']} {r['baseline_ms']:.2f}ms" if "baseline_ms" in r else ""
+        ratio = f"{r['ratio']:.1f}x" if "ratio" in r else ""
+        extra = ""
+        if "min_ratio" in r:
+            extra = f"  (min {r['min_ratio']:.2f}x; bar {r['bar']:g}x, goal {r['goal']:g}x)"
+        if "target_ms" in r:
+            extra = f"  (target <= {r['target_ms']:g} ms: {'met' if r['meets_target'] else 'MISSED'})"
+        if "numba_ready_ms" in r:
+            extra = f"  (Numba kernels ready after {r['numba_ready_ms']:.0f} ms)"
+        out.write(f"{r['figure']:58s} {ours:>10s} {base:>24s} {ratio:>8s}{extra}\n")
