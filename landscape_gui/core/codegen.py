@@ -57,8 +57,8 @@ class Printer:
     def p(self, e) -> str:
         if e in self.symbols:
             return self.symbols[e]
-        if e.is_Number or e.is_NumberSymbol or (not e.free_symbols and not e.is_Atom):
-            lit = _float_literal(sp.N(e, 17) if not e.is_Number else e)
+        if e.is_Number or e.is_NumberSymbol:
+            lit = _float_literal(e)
             return f"({lit})" if lit.startswith("-") else lit
         if e.is_Symbol:
             raise ExpressionError(f"internal: unbound symbol {e}")

@@ -92,7 +92,7 @@ RESERVED = {"x", "y"} | set(FUNCTIONS) | set(ALIASES) | set(CONSTANTS)
 
 # characters people paste from papers, mapped to what Python parses
 _UNICODE = {"\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
-            "\u00b2": "^2", "\u00b3": "^3", "\u03c0": "pi", "\t": " ", "\n": " ", "\r": " "}
+            "\u00b2": "**2", "\u00b3": "**3", "\u03c0": "pi", "\t": " ", "\n": " ", "\r": " "}
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,11 @@ def parse_expression(text: str) -> ParsedExpression:
         col = (exc.offset or 1) - 1
         col = max(0, min(col, len(norm)))
         pos = origin[col]
-        if col >= len(norm.rstrip()):
+        stripped = norm.rstrip()
+        if stripped[-1] in "+-*/(,":
+            col = len(stripped)
+            pos = origin[col]
+        if col >= len(stripped):
             raise ExpressionError(f"the formula ends too early at {pos}: "
                                   "an operand is missing", pos) from None
         raise ExpressionError(f"syntax error at {pos} near {norm[col:col + 8]!r}", pos) from None
@@ -184,8 +188,9 @@ def parse_expression(text: str) -> ParsedExpression:
     expr = builder.build(tree.body, 0)
     if not isinstance(expr, sp.Expr):
         raise ExpressionError("the formula is not a number-valued expression", 0)
-    if expr.has(sp.zoo, sp.nan, sp.I) and not expr.free_symbols:
-        raise ExpressionError("the formula has no real value", 0)
+    if expr.has(sp.zoo, sp.nan, sp.I, sp.oo, -sp.oo):
+        raise ExpressionError("the formula is undefined or complex everywhere "
+                              "(e.g. a division by zero or the log of a negative constant)", 0)
     params = tuple(sorted(s.name for s in expr.free_symbols if s not in (X, Y)))
     # A parameter that cancels out (a - a) still counts: the user typed it.
     for name in builder.names:
@@ -224,9 +229,13 @@ class _Builder:
                 self.fail(node, f"'{self.segment(node)}': {kind} is not allowed, only numbers")
             if isinstance(v, int) and abs(v) < 10**15:
                 return sp.Integer(v)
-            if not math.isfinite(float(v)):
+            try:
+                fv = float(v)
+            except OverflowError:
+                fv = math.inf
+            if not math.isfinite(fv):
                 self.fail(node, f"the number '{self.segment(node)}' is too large")
-            return sp.Float(float(v))
+            return sp.Float(fv)
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.UnaryOp):
@@ -297,7 +306,7 @@ class _Builder:
         if b.is_number:
             try:
                 bv = float(b)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 bv = math.inf
             if not math.isfinite(bv) or abs(bv) > MAX_EXPONENT:
                 self.fail(node.right, f"the exponent {b} is too large (limit {MAX_EXPONENT:g})")

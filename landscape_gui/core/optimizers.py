@@ -193,6 +193,7 @@ def parse_call(text: str) -> tuple[str, dict]:
         return validate(node.id, {})
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise ValueError(f"cannot read optimizer {text!r}: write Name(key=value, ...), e.g. SGD(lr=0.01)")
+    _canonical(node.func.id)  # unknown names first: "__import__(...)" is not an optimizer
     if node.args:
         raise ValueError(f"optimizer {node.func.id}: give hyperparameters by name, e.g. lr=0.01")
     hyper = {}
