@@ -45,6 +45,12 @@ class Sigmoid(sp.Function):
         s = Sigmoid(self.args[0])
         return s * (1 - s)
 
+    def _eval_evalf(self, prec):  # lets sympy compare constants, e.g. max(3, sigmoid(1))
+        return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
 
 class Softplus(sp.Function):
     """log(1 + exp(x)), printed as a form that does not overflow."""
@@ -52,12 +58,24 @@ class Softplus(sp.Function):
     def fdiff(self, argindex=1):
         return Sigmoid(self.args[0])
 
+    def _eval_evalf(self, prec):
+        return sp.log(1 + sp.exp(self.args[0]))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
 
 class Relu(sp.Function):
     """max(x, 0) with derivative 0 at 0, as torch defines it."""
 
     def fdiff(self, argindex=1):
         return sp.Heaviside(self.args[0], 0)
+
+    def _eval_evalf(self, prec):
+        return sp.Max(self.args[0], 0)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
 
 
 def _log(arg, base=None):
