@@ -17,10 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import literally, njit, prange, types
 
-SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, NADAM, RADAM, LION, SAM, NEWTON = range(12)
-N_STATE = 3
-N_COEF = 4
-N_HYPER = 10
+from .optimizer_kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF, N_HYPER,  # noqa: F401
+                              N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Inlined at Numba-IR level into the runner: lets Numba drop the reference-count
@@ -555,15 +553,19 @@ def run_one(value_and_gradient, hessian, p, kind, h, table, start, steps, noise,
 
 _RUN_BATCH_SIG = types.void(
     _VG, _VG, types.float64[::1], types.int64[::1], types.float64[:, ::1], types.float64[:, ::1],
-    types.int64, types.float64, types.int64, types.float64, types.boolean,
+    types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
     types.float64[:, :, :, ::1], types.float64[:, :, ::1], types.float64[:, :, :, ::1],
     types.float64[:, :, :, ::1], types.float64[:, :, :, ::1], types.int64[:, ::1])
 
 
 @njit(_RUN_BATCH_SIG, parallel=True, **_JIT)
-def run_batch(value_and_gradient, hessian, p, kinds, hypers, starts, steps, noise, seed, box,
-              record, points, losses, grads, first, second, diverged_at):
-    """All configs x starts in one ``prange``; state arrays are only written if ``record``."""
+def run_batch(value_and_gradient, hessian, p, kinds, hypers, starts, steps, noise, seed, stream0,
+              box, record, points, losses, grads, first, second, diverged_at):
+    """All configs x starts in one ``prange``; state arrays are only written if ``record``.
+
+    Start s draws its gradient noise from stream ``stream0 + s``, so recomputing one
+    start of a larger set (a drag) reproduces exactly what the full batch gave it.
+    """
     n_cfg = kinds.shape[0]
     n_st = starts.shape[0]
     tables = np.empty((n_cfg, max(steps, 1), N_COEF))
@@ -575,7 +577,7 @@ def run_batch(value_and_gradient, hessian, p, kinds, hypers, starts, steps, nois
         r = c if record else 0
         k = s if record else 0
         diverged_at[c, s] = run_one(value_and_gradient, hessian, p, kinds[c], hypers[c], tables[c],
-                                    starts[s], steps, noise, seed, s, box, record, points[c, s],
+                                    starts[s], steps, noise, seed, stream0 + s, box, record, points[c, s],
                                     losses[c, s], grads[r, k], first[r, k], second[r, k])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import optimizer_kernels as K
+from . import optimizer_kinds as K
 
 _MASK = (1 << 64) - 1
 
@@ -226,7 +226,7 @@ def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e3
     return pts, ls, -1, gr, m1, m2
 
 
-def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record):
+def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, stream0=0):
     """``run_batch`` in plain Python/numpy; returns the arrays of a ``Batch``."""
     n_cfg, n_st = len(kinds), len(starts)
     points = np.full((n_cfg, n_st, steps + 1, 2), np.nan)
@@ -236,7 +236,7 @@ def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record):
     for c in range(n_cfg):
         for s in range(n_st):
             pts, ls, d, gr, m1, m2 = reference_run(f, int(kinds[c]), hypers[c], starts[s], steps,
-                                                   noise, seed, s, box, record)
+                                                   noise, seed, stream0 + s, box, record)
             points[c, s], losses[c, s], diverged[c, s] = pts, ls, d
             if record:
                 rec[0, c, s], rec[1, c, s], rec[2, c, s] = gr[:steps], m1[:steps], m2[:steps]

@@ -14,11 +14,42 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import optimizer_kernels as K
+from . import optimizer_kinds as K
+
+_kernels_module = None
+_kernels_lock = threading.Lock()
+
+
+def kernels(wait: bool = True):
+    """The compiled runner (``optimizer_kernels``), or None while it loads in the background.
+
+    The first import on a machine compiles it (tens of seconds, once; Numba caches
+    it on disk); later imports load it in about a second.
+    """
+    global _kernels_module
+    if _kernels_module is None:
+        if wait:
+            with _kernels_lock:
+                from . import optimizer_kernels
+
+                _kernels_module = optimizer_kernels
+        elif _kernels_lock.acquire(blocking=False):
+            def load():
+                global _kernels_module
+                try:
+                    from . import optimizer_kernels
+
+                    _kernels_module = optimizer_kernels
+                finally:
+                    _kernels_lock.release()
+
+            threading.Thread(target=load, name="optimizer-kernels", daemon=True).start()
+    return _kernels_module
 
 # name -> (kernel id, [(hyperparameter, default), ...]); the order is the packing
 # order of the kernel's ``h`` vector ("betas" takes two slots). A name starting
@@ -316,23 +347,27 @@ def _prepare(configs, starts, steps, noise, seed):
 
 
 def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 0, domain=None,
-             record_state: bool = False, wait: bool = True) -> Batch:
+             record_state: bool = False, wait: bool = True, stream_offset: int = 0) -> Batch:
     """Run every config from every start: one parallel Numba call for all of them.
 
     ``configs`` is a list of ``(name, hyperparameters)``; ``starts`` is (k, 2).
     ``noise`` adds Gaussian noise of that std to every gradient (a model of
     mini-batch noise), reproducible from ``seed`` and independent per start.
     With ``wait=False`` and the formula's kernels still compiling, the numpy
-    reference runs instead (slower, same numbers).
+    reference runs instead (slower, same numbers). ``stream_offset`` numbers the
+    starts' noise streams (start s uses stream ``stream_offset + s``), so one start
+    recomputed alone gets the noise it had in its full batch.
     """
     canon, kinds, hypers, starts, steps, noise, seed = _prepare(configs, starts, steps, noise, seed)
     n_cfg, n_st = len(canon), starts.shape[0]
     box = _box(starts, domain)
     module = f.kernels(wait=wait)
-    if module is None:
+    runner = kernels(wait=wait)
+    if module is None or runner is None:
         from .optimizer_reference import reference_batch
 
-        out = reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record_state)
+        out = reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record_state,
+                              int(stream_offset))
         return Batch(canon, starts, *out, used_kernels=False)
     points = np.empty((n_cfg, n_st, steps + 1, 2))
     losses = np.empty((n_cfg, n_st, steps + 1))
@@ -343,9 +378,9 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
         from .loss_function import PARALLEL_LOCK
 
         with PARALLEL_LOCK:
-            K.run_batch(module.value_and_gradient, module.hessian, f.param_array, kinds, hypers, starts,
-                        steps, noise, seed, box, bool(record_state), points, losses, grads, first,
-                        second, diverged)
+            runner.run_batch(module.value_and_gradient, module.hessian, f.param_array, kinds, hypers,
+                             starts, steps, noise, seed, int(stream_offset), box, bool(record_state),
+                             points, losses, grads, first, second, diverged)
     if record_state:
         return Batch(canon, starts, points, losses, diverged, grads[:, :, :steps], first[:, :, :steps],
                      second[:, :, :steps])

@@ -1,0 +1,179 @@
+"""The 2-D view: heat map with isolines, the same trajectories, draggable start points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+GRAB_PIXELS = 10.0
+N_ISOLINES = 12
+
+
+class ContourView(pg.PlotWidget):
+    def __init__(self, controller, parent=None):
+        super().__init__(parent, background="#15171c")
+        self.setObjectName("contourView")
+        self.controller = controller
+        self.show_arrows = True
+        item = self.getPlotItem()
+        item.setLabel("bottom", "x")
+        item.setLabel("left", "y")
+        item.getViewBox().setAspectLocked(False)
+        item.hideButtons()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.isolines: list[pg.IsocurveItem] = []
+        for _ in range(N_ISOLINES):
+            iso = pg.IsocurveItem(pen=pg.mkPen((255, 255, 255, 70), width=1), axisOrder="row-major")
+            iso.setParentItem(self.image)
+            self.isolines.append(iso)
+        self.curves: list[pg.PlotDataItem] = []
+        self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1))
+        self.arrows = pg.PlotDataItem(connect="pairs")
+        self.markers = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.5))
+        for it in (self.heads, self.arrows, self.markers):
+            self.addItem(it)
+        self.heads.setZValue(20)
+        self.arrows.setZValue(21)
+        self.markers.setZValue(30)
+        self._dragging: int | None = None
+        self._press = None
+        self._moved = False
+        self.setMouseTracking(True)
+        controller.surfaceChanged.connect(self.update_surface)
+        controller.trajectoriesChanged.connect(self.update_trajectories)
+        controller.startsChanged.connect(self.update_markers)
+        controller.optimizersChanged.connect(lambda: self.update_trajectories(None))
+        controller.stepChanged.connect(lambda _: self.update_step())
+        self.update_surface()
+
+    def update_surface(self) -> None:
+        c = self.controller
+        s = c.session
+        h = c.heights(c.grid)
+        cmap = pg.colormap.get(s.colormap)
+        self.image.setLookupTable(cmap.getLookupTable(nPts=256))
+        self.image.setImage(np.where(np.isfinite(c.grid), h, np.nan), levels=(0.0, 1.0))
+        (x0, x1), (y0, y1) = s.xrange, s.yrange
+        nx, ny = c.xs.size, c.ys.size
+        dx, dy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
+        # pixel centres sit on the grid points
+        self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
+        filled = np.nan_to_num(h, nan=-1.0)
+        for k, iso in enumerate(self.isolines):
+            iso.setData(filled, level=(k + 0.5) / N_ISOLINES)
+        self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
+        self.update_trajectories(None)
+
+    def update_trajectories(self, starts=None) -> None:
+        c = self.controller
+        b = c.batch
+        if b is None:
+            return
+        enabled = c.session.enabled_optimizers()
+        n_cfg, n_st = b.points.shape[:2]
+        while len(self.curves) < n_cfg * n_st:
+            curve = pg.PlotDataItem(connect="finite")
+            curve.setZValue(10)
+            self.addItem(curve)
+            self.curves.append(curve)
+        while len(self.curves) > n_cfg * n_st:
+            self.removeItem(self.curves.pop())
+        for k in (range(n_st) if starts is None else starts):
+            for ci in range(n_cfg):
+                pts = b.points[ci, k]
+                self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1],
+                                                   pen=pg.mkPen(enabled[ci].color, width=2.2))
+        self.update_markers()
+        self.update_step()
+
+    def update_markers(self) -> None:
+        p = np.array(self.controller.session.starts, dtype=float).reshape(-1, 2)
+        self.markers.setData(p[:, 0], p[:, 1])
+
+    def update_step(self) -> None:
+        c = self.controller
+        b = c.batch
+        if b is None or 0 in b.points.shape[:2]:
+            self.heads.setData([], [])
+            self.arrows.setData([], [])
+            return
+        from .arrows import state_arrows
+
+        t = min(c.step, b.points.shape[2] - 1)
+        enabled = c.session.enabled_optimizers()
+        xs, ys, brushes, ax, ay = [], [], [], [], []
+        for ci in range(b.points.shape[0]):
+            col = pg.mkColor(enabled[ci].color)
+            for k in range(b.points.shape[1]):
+                tt = t
+                while tt > 0 and not np.isfinite(b.points[ci, k, tt, 0]):
+                    tt -= 1
+                xs.append(b.points[ci, k, tt, 0])
+                ys.append(b.points[ci, k, tt, 1])
+                brushes.append(pg.mkBrush(col))
+                if self.show_arrows:
+                    for (x0, y0), (x1, y1), _ in state_arrows(c, ci, k, tt, col.getRgbF()):
+                        ax += [x0, x1]
+                        ay += [y0, y1]
+        self.heads.setData(xs, ys, brush=brushes)
+        self.arrows.setData(ax, ay, pen=pg.mkPen((245, 245, 245, 220), width=1.6))
+
+    # -- mouse -------------------------------------------------------------------------
+    def data_at(self, pos) -> tuple[float, float]:
+        p = self.getPlotItem().getViewBox().mapSceneToView(self.mapToScene(pos.toPoint()))
+        return p.x(), p.y()
+
+    def start_at(self, pos) -> int | None:
+        starts = self.controller.session.starts
+        if not starts:
+            return None
+        vb = self.getPlotItem().getViewBox()
+        best, best_d = None, GRAB_PIXELS
+        for i, (x, y) in enumerate(starts):
+            sp = self.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
+            d = np.hypot(sp.x() - pos.x(), sp.y() - pos.y())
+            if d <= best_d:
+                best, best_d = i, d
+        return best
+
+    def mousePressEvent(self, ev):
+        self._press, self._moved = ev.position(), False
+        i = self.start_at(ev.position())
+        if i is not None and ev.button() == QtCore.Qt.MouseButton.RightButton:
+            self.controller.remove_start(i)
+            ev.accept()
+            return
+        if i is not None and ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            self._dragging = i
+            ev.accept()
+            return
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):
+        pos = ev.position()
+        if self._press is not None and (pos - self._press).manhattanLength() > 3:
+            self._moved = True
+        if self._dragging is not None:
+            self.controller.move_start(self._dragging, *self.data_at(pos))
+            ev.accept()
+            return
+        if not ev.buttons():
+            x, y = self.data_at(pos)
+            f = self.controller.function.value(x, y)
+            self.controller.status.emit(f"x = {x:.4g}, y = {y:.4g}, f = {f:.6g}")
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev):
+        if self._dragging is not None:
+            self._dragging = None
+            ev.accept()
+            return
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and not self._moved and self._press is not None:
+            x, y = self.data_at(ev.position())
+            (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
+            if x0 <= x <= x1 and y0 <= y <= y1:
+                self.controller.add_start(x, y)
+        self._press = None
+        super().mouseReleaseEvent(ev)

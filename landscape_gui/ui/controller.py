@@ -1,0 +1,259 @@
+"""SessionController: the one place where the window changes the Session.
+
+Widgets call its methods; it calls core (compile, grid, run_many) and emits a
+signal for what changed. Views are functions of the session plus the computed
+``grid``/``heights``/``batch``. A drag touches only one start: one
+``run_many`` call for that start, one ``trajectoriesChanged([i])`` signal.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6 import QtCore
+
+from ..core import ExpressionError, compile_function, grid_axes, optimizers
+from ..core.session import OptimizerInstance, Session, next_color
+from ..core.surface import height_map
+
+
+class SessionController(QtCore.QObject):
+    surfaceChanged = QtCore.Signal()            # grid, heights, axes (formula, params, domain, z scale)
+    functionChanged = QtCore.Signal()           # formula accepted (parameters may have changed)
+    functionError = QtCore.Signal(str, int)     # message, position (-1: none); empty message clears
+    startsChanged = QtCore.Signal()
+    optimizersChanged = QtCore.Signal()
+    trajectoriesChanged = QtCore.Signal(object)  # list of start indices, or None for all
+    stepChanged = QtCore.Signal(int)            # playback step
+    status = QtCore.Signal(str)
+
+    def __init__(self, session: Session | None = None, parent=None):
+        super().__init__(parent)
+        self.session = session or Session.default()
+        self.function = compile_function(self.session.function_text, self.session.params)
+        self.grid = np.zeros((2, 2))
+        self.xs = self.ys = np.zeros(2)
+        self.heights = height_map(self.grid)
+        self.batch: optimizers.Batch | None = None
+        self.step = self.session.steps
+        self.timings: dict[str, float] = {}
+        self._kernel_poll = QtCore.QTimer(self, interval=100)
+        self._kernel_poll.timeout.connect(self._check_kernels)
+        self._kernel_poll.start()
+        self._recompute_surface()
+        self._recompute_trajectories()
+
+    # -- function ------------------------------------------------------------------
+    def set_function_text(self, text: str) -> bool:
+        """Compile ``text``; on error keep the last good surface and report the position."""
+        t0 = time.perf_counter()
+        old = self.session.params
+        try:
+            names = compile_function(text).parameters.keys()
+            params = {n: old.get(n, 1.0) for n in names}
+            f = compile_function(text, params)
+        except ExpressionError as err:
+            self.functionError.emit(err.message, -1 if err.position is None else err.position)
+            return False
+        self.timings["compile_ms"] = (time.perf_counter() - t0) * 1e3
+        self.session.function_text = text
+        self.session.params = params
+        self.session.preset = None
+        self.function = f
+        self.functionError.emit("", -1)
+        self.functionChanged.emit()
+        self._recompute_surface()
+        self._recompute_trajectories()
+        self._kernel_poll.start()
+        return True
+
+    def set_param(self, name: str, value: float) -> None:
+        if name not in self.session.params or self.session.params[name] == value:
+            return
+        self.session.params[name] = float(value)
+        self.function = self.function.with_params(**{name: float(value)})  # no recompilation
+        self._recompute_surface()
+        self._recompute_trajectories()
+
+    def load_preset(self, key: str) -> None:
+        fresh = Session.from_preset(key)
+        s = self.session
+        s.function_text, s.params, s.xrange, s.yrange = (fresh.function_text, fresh.params,
+                                                         fresh.xrange, fresh.yrange)
+        s.starts, s.zscale, s.preset = fresh.starts, fresh.zscale, key
+        self.function = compile_function(s.function_text, s.params)
+        self.functionError.emit("", -1)
+        self.functionChanged.emit()
+        self.startsChanged.emit()
+        self._recompute_surface()
+        self._recompute_trajectories()
+        self._kernel_poll.start()
+
+    def set_domain(self, xrange, yrange) -> None:
+        xrange, yrange = tuple(map(float, xrange)), tuple(map(float, yrange))
+        if not (xrange[1] > xrange[0] and yrange[1] > yrange[0]):
+            self.status.emit("The range minimum must be below its maximum.")
+            return
+        self.session.xrange, self.session.yrange = xrange, yrange
+        self.session.starts = [self.clamp(p) for p in self.session.starts]
+        self._recompute_surface()
+        self.startsChanged.emit()
+        self._recompute_trajectories()
+
+    def set_resolution(self, n: int) -> None:
+        self.session.resolution = int(n)
+        self._recompute_surface()
+        self.trajectoriesChanged.emit(None)  # their heights follow the new mesh
+
+    def set_zscale(self, mode: str, percentile: float | None = None) -> None:
+        self.session.zscale = mode
+        if percentile is not None:
+            self.session.percentile = float(percentile)
+        self.heights = height_map(self.grid, mode, self.session.percentile)
+        self.surfaceChanged.emit()
+        self.trajectoriesChanged.emit(None)
+
+    def set_colormap(self, name: str) -> None:
+        self.session.colormap = name
+        self.surfaceChanged.emit()
+
+    # -- start points ----------------------------------------------------------------
+    def clamp(self, p) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.session.xrange, self.session.yrange
+        return (min(max(float(p[0]), x0), x1), min(max(float(p[1]), y0), y1))
+
+    def add_start(self, x: float, y: float) -> int:
+        self.session.starts.append(self.clamp((x, y)))
+        self.startsChanged.emit()
+        self._recompute_trajectories()
+        return len(self.session.starts) - 1
+
+    def move_start(self, i: int, x: float, y: float) -> None:
+        """The drag hot path: model, one run_many for start i, one signal."""
+        self.session.starts[i] = self.clamp((x, y))
+        self._recompute_trajectories([i])
+        self.startsChanged.emit()
+
+    def remove_start(self, i: int) -> None:
+        if 0 <= i < len(self.session.starts):
+            del self.session.starts[i]
+            self.startsChanged.emit()
+            self._recompute_trajectories()
+
+    # -- optimizers ----------------------------------------------------------------------
+    def add_optimizer(self, name: str = "SGD", hyperparameters: dict | None = None) -> int:
+        _, full = optimizers.validate(name, hyperparameters or {})
+        self.session.optimizers.append(OptimizerInstance(name, full, next_color(self.session)))
+        self._optimizers_changed()
+        return len(self.session.optimizers) - 1
+
+    def duplicate_optimizer(self, i: int) -> int:
+        o = self.session.optimizers[i]
+        return self.add_optimizer(o.name, dict(o.hyperparameters))
+
+    def remove_optimizer(self, i: int) -> None:
+        if 0 <= i < len(self.session.optimizers):
+            del self.session.optimizers[i]
+            self._optimizers_changed()
+
+    def update_optimizer(self, i: int, *, name: str | None = None, hyperparameters: dict | None = None,
+                         enabled: bool | None = None, color: str | None = None) -> None:
+        o = self.session.optimizers[i]
+        if name is not None and name != o.name:
+            o.name, o.hyperparameters = name, optimizers.defaults(name)
+        if hyperparameters is not None:
+            _, o.hyperparameters = optimizers.validate(o.name, {**o.hyperparameters, **hyperparameters})
+        if enabled is not None:
+            o.enabled = bool(enabled)
+        if color is not None:
+            o.color = color
+        self._optimizers_changed()
+
+    def set_run_options(self, *, steps: int | None = None, noise: float | None = None,
+                        seed: int | None = None) -> None:
+        s = self.session
+        if steps is not None:
+            s.steps = int(steps)
+        if noise is not None:
+            s.noise = float(noise)
+        if seed is not None:
+            s.seed = int(seed)
+        self.step = min(self.step, s.steps) if steps is None else s.steps
+        self._recompute_trajectories()
+        self.stepChanged.emit(self.step)
+
+    def _optimizers_changed(self) -> None:
+        self.optimizersChanged.emit()
+        self._recompute_trajectories()
+
+    # -- playback -----------------------------------------------------------------------
+    def set_step(self, step: int) -> None:
+        step = int(min(max(step, 0), self.session.steps))
+        if step != self.step:
+            self.step = step
+            self.stepChanged.emit(step)
+
+    # -- computing -----------------------------------------------------------------------
+    def _recompute_surface(self) -> None:
+        s = self.session
+        t0 = time.perf_counter()
+        n = int(s.resolution)
+        self.xs, self.ys = grid_axes(s.xrange, s.yrange, (n, n))
+        # a fresh array each time: views keep references to the previous one
+        self.grid = self.function.grid(s.xrange, s.yrange, (n, n))
+        self.heights = height_map(self.grid, s.zscale, s.percentile)
+        self.timings["grid_ms"] = (time.perf_counter() - t0) * 1e3
+        self.surfaceChanged.emit()
+        msg = f"grid {n}×{n} in {self.timings['grid_ms']:.1f} ms"
+        if self.heights.undefined > 0:
+            msg += f" — f is undefined on {100 * self.heights.undefined:.1f}% of the domain (drawn as holes)"
+        self.status.emit(msg)
+
+    def enabled_configs(self) -> list[tuple[str, dict]]:
+        return [o.config() for o in self.session.enabled_optimizers()]
+
+    def _recompute_trajectories(self, starts: list[int] | None = None) -> None:
+        s = self.session
+        configs = self.enabled_configs()
+        t0 = time.perf_counter()
+        domain = (s.xrange, s.yrange)
+        if starts is None or self.batch is None or self.batch.points.shape[:2] != (len(configs), len(s.starts)) \
+                or self.batch.points.shape[2] != s.steps + 1:
+            pts = np.array(s.starts, dtype=float).reshape(-1, 2)
+            self.batch = optimizers.run_many(self.function, configs, pts, s.steps, noise=s.noise, seed=s.seed,
+                                             domain=domain, record_state=True, wait=False)
+            starts = None
+        else:
+            for i in starts:
+                one = optimizers.run_many(self.function, configs, [s.starts[i]], s.steps, noise=s.noise,
+                                          seed=s.seed, domain=domain, record_state=True, wait=False,
+                                          stream_offset=i)
+                b = self.batch
+                b.starts[i] = one.starts[0]
+                b.points[:, i], b.losses[:, i], b.diverged[:, i] = one.points[:, 0], one.losses[:, 0], one.diverged[:, 0]
+                b.gradients[:, i], b.first_moment[:, i], b.second_moment[:, i] = (
+                    one.gradients[:, 0], one.first_moment[:, 0], one.second_moment[:, 0])
+        self.timings["optimize_ms"] = (time.perf_counter() - t0) * 1e3
+        self.trajectoriesChanged.emit(starts)
+
+    def _check_kernels(self) -> None:
+        if self.function.compiled_ready and optimizers.kernels(wait=False) is not None:
+            self._kernel_poll.stop()
+            ms = self.function.compiled.timings.get("numba_ms", 0.0)
+            self.status.emit(f"kernels ready (compiled in {ms:.0f} ms)")
+
+    # -- queries for views ----------------------------------------------------------------
+    def height_of(self, values) -> np.ndarray:
+        return self.heights(values)
+
+    def diverged_message(self) -> str:
+        if self.batch is None:
+            return ""
+        parts = []
+        for c, o in enumerate(self.session.enabled_optimizers()):
+            for k in range(self.batch.diverged.shape[1]):
+                d = self.batch.diverged_at(c, k)
+                if d is not None:
+                    parts.append(f"{o.label} from start {k + 1} diverged at step {d}")
+        return "; ".join(parts)

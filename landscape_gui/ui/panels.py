@@ -1,0 +1,447 @@
+"""Function editor, optimizer panel, loss plot and playback bar: widgets only, no numerics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core import functions, optimizers
+from ..core.expression import ALIASES, CONSTANTS, FUNCTIONS
+
+COLORMAPS = ["viridis", "plasma", "inferno", "magma", "cividis", "turbo"]
+RESOLUTIONS = [64, 128, 200, 256, 384, 512]
+
+
+class FormulaHighlighter(QtGui.QSyntaxHighlighter):
+    """Functions, numbers, x/y and parameters in different colours; the error position underlined."""
+
+    def __init__(self, document):
+        super().__init__(document)
+        self.error_position = -1
+
+        def fmt(color, bold=False):
+            f = QtGui.QTextCharFormat()
+            f.setForeground(QtGui.QColor(color))
+            if bold:
+                f.setFontWeight(QtGui.QFont.Weight.Bold)
+            return f
+
+        self.formats = {"function": fmt("#c678dd", True), "number": fmt("#d19a66"),
+                        "variable": fmt("#61afef", True), "parameter": fmt("#98c379"), "constant": fmt("#e5c07b")}
+        self.error_format = QtGui.QTextCharFormat()
+        self.error_format.setUnderlineStyle(QtGui.QTextCharFormat.UnderlineStyle.WaveUnderline)
+        self.error_format.setUnderlineColor(QtGui.QColor("#ff4d4d"))
+        self.error_format.setBackground(QtGui.QColor(255, 77, 77, 60))
+        self._token = QtCore.QRegularExpression(r"[A-Za-z_][A-Za-z0-9_]*|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+")
+
+    def highlightBlock(self, text):
+        it = self._token.globalMatch(text)
+        names = set(FUNCTIONS) | set(ALIASES)
+        while it.hasNext():
+            m = it.next()
+            word, start, length = m.captured(0), m.capturedStart(0), m.capturedLength(0)
+            if word[0].isdigit() or word[0] == ".":
+                kind = "number"
+            elif word in names:
+                kind = "function"
+            elif word in ("x", "y"):
+                kind = "variable"
+            elif word in CONSTANTS:
+                kind = "constant"
+            else:
+                kind = "parameter"
+            self.setFormat(start, length, self.formats[kind])
+        if 0 <= self.error_position <= len(text):
+            pos = min(self.error_position, max(len(text) - 1, 0))
+            self.setFormat(pos, 1, self.error_format)
+
+
+class FunctionEditor(QtWidgets.QWidget):
+    """Formula, presets, domain, resolution, z scale, colour map and one slider per parameter."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.setObjectName("functionEditor")
+        self.controller = controller
+        lay = QtWidgets.QVBoxLayout(self)
+        self.preset = QtWidgets.QComboBox(objectName="presetBox")
+        self.preset.addItem("Presets…", None)
+        for lf in functions.FUNCTIONS:
+            self.preset.addItem(lf.title, lf.key)
+            self.preset.setItemData(self.preset.count() - 1, lf.lesson, QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.preset.activated.connect(self._preset_chosen)
+        lay.addWidget(self.preset)
+        lay.addWidget(QtWidgets.QLabel("f(x, y) ="))
+        self.editor = QtWidgets.QPlainTextEdit(objectName="formulaEdit")
+        self.editor.setFont(QtGui.QFont("DejaVu Sans Mono", 11))
+        self.editor.setFixedHeight(64)
+        self.editor.setTabChangesFocus(True)
+        self.highlighter = FormulaHighlighter(self.editor.document())
+        lay.addWidget(self.editor)
+        self.error = QtWidgets.QLabel(objectName="formulaError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #ff6b6b;")
+        self.error.hide()
+        lay.addWidget(self.error)
+        self._debounce = QtCore.QTimer(self, singleShot=True, interval=150)
+        self._debounce.timeout.connect(self.apply_formula)
+        self.editor.textChanged.connect(self._debounce.start)
+
+        form = QtWidgets.QFormLayout()
+        self.ranges = []
+        for label in ("x", "y"):
+            row = QtWidgets.QHBoxLayout()
+            pair = []
+            for _ in range(2):
+                sb = QtWidgets.QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, singleStep=0.5)
+                sb.setKeyboardTracking(False)
+                sb.valueChanged.connect(self._domain_edited)
+                row.addWidget(sb)
+                pair.append(sb)
+            self.ranges.append(pair)
+            form.addRow(f"{label} range", row)
+        self.resolution = QtWidgets.QComboBox()
+        for n in RESOLUTIONS:
+            self.resolution.addItem(f"{n} × {n}", n)
+        self.resolution.activated.connect(lambda _: controller.set_resolution(self.resolution.currentData()))
+        form.addRow("grid", self.resolution)
+        self.zscale = QtWidgets.QComboBox(objectName="zscaleBox")
+        self.zscale.addItems(["linear", "log", "clip"])
+        self.zscale.activated.connect(lambda _: controller.set_zscale(self.zscale.currentText()))
+        form.addRow("z scale", self.zscale)
+        self.colormap = QtWidgets.QComboBox()
+        self.colormap.addItems(COLORMAPS)
+        self.colormap.activated.connect(lambda _: controller.set_colormap(self.colormap.currentText()))
+        form.addRow("colours", self.colormap)
+        lay.addLayout(form)
+        self.params_box = QtWidgets.QGroupBox("Parameters")
+        self.params_layout = QtWidgets.QFormLayout(self.params_box)
+        lay.addWidget(self.params_box)
+        lay.addStretch(1)
+        self.param_widgets: dict[str, tuple] = {}
+        controller.functionError.connect(self.show_error)
+        controller.functionChanged.connect(self.sync_from_session)
+        controller.surfaceChanged.connect(self._sync_controls)
+        self.sync_from_session(set_text=True)
+
+    def set_formula(self, text: str) -> None:
+        """Type-equivalent: replace the text and apply it now (tests, presets)."""
+        self.editor.setPlainText(text)
+        self._debounce.stop()
+        self.apply_formula()
+
+    def apply_formula(self) -> None:
+        text = self.editor.toPlainText()
+        if text != self.controller.session.function_text:
+            self.controller.set_function_text(text)
+
+    def show_error(self, message: str, position: int) -> None:
+        self.highlighter.error_position = position if message else -1
+        self.highlighter.rehighlight()
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    def _preset_chosen(self, index: int) -> None:
+        key = self.preset.itemData(index)
+        if key:
+            self.controller.load_preset(key)
+            self.sync_from_session(set_text=True)
+        self.preset.setCurrentIndex(0)
+
+    def _domain_edited(self) -> None:
+        (a, b), (c, d) = [(p[0].value(), p[1].value()) for p in self.ranges]
+        s = self.controller.session
+        if (a, b) != tuple(s.xrange) or (c, d) != tuple(s.yrange):
+            self.controller.set_domain((a, b), (c, d))
+
+    def _sync_controls(self) -> None:
+        s = self.controller.session
+        for pair, rng in zip(self.ranges, (s.xrange, s.yrange)):
+            for sb, v in zip(pair, rng):
+                sb.blockSignals(True)
+                sb.setValue(v)
+                sb.blockSignals(False)
+        self.resolution.setCurrentIndex(max(self.resolution.findData(s.resolution), 0))
+        self.zscale.setCurrentText(s.zscale)
+        self.colormap.setCurrentText(s.colormap)
+
+    def sync_from_session(self, set_text: bool = False) -> None:
+        s = self.controller.session
+        if set_text and self.editor.toPlainText() != s.function_text:
+            self.editor.blockSignals(True)
+            self.editor.setPlainText(s.function_text)
+            self.editor.blockSignals(False)
+        self._sync_controls()
+        # one slider + spin box per parameter; created and removed as the formula changes
+        for name in list(self.param_widgets):
+            if name not in s.params:
+                label, row = self.param_widgets.pop(name)
+                self.params_layout.removeRow(row)
+        for name, value in s.params.items():
+            if name in self.param_widgets:
+                continue
+            row = QtWidgets.QWidget()
+            h = QtWidgets.QHBoxLayout(row)
+            h.setContentsMargins(0, 0, 0, 0)
+            slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, objectName=f"param_{name}_slider")
+            slider.setRange(0, 1000)
+            spin = QtWidgets.QDoubleSpinBox(decimals=4, minimum=-1e6, maximum=1e6,
+                                            objectName=f"param_{name}_spin")
+            span = max(1.0, abs(value)) * 2
+            lo, hi = value - span, value + span
+            spin.setValue(value)
+            spin.setSingleStep(span / 100)
+            slider.setValue(int(round((value - lo) / (hi - lo) * 1000)))
+            slider.valueChanged.connect(lambda v, sp=spin, lo=lo, hi=hi: sp.setValue(lo + v / 1000 * (hi - lo)))
+            spin.valueChanged.connect(lambda v, n=name: self.controller.set_param(n, v))
+            h.addWidget(slider, 3)
+            h.addWidget(spin, 2)
+            self.params_layout.addRow(name, row)
+            self.param_widgets[name] = (name, row)
+        self.params_box.setVisible(bool(s.params))
+
+
+class OptimizerCard(QtWidgets.QFrame):
+    """One optimizer instance: enable, colour, name, every hyperparameter by torch's name."""
+
+    def __init__(self, controller, index: int, parent=None):
+        super().__init__(parent)
+        self.controller, self.index = controller, index
+        o = controller.session.optimizers[index]
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        head = QtWidgets.QHBoxLayout()
+        self.enabled = QtWidgets.QCheckBox()
+        self.enabled.setChecked(o.enabled)
+        self.enabled.setToolTip("Show this optimizer")
+        self.enabled.toggled.connect(lambda v: controller.update_optimizer(index, enabled=v))
+        self.color = QtWidgets.QPushButton()
+        self.color.setFixedSize(22, 22)
+        self.color.setStyleSheet(f"background: {o.color}; border: 1px solid #888;")
+        self.color.clicked.connect(self._pick_color)
+        self.name = QtWidgets.QComboBox()
+        self.name.addItems(optimizers.names())
+        self.name.setCurrentText(o.name)
+        self.name.setToolTip(optimizers.SUMMARIES[o.name])
+        self.name.activated.connect(lambda _: controller.update_optimizer(index, name=self.name.currentText()))
+        dup = QtWidgets.QToolButton(text="Copy")
+        dup.setToolTip("Duplicate")
+        dup.clicked.connect(lambda: controller.duplicate_optimizer(index))
+        rm = QtWidgets.QToolButton(text="✕")
+        rm.setToolTip("Remove")
+        rm.clicked.connect(lambda: controller.remove_optimizer(index))
+        for w in (self.enabled, self.color, self.name):
+            head.addWidget(w)
+        head.addStretch(1)
+        head.addWidget(dup)
+        head.addWidget(rm)
+        lay.addLayout(head)
+        form = QtWidgets.QFormLayout()
+        form.setContentsMargins(24, 0, 0, 0)
+        self.fields = {}
+        for key, value in o.hyperparameters.items():
+            if isinstance(value, bool):
+                w = QtWidgets.QCheckBox()
+                w.setChecked(value)
+                w.toggled.connect(lambda v, k=key: self._set(k, v))
+            elif key == "betas":
+                w = QtWidgets.QLineEdit(f"{value[0]:g}, {value[1]:g}")
+                w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
+            else:
+                w = QtWidgets.QLineEdit(f"{value:g}")
+                w.setValidator(QtGui.QDoubleValidator())
+                w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
+            w.setObjectName(f"hyper_{key}")
+            form.addRow(key, w)
+            self.fields[key] = w
+        lay.addLayout(form)
+
+    def _set(self, key, value):
+        try:
+            self.controller.update_optimizer(self.index, hyperparameters={key: value})
+        except ValueError as err:
+            self.controller.status.emit(str(err))
+
+    def _set_text(self, key, edit):
+        text = edit.text().strip()
+        try:
+            value = tuple(float(v) for v in text.strip("()").split(",")) if key == "betas" else float(text)
+        except ValueError:
+            self.controller.status.emit(f"{key}: '{text}' is not a number")
+            return
+        if self.controller.session.optimizers[self.index].hyperparameters.get(key) != value:
+            self._set(key, value)
+
+    def _pick_color(self):
+        c = QtWidgets.QColorDialog.getColor(QtGui.QColor(self.controller.session.optimizers[self.index].color), self)
+        if c.isValid():
+            self.controller.update_optimizer(self.index, color=c.name())
+
+
+class OptimizerPanel(QtWidgets.QWidget):
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.setObjectName("optimizerPanel")
+        self.controller = controller
+        lay = QtWidgets.QVBoxLayout(self)
+        top = QtWidgets.QHBoxLayout()
+        self.add_button = QtWidgets.QToolButton(text="Add optimizer", objectName="addOptimizer")
+        self.add_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QtWidgets.QMenu(self.add_button)
+        for name in optimizers.names():
+            act = menu.addAction(name)
+            act.setToolTip(optimizers.SUMMARIES[name])
+            act.triggered.connect(lambda _=False, n=name: controller.add_optimizer(n))
+        self.add_button.setMenu(menu)
+        top.addWidget(self.add_button)
+        top.addStretch(1)
+        lay.addLayout(top)
+        self.scroll = QtWidgets.QScrollArea(widgetResizable=True)
+        self.cards_host = QtWidgets.QWidget()
+        self.cards = QtWidgets.QVBoxLayout(self.cards_host)
+        self.cards.addStretch(1)
+        self.scroll.setWidget(self.cards_host)
+        lay.addWidget(self.scroll, 1)
+        run = QtWidgets.QFormLayout()
+        self.steps = QtWidgets.QSpinBox(minimum=1, maximum=100000, singleStep=50, objectName="stepsBox")
+        self.steps.setValue(controller.session.steps)
+        self.steps.setKeyboardTracking(False)
+        self.steps.valueChanged.connect(lambda v: controller.set_run_options(steps=v))
+        self.noise = QtWidgets.QDoubleSpinBox(decimals=3, minimum=0, maximum=1e4, singleStep=0.05,
+                                              objectName="noiseBox")
+        self.noise.setValue(controller.session.noise)
+        self.noise.setKeyboardTracking(False)
+        self.noise.setToolTip("Std of Gaussian noise added to every gradient (a model of mini-batch noise)")
+        self.noise.valueChanged.connect(lambda v: controller.set_run_options(noise=v))
+        self.seed = QtWidgets.QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.seed.setValue(controller.session.seed)
+        self.seed.valueChanged.connect(lambda v: controller.set_run_options(seed=v))
+        run.addRow("steps", self.steps)
+        run.addRow("gradient noise σ", self.noise)
+        run.addRow("seed", self.seed)
+        lay.addLayout(run)
+        controller.optimizersChanged.connect(self.rebuild)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        while self.cards.count() > 1:
+            w = self.cards.takeAt(0).widget()
+            w.deleteLater()
+        for i in range(len(self.controller.session.optimizers)):
+            self.cards.insertWidget(i, OptimizerCard(self.controller, i))
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss vs step for every trajectory, colours matching; log y optional."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent, background="#15171c")
+        self.setObjectName("lossPlot")
+        self.controller = controller
+        self.log_y = True
+        self.getPlotItem().setLabel("bottom", "step")
+        self.getPlotItem().setLabel("left", "f")
+        self.getPlotItem().showGrid(x=True, y=True, alpha=0.2)
+        self.curves: list[pg.PlotDataItem] = []
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
+        self.addItem(self.cursor)
+        controller.trajectoriesChanged.connect(lambda _: self.refresh())
+        controller.optimizersChanged.connect(self.refresh)
+        controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
+        self.refresh()
+
+    def set_log(self, on: bool) -> None:
+        self.log_y = on
+        self.refresh()
+
+    def refresh(self) -> None:
+        c = self.controller
+        b = c.batch
+        if b is None:
+            return
+        enabled = c.session.enabled_optimizers()
+        n_cfg, n_st = b.losses.shape[:2]
+        while len(self.curves) < n_cfg * n_st:
+            curve = pg.PlotDataItem(connect="finite")
+            self.addItem(curve)
+            self.curves.append(curve)
+        while len(self.curves) > n_cfg * n_st:
+            self.removeItem(self.curves.pop())
+        losses = b.losses
+        shift, label = 0.0, "f"
+        if self.log_y:
+            finite = losses[np.isfinite(losses)]
+            low = float(finite.min()) if finite.size else 0.0
+            if low <= 0:  # log needs positive values: plot f - min + tiny
+                shift, label = -low + 1e-12 * max(1.0, abs(low)), "f − min f"
+        self.getPlotItem().setLogMode(y=self.log_y)
+        self.getPlotItem().setLabel("left", label + (" (log)" if self.log_y else ""))
+        steps = np.arange(losses.shape[2])
+        for ci in range(n_cfg):
+            for k in range(n_st):
+                self.curves[ci * n_st + k].setData(steps, losses[ci, k] + shift,
+                                                   pen=pg.mkPen(enabled[ci].color, width=1.8))
+        self.cursor.setValue(c.step)
+
+
+class PlaybackBar(QtWidgets.QWidget):
+    """Step slider, play/pause, previous/next and speed (steps per second)."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.setObjectName("playback")
+        self.controller = controller
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        self.prev = QtWidgets.QToolButton(text="◀")
+        self.play = QtWidgets.QToolButton(text="▶", objectName="playButton")
+        self.next = QtWidgets.QToolButton(text="▶|")
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, objectName="stepSlider")
+        self.label = QtWidgets.QLabel()
+        self.label.setMinimumWidth(90)
+        self.speed = QtWidgets.QSpinBox(minimum=1, maximum=2000, suffix=" steps/s", value=60)
+        for w in (self.prev, self.play, self.next):
+            lay.addWidget(w)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        lay.addWidget(QtWidgets.QLabel("speed"))
+        lay.addWidget(self.speed)
+        self.timer = QtCore.QTimer(self, interval=33)
+        self.timer.timeout.connect(self._tick)
+        self._acc = 0.0
+        self.prev.clicked.connect(lambda: controller.set_step(controller.step - 1))
+        self.next.clicked.connect(lambda: controller.set_step(controller.step + 1))
+        self.play.clicked.connect(self.toggle)
+        self.slider.valueChanged.connect(controller.set_step)
+        controller.stepChanged.connect(self._sync)
+        controller.trajectoriesChanged.connect(lambda _: self._sync(controller.step))
+        self._sync(controller.step)
+
+    def toggle(self) -> None:
+        if self.timer.isActive():
+            self.timer.stop()
+            self.play.setText("▶")
+        else:
+            if self.controller.step >= self.controller.session.steps:
+                self.controller.set_step(0)
+            self._acc = 0.0
+            self.timer.start()
+            self.play.setText("❚❚")
+
+    def _tick(self) -> None:
+        self._acc += self.speed.value() * self.timer.interval() / 1000.0
+        n = int(self._acc)
+        if n:
+            self._acc -= n
+            self.controller.set_step(self.controller.step + n)
+        if self.controller.step >= self.controller.session.steps:
+            self.toggle()
+
+    def _sync(self, step: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, self.controller.session.steps)
+        self.slider.setValue(step)
+        self.slider.blockSignals(False)
+        self.label.setText(f"step {step} / {self.controller.session.steps}")

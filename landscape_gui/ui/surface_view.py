@@ -1,0 +1,290 @@
+"""The 3-D view: the surface, trajectories lifted just above it, start points you can drag.
+
+Scene coordinates: the domain maps to [-5, 5] x [-5, 5] and heights (from the
+session's z scale) to [0, 4], so every landscape fills the same box. Items follow
+pyqtgraph's pattern: created once, then ``setData`` with only what changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+from PySide6 import QtCore, QtGui
+
+from ..core import picking
+
+HALF = 5.0      # the domain spans [-HALF, HALF] in scene x and y
+ZSPAN = 4.0     # heights span [0, ZSPAN]
+LIFT = 0.06     # trajectories float this far above the surface
+GRAB_PIXELS = 10.0
+
+
+def qmatrix_to_numpy(m: QtGui.QMatrix4x4) -> np.ndarray:
+    return np.array(m.data(), dtype=float).reshape(4, 4).T
+
+
+class SurfaceView(gl.GLViewWidget):
+    """OpenGL view of the session; clicks and drags edit start points through the controller."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.setObjectName("surfaceView")
+        self.controller = controller
+        self.opts_view = {"wireframe": False, "show_arrows": True}
+        self.setBackgroundColor(pg.mkColor("#15171c"))
+        self.setMinimumSize(320, 240)
+        self.setMouseTracking(True)
+        self.surface = gl.GLSurfacePlotItem(computeNormals=False, smooth=False, glOptions="opaque")
+        self.addItem(self.surface)
+        self.box = gl.GLLinePlotItem(mode="lines", color=(0.8, 0.8, 0.85, 0.5), width=1, antialias=True)
+        self.addItem(self.box)
+        self.ticks: list[gl.GLTextItem] = []
+        self.lines: list[gl.GLLinePlotItem] = []
+        self.heads = gl.GLScatterPlotItem(size=9, pxMode=True, glOptions="additive")
+        self.heads.setGLOptions("translucent")
+        self.addItem(self.heads)
+        self.markers = gl.GLScatterPlotItem(size=14, pxMode=True, color=(1, 1, 1, 1))
+        self.markers.setGLOptions("translucent")
+        self.addItem(self.markers)
+        self.arrows = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
+        self.arrows.setGLOptions("translucent")
+        self.addItem(self.arrows)
+        self._dragging: int | None = None
+        self._press_pos = None
+        self._moved = False
+        self.reset_camera()
+        controller.surfaceChanged.connect(self.update_surface)
+        controller.trajectoriesChanged.connect(self.update_trajectories)
+        controller.startsChanged.connect(self.update_markers)
+        controller.optimizersChanged.connect(lambda: self.update_trajectories(None))
+        controller.stepChanged.connect(lambda _: self.update_step())
+        self.update_surface()
+        self.update_trajectories(None)
+
+    # -- coordinates ---------------------------------------------------------------------
+    def to_scene(self, x, y, h):
+        s = self.controller.session
+        (x0, x1), (y0, y1) = s.xrange, s.yrange
+        sx = (np.asarray(x) - x0) / (x1 - x0) * 2 * HALF - HALF
+        sy = (np.asarray(y) - y0) / (y1 - y0) * 2 * HALF - HALF
+        return sx, sy, np.asarray(h) * ZSPAN
+
+    def from_scene(self, sx, sy):
+        s = self.controller.session
+        (x0, x1), (y0, y1) = s.xrange, s.yrange
+        return x0 + (sx + HALF) / (2 * HALF) * (x1 - x0), y0 + (sy + HALF) / (2 * HALF) * (y1 - y0)
+
+    def mvp(self) -> np.ndarray:
+        w, h = self.width(), self.height()
+        proj = self.projectionMatrix((0, 0, w, h), (0, 0, w, h))
+        return qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
+
+    def reset_camera(self) -> None:
+        self.setCameraPosition(pos=QtGui.QVector3D(0, 0, ZSPAN * 0.35), distance=15.5, elevation=30,
+                               azimuth=-60)
+
+    # -- drawing ---------------------------------------------------------------------------
+    def update_surface(self) -> None:
+        c = self.controller
+        h = c.heights(c.grid)
+        undefined = ~np.isfinite(c.grid)
+        sx, sy, sz = self.to_scene(c.xs, c.ys, np.where(undefined, 0.0, h))
+        cmap = pg.colormap.get(c.session.colormap)
+        colors = cmap.map(np.nan_to_num(h, nan=0.0), mode="float")
+        colors[undefined] = (0.35, 0.35, 0.38, 1.0)  # undefined: a flat grey
+        self._scene_grid = (sx, sy, sz)
+        # vertex (i, j) sits at (x_i, y_j): z and colours in (nx, ny) order, colours flattened
+        colors = colors.reshape(h.shape + (4,)).transpose(1, 0, 2).reshape(-1, 4)
+        self.surface.setData(x=sx, y=sy, z=sz.T, colors=colors)
+        self.surface.opts["drawEdges"] = self.opts_view["wireframe"]
+        self.surface.opts["edgeColor"] = (0, 0, 0, 0.25)
+        self._update_box()
+        self.update_trajectories(None)
+
+    def _update_box(self) -> None:
+        c = self.controller
+        H, Z = HALF, ZSPAN
+        corners = [(-H, -H), (H, -H), (H, H), (-H, H)]
+        segs = []
+        for k in range(4):
+            (a, b), (p, q) = corners[k], corners[(k + 1) % 4]
+            segs += [(a, b, 0), (p, q, 0)]
+        segs += [(-H, H, 0), (-H, H, Z), (-H, -H, 0), (-H, -H, Z)]
+        self.box.setData(pos=np.array(segs, dtype=float))
+        for t in self.ticks:
+            self.removeItem(t)
+        self.ticks = []
+        s = c.session
+        font = QtGui.QFont("DejaVu Sans", 9)
+        col = QtGui.QColor(220, 220, 225)
+        for k in range(5):
+            u = k / 4
+            xv = s.xrange[0] + u * (s.xrange[1] - s.xrange[0])
+            yv = s.yrange[0] + u * (s.yrange[1] - s.yrange[0])
+            px = -H + u * 2 * H
+            self._tick((px, -H - 0.6, 0), f"{xv:.3g}", font, col)
+            self._tick((H + 0.3, px, 0), f"{yv:.3g}", font, col)
+            self._tick((-H - 0.4, H + 0.2, u * Z), f"{c.heights.value_at(u):.3g}", font, col)
+        self._tick((0, -H - 1.4, 0), "x", QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
+        self._tick((H + 1.3, 0, 0), "y", QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
+        self._tick((-H - 0.4, H + 0.2, Z + 0.5), f"f ({s.zscale})",
+                   QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold), col)
+
+    def _tick(self, pos, text, font, color):
+        item = gl.GLTextItem(pos=np.array(pos, dtype=float), text=text, font=font, color=color)
+        self.addItem(item)
+        self.ticks.append(item)
+
+    def _line_items(self, n: int) -> None:
+        while len(self.lines) < n:
+            item = gl.GLLinePlotItem(mode="line_strip", width=2.5, antialias=True)
+            item.setGLOptions("translucent")
+            self.addItem(item)
+            self.lines.append(item)
+        while len(self.lines) > n:
+            self.removeItem(self.lines.pop())
+
+    def update_trajectories(self, starts=None) -> None:
+        """Only the items of the changed starts get new data (a drag touches one start)."""
+        c = self.controller
+        b = c.batch
+        enabled = c.session.enabled_optimizers()
+        if b is None:
+            return
+        n_cfg, n_st = b.points.shape[:2]
+        self._line_items(n_cfg * n_st)
+        which = range(n_st) if starts is None else starts
+        for k in which:
+            for ci in range(n_cfg):
+                pts = b.points[ci, k]
+                keep = np.isfinite(pts[:, 0])
+                hz = c.heights(b.losses[ci, k][keep]) if keep.any() else np.zeros(0)
+                sx, sy, sz = self.to_scene(pts[keep, 0], pts[keep, 1], hz)
+                pos = np.c_[sx, sy, sz + LIFT] if keep.any() else np.zeros((0, 3))
+                color = pg.mkColor(enabled[ci].color).getRgbF()
+                self.lines[ci * n_st + k].setData(pos=pos, color=color)
+        self.update_markers()
+        self.update_step()
+
+    def update_markers(self) -> None:
+        c = self.controller
+        if not c.session.starts:
+            self.markers.setData(pos=np.zeros((0, 3)))
+            return
+        p = np.array(c.session.starts, dtype=float)
+        h = c.heights(c.function.value(p[:, 0], p[:, 1]))
+        sx, sy, sz = self.to_scene(p[:, 0], p[:, 1], np.nan_to_num(h))
+        self.markers.setData(pos=np.c_[sx, sy, sz + 2 * LIFT], color=(1, 1, 1, 1), size=14)
+
+    def update_step(self) -> None:
+        """Heads (where each optimizer is at the playback step) and the state arrows."""
+        c = self.controller
+        b = c.batch
+        if b is None or b.points.shape[0] == 0 or b.points.shape[1] == 0:
+            self.heads.setData(pos=np.zeros((0, 3)))
+            self.arrows.setData(pos=np.zeros((0, 3)))
+            return
+        t = min(c.step, b.points.shape[2] - 1)
+        enabled = c.session.enabled_optimizers()
+        pos, cols, seg, segcol = [], [], [], []
+        from .arrows import state_arrows
+
+        for ci in range(b.points.shape[0]):
+            col = pg.mkColor(enabled[ci].color).getRgbF()
+            for k in range(b.points.shape[1]):
+                tt = t
+                while tt > 0 and not np.isfinite(b.points[ci, k, tt, 0]):
+                    tt -= 1
+                x, y = b.points[ci, k, tt]
+                h = c.heights(b.losses[ci, k, tt])
+                sx, sy, sz = self.to_scene(x, y, np.nan_to_num(h))
+                pos.append((sx, sy, sz + LIFT))
+                cols.append(col)
+                if self.opts_view["show_arrows"]:
+                    for (x0, y0), (x1, y1), acol in state_arrows(c, ci, k, tt, col):
+                        a = self.to_scene(np.array([x0, x1]), np.array([y0, y1]), np.zeros(2))
+                        seg += [(a[0][0], a[1][0], sz + 2 * LIFT), (a[0][1], a[1][1], sz + 2 * LIFT)]
+                        segcol += [acol, acol]
+        self.heads.setData(pos=np.array(pos, dtype=float), color=np.array(cols), size=10)
+        if seg:
+            self.arrows.setData(pos=np.array(seg, dtype=float), color=np.array(segcol))
+        else:
+            self.arrows.setData(pos=np.zeros((0, 3)))
+
+    # -- picking and dragging --------------------------------------------------------------
+    def pick_surface(self, px: float, py: float):
+        """Data (x, y) under a pixel, by casting a ray onto the drawn mesh; None if off the surface."""
+        sx, sy, sz = self._scene_grid
+        origin, direction = picking.pixel_ray(px, py, self.mvp(), self.width(), self.height())
+        hit = picking.intersect_heightfield(origin, direction, sx, sy, sz)
+        if hit is None:
+            return None
+        return self.from_scene(hit[0], hit[1])
+
+    def start_at_pixel(self, px: float, py: float) -> int | None:
+        c = self.controller
+        if not c.session.starts:
+            return None
+        p = np.array(c.session.starts, dtype=float)
+        h = np.nan_to_num(c.heights(c.function.value(p[:, 0], p[:, 1])))
+        sx, sy, sz = self.to_scene(p[:, 0], p[:, 1], h)
+        screen = picking.project(np.c_[sx, sy, sz + 2 * LIFT], self.mvp(), self.width(), self.height())
+        d = np.hypot(screen[:, 0] - px, screen[:, 1] - py)
+        if not np.isfinite(d).any():
+            return None
+        i = int(np.nanargmin(d))
+        return i if d[i] <= GRAB_PIXELS else None
+
+    def mousePressEvent(self, ev):
+        pos = ev.position()
+        self._press_pos = pos
+        self._moved = False
+        grabbed = self.start_at_pixel(pos.x(), pos.y())
+        if ev.button() == QtCore.Qt.MouseButton.RightButton and grabbed is not None:
+            self.controller.remove_start(grabbed)
+            ev.accept()
+            return
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and grabbed is not None:
+            self._dragging = grabbed
+            ev.accept()
+            return
+        self._dragging = None
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):
+        pos = ev.position()
+        if self._press_pos is not None and (pos - self._press_pos).manhattanLength() > 3:
+            self._moved = True
+        if self._dragging is not None and ev.buttons() & QtCore.Qt.MouseButton.LeftButton:
+            hit = self.pick_surface(pos.x(), pos.y())
+            if hit is not None:
+                self.controller.move_start(self._dragging, *hit)
+            ev.accept()
+            return
+        if not ev.buttons():
+            hit = self.pick_surface(pos.x(), pos.y())
+            if hit is not None:
+                f = self.controller.function.value(*hit)
+                self.controller.status.emit(f"x = {hit[0]:.4g}, y = {hit[1]:.4g}, f = {f:.6g}")
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev):
+        if self._dragging is not None:
+            self._dragging = None
+            ev.accept()
+            return
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and not self._moved:
+            pos = ev.position()
+            hit = self.pick_surface(pos.x(), pos.y())
+            if hit is not None:
+                self.controller.add_start(*hit)
+        self._press_pos = None
+        super().mouseReleaseEvent(ev)
+
+    def keyPressEvent(self, ev):
+        if ev.key() == QtCore.Qt.Key.Key_F:
+            self.reset_camera()
+            return
+        super().keyPressEvent(ev)
