@@ -7,8 +7,12 @@ import sys
 
 def configure_qt() -> None:
     """Must run before the QApplication exists: depth buffer and multisampling for the 3-D view."""
-    from PySide6 import QtGui
     import pyqtgraph as pg
+    from PySide6 import QtCore, QtGui
+
+    # one OpenGL share group: pyqtgraph caches shader programs process-wide, so a
+    # second 3-D view (an export, a new window, the next test) must share contexts
+    QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 
     fmt = QtGui.QSurfaceFormat()
     fmt.setDepthBufferSize(24)

@@ -184,8 +184,8 @@ class SessionController(QtCore.QObject):
         self.stepChanged.emit(self.step)
 
     def _optimizers_changed(self) -> None:
+        self._recompute_trajectories()  # first: views redraw from the new batch
         self.optimizersChanged.emit()
-        self._recompute_trajectories()
 
     # -- playback -----------------------------------------------------------------------
     def set_step(self, step: int) -> None:

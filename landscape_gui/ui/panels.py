@@ -348,7 +348,6 @@ class LossPlot(pg.PlotWidget):
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
         self.addItem(self.cursor)
         controller.trajectoriesChanged.connect(lambda _: self.refresh())
-        controller.optimizersChanged.connect(self.refresh)
         controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
         self.refresh()
 

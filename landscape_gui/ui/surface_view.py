@@ -57,7 +57,6 @@ class SurfaceView(gl.GLViewWidget):
         controller.surfaceChanged.connect(self.update_surface)
         controller.trajectoriesChanged.connect(self.update_trajectories)
         controller.startsChanged.connect(self.update_markers)
-        controller.optimizersChanged.connect(lambda: self.update_trajectories(None))
         controller.stepChanged.connect(lambda _: self.update_step())
         self.update_surface()
         self.update_trajectories(None)

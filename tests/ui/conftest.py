@@ -1,0 +1,36 @@
+import os
+
+import pytest
+
+from landscape_gui.ui.app import configure_qt
+
+
+def pytest_configure(config):
+    if not os.environ.get("DISPLAY") and os.environ.get("CI"):
+        raise pytest.UsageError("GUI tests need an X display in CI: run them under xvfb-run")
+
+
+@pytest.fixture(scope="session")
+def qapp_args():
+    configure_qt()  # before pytest-qt creates the QApplication
+    return ["landscape-gui-tests"]
+
+
+@pytest.fixture
+def window(qtbot):
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs an X display with OpenGL (run under xvfb-run)")
+    from landscape_gui.core.session import Session
+    from landscape_gui.ui import MainWindow
+
+    w = MainWindow(Session.default())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    # the optimizer kernels: wait so drags measure the compiled path
+    from landscape_gui.core import optimizers
+
+    optimizers.kernels(wait=True)
+    w.controller.function.kernels(wait=True)
+    qtbot.wait(50)
+    return w

@@ -1,0 +1,220 @@
+"""The real window under Xvfb: typing, clicking and dragging on both views, what the model and the
+rendered pixels show afterwards."""
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from landscape_gui.core import compile_function, grid_axes
+from landscape_gui.ui.surface_view import LIFT, ZSPAN
+
+Qt = QtCore.Qt
+
+
+def mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=None):
+    """Send a real QMouseEvent (QTest's move events carry no buttons in Qt 6)."""
+    types = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove,
+             "release": QtCore.QEvent.Type.MouseButtonRelease}
+    if buttons is None:
+        buttons = Qt.MouseButton.NoButton if kind == "release" else button
+    if kind == "move":
+        button = Qt.MouseButton.NoButton
+    p = QtCore.QPointF(*pos)
+    ev = QtGui.QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(widget, ev)
+
+
+def pixel_of(view, x, y):
+    c = view.controller
+    h = c.heights(c.function.value(x, y))
+    sx, sy, sz = view.to_scene(np.array([x]), np.array([y]), np.array([h]))
+    from landscape_gui.core.picking import project
+
+    return project(np.c_[sx, sy, sz], view.mvp(), view.width(), view.height())[0]
+
+
+def test_window_has_the_named_parts(window):
+    for name in ("functionEditor", "optimizerPanel", "surfaceView", "contourView", "lossPlot"):
+        assert window.findChild(QtWidgets.QWidget, name) is not None, name
+    s = window.session
+    assert s.function_text and s.params == {} and s.xrange and s.yrange and s.starts and s.optimizers
+
+
+def test_typing_a_formula_updates_the_surface_mesh(window, qtbot):
+    editor = window.function_editor
+    qtbot.keyClicks(editor.editor, "")  # focus
+    editor.editor.selectAll()
+    editor.editor.clear()
+    qtbot.keyClicks(editor.editor, "sin(x)*cos(y) + 0.1*x^2")
+    qtbot.waitUntil(lambda: window.session.function_text == "sin(x)*cos(y) + 0.1*x^2", timeout=3000)
+    s = window.session
+    f = compile_function("sin(x)*cos(y) + 0.1*x^2")
+    expected = f.grid(s.xrange, s.yrange, (s.resolution, s.resolution))
+    np.testing.assert_allclose(window.controller.grid, expected, rtol=1e-12)
+    mesh_z = window.surface_view.surface._z  # (nx, ny) as pyqtgraph stores it
+    np.testing.assert_allclose(mesh_z, window.controller.heights(expected).T * ZSPAN, rtol=1e-6, atol=1e-6)
+    assert editor.error.isHidden()
+
+
+def test_bad_formula_shows_inline_error_and_keeps_the_surface(window, qtbot):
+    before = window.controller.grid.copy()
+    window.function_editor.set_formula("x^2 + sinn(y)")
+    err = window.function_editor.error
+    assert err.isVisible() and "sinn" in err.text() and "did you mean 'sin'" in err.text()
+    assert window.function_editor.highlighter.error_position == 6
+    np.testing.assert_array_equal(window.controller.grid, before)
+    window.function_editor.set_formula("x^2 + sin(y)")
+    assert err.isHidden()
+
+
+def test_parameter_slider_changes_surface_without_recompiling(window, qtbot):
+    window.function_editor.set_formula("a*x^2 + y^2")
+    compiled = window.controller.function.compiled
+    spin = window.findChild(QtWidgets.QDoubleSpinBox, "param_a_spin")
+    slider = window.findChild(QtWidgets.QSlider, "param_a_slider")
+    assert spin is not None and slider is not None
+    g1 = window.controller.grid.copy()
+    slider.setValue(slider.value() + 200)
+    qtbot.waitUntil(lambda: window.session.params["a"] != 1.0, timeout=2000)
+    a = window.session.params["a"]
+    assert window.controller.function.compiled is compiled
+    s = window.session
+    xs, ys = grid_axes(s.xrange, s.yrange, (s.resolution, s.resolution))
+    np.testing.assert_allclose(window.controller.grid, a * xs[None, :] ** 2 + ys[:, None] ** 2, rtol=1e-12)
+    assert not np.allclose(window.controller.grid, g1)
+    window.function_editor.set_formula("x^2 + y^2")  # the parameter row disappears
+    assert window.findChild(QtWidgets.QSlider, "param_a_slider") is None or not window.session.params
+
+
+def test_click_on_the_3d_surface_adds_a_start_at_the_ray_cast_point(window, qtbot):
+    view = window.surface_view
+    c = window.controller
+    cell = (c.session.xrange[1] - c.session.xrange[0]) / (c.session.resolution - 1)
+    for elevation, azimuth, target in ((30, -60, (0.6, 1.4)), (65, 25, (-1.2, 0.2))):
+        view.setCameraPosition(elevation=elevation, azimuth=azimuth)
+        qtbot.wait(30)
+        px, py = pixel_of(view, *target)
+        n = len(c.session.starts)
+        mouse(view, "press", (px, py))
+        mouse(view, "release", (px, py))
+        assert len(c.session.starts) == n + 1
+        x, y = c.session.starts[-1]
+        assert abs(x - target[0]) <= 1.5 * cell and abs(y - target[1]) <= 1.5 * cell, (x, y, target)
+
+
+def test_drag_in_3d_moves_the_point_and_retraces_every_trajectory(window, qtbot):
+    view = window.surface_view
+    c = window.controller
+    view.reset_camera()
+    qtbot.wait(30)
+    x0, y0 = c.session.starts[0]
+    px, py = pixel_of(view, x0, y0 + 0.0)
+    before = c.batch.points[:, 0].copy()
+    mouse(view, "press", (px, py))
+    assert view._dragging == 0
+    seen = []
+    target = (0.5, 0.5)
+    tx, ty = pixel_of(view, *target)
+    for k in range(1, 6):
+        u = k / 5
+        mouse(view, "move", (px + u * (tx - px), py + u * (ty - py)))
+        seen.append(c.batch.points[:, 0].copy())
+    mouse(view, "release", (tx, ty))
+    assert view._dragging is None
+    x1, y1 = c.session.starts[0]
+    cell = 4.0 / (c.session.resolution - 1)
+    assert abs(x1 - target[0]) < 2 * cell and abs(y1 - target[1]) < 2 * cell
+    # during the move every enabled optimizer's trajectory changed, more than once
+    for ci in range(before.shape[0]):
+        assert not np.allclose(seen[0][ci], before[ci])
+        assert not np.allclose(seen[-1][ci], seen[0][ci])
+    np.testing.assert_array_equal(c.batch.points[:, 0, 0], np.broadcast_to([x1, y1], (before.shape[0], 2)))
+
+
+def test_drag_and_click_in_the_contour_view(window, qtbot):
+    plot = window.contour_view
+    view = plot.viewport()  # a QGraphicsView gets its mouse events through its viewport
+    c = window.controller
+    vb = plot.getPlotItem().getViewBox()
+
+    def pix(x, y):
+        p = plot.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
+        return p.x(), p.y()
+
+    x0, y0 = c.session.starts[0]
+    before = c.batch.points[:, 0].copy()
+    mouse(view, "press", pix(x0, y0))
+    mouse(view, "move", pix(0.0, 1.0))
+    mid = c.batch.points[:, 0].copy()
+    mouse(view, "move", pix(1.0, 0.5))
+    mouse(view, "release", pix(1.0, 0.5))
+    x1, y1 = c.session.starts[0]
+    assert abs(x1 - 1.0) < 0.05 and abs(y1 - 0.5) < 0.05
+    assert not np.allclose(mid, before) and not np.allclose(c.batch.points[:, 0], mid)
+    n = len(c.session.starts)
+    mouse(view, "press", pix(-1.0, 2.5))
+    mouse(view, "release", pix(-1.0, 2.5))
+    assert len(c.session.starts) == n + 1
+    assert abs(c.session.starts[-1][0] + 1.0) < 0.05 and abs(c.session.starts[-1][1] - 2.5) < 0.05
+    mouse(view, "press", pix(-1.0, 2.5), button=Qt.MouseButton.RightButton)
+    assert len(c.session.starts) == n
+
+
+def test_adding_and_removing_optimizers_updates_every_view(window, qtbot):
+    c = window.controller
+    n_starts = len(c.session.starts)
+    n = len(c.session.enabled_optimizers())
+    c.add_optimizer("Adam", {"lr": 0.1})
+    assert c.batch.points.shape[0] == n + 1
+    assert len(window.surface_view.lines) == (n + 1) * n_starts
+    assert len(window.contour_view.curves) == (n + 1) * n_starts
+    assert len(window.loss_plot.curves) == (n + 1) * n_starts
+    assert window.optimizer_panel.cards.count() - 1 == len(c.session.optimizers)
+    c.remove_optimizer(0)
+    c.update_optimizer(0, enabled=False)
+    m = len(c.session.enabled_optimizers())
+    assert c.batch.points.shape[0] == m
+    assert len(window.loss_plot.curves) == m * n_starts == len(window.surface_view.lines)
+
+
+def test_rendered_pixels_show_surface_and_trajectory_colours(window, qtbot):
+    view = window.surface_view
+    c = window.controller
+    view.reset_camera()
+    qtbot.wait(50)
+    img = view.grabFramebuffer().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    arr = arr[:, : 3 * w].reshape(h, w, 3).astype(int)
+    background = np.array([0x15, 0x17, 0x1C])
+    drawn = np.abs(arr - background).sum(axis=2) > 30
+    assert drawn.mean() > 0.1  # the surface covers a good part of the view
+    # the first optimizer's colour appears along its projected path
+    o = c.session.enabled_optimizers()[0]
+    color = np.array(QtGui.QColor(o.color).getRgb()[:3])
+    pts = c.batch.points[0, 0]
+    pts = pts[np.isfinite(pts[:, 0])][:: max(1, len(pts) // 40)]
+    hz = c.heights(c.function.value(pts[:, 0], pts[:, 1]))
+    sx, sy, sz = view.to_scene(pts[:, 0], pts[:, 1], hz)
+    from landscape_gui.core.picking import project
+
+    screen = project(np.c_[sx, sy, sz + LIFT], view.mvp(), view.width(), view.height())
+    ratio = img.width() / view.width()
+    hits = 0
+    for px, py in screen:
+        i, j = int(px * ratio), int(py * ratio)
+        patch = arr[max(j - 3, 0): j + 4, max(i - 3, 0): i + 4]
+        if (np.abs(patch - color).sum(axis=2) < 90).any():
+            hits += 1
+    assert hits >= len(screen) // 3, (hits, len(screen))
+
+
+def test_playback_moves_the_heads(window, qtbot):
+    c = window.controller
+    c.set_step(0)
+    pos0 = window.contour_view.heads.getData()[0].copy()
+    window.playback.speed.setValue(2000)
+    window.playback.toggle()
+    qtbot.waitUntil(lambda: c.step > 50, timeout=3000)
+    window.playback.toggle()
+    assert not np.allclose(window.contour_view.heads.getData()[0], pos0)
+    assert window.playback.slider.value() == c.step
