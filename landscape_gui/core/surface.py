@@ -58,3 +58,23 @@ def height_map(grid: np.ndarray, mode: str = "linear", percentile: float = 98.0)
         return HeightMap("linear", lo - 0.5, lo + 0.5, 1.0, undefined)
     eps = max((hi - lo) * 1e-4, 1e-300)
     return HeightMap(mode, lo, hi, eps, undefined)
+
+
+def isolines(xs: np.ndarray, ys: np.ndarray, heights: np.ndarray, n_levels: int = 12) -> np.ndarray:
+    """Isolines of ``heights`` (on the grid xs, ys) at evenly spaced display heights.
+
+    Returns one (n, 2) array of points with NaN rows between line pieces, ready to
+    draw as a single path. Levels are in display height, so with the log z scale
+    they are log-spaced in f, as a reader of a contour plot expects.
+    """
+    import contourpy
+
+    z = np.where(np.isfinite(heights), heights, np.nan)
+    gen = contourpy.contour_generator(x=xs, y=ys, z=np.ma.masked_invalid(z),
+                                      line_type=contourpy.LineType.ChunkCombinedNan)
+    pieces = []
+    for level in (np.arange(n_levels) + 0.5) / n_levels:
+        (chunk,) = gen.lines(level)[0]
+        if chunk is not None and len(chunk):
+            pieces += [chunk, np.full((1, 2), np.nan)]
+    return np.concatenate(pieces) if pieces else np.zeros((0, 2))

@@ -16,9 +16,9 @@ def configure_qt() -> None:
 
     fmt = QtGui.QSurfaceFormat()
     fmt.setDepthBufferSize(24)
-    fmt.setSamples(4)
+    fmt.setSamples(int(__import__("os").environ.get("LANDSCAPE_GUI_MSAA", "0")))
     QtGui.QSurfaceFormat.setDefaultFormat(fmt)
-    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+    pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")  # per item where it pays
 
 
 def run_app(session: str | None = None, preset: str | None = None) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
+
+from ..core.surface import isolines
 
 GRAB_PIXELS = 10.0
 N_ISOLINES = 12
@@ -21,18 +23,24 @@ class ContourView(pg.PlotWidget):
         item.setLabel("left", "y")
         item.getViewBox().setAspectLocked(False)
         item.hideButtons()
+        for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
+            self.getPlotItem().getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
-        self.isolines: list[pg.IsocurveItem] = []
-        for _ in range(N_ISOLINES):
-            iso = pg.IsocurveItem(pen=pg.mkPen((255, 255, 255, 70), width=1), axisOrder="row-major")
-            iso.setParentItem(self.image)
-            self.isolines.append(iso)
+        self.isolines = pg.PlotDataItem(connect="finite", pen=pg.mkPen((255, 255, 255, 80), width=1))
+        self.isolines.setZValue(5)
+        self.addItem(self.isolines)
+        # the landscape changes rarely; trajectories on every drag: cache the former as pixmaps
+        for item in (self.image, self.isolines):
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.curves: list[pg.PlotDataItem] = []
         self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1))
         self.arrows = pg.PlotDataItem(connect="pairs")
         self.markers = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.5))
-        for it in (self.heads, self.arrows, self.markers):
+        self.minima = pg.ScatterPlotItem(size=13, symbol="star", brush=pg.mkBrush(255, 255, 255, 230),
+                                         pen=pg.mkPen("k", width=0.8))
+        self.minima.setToolTip("published minima of this preset")
+        for it in (self.minima, self.heads, self.arrows, self.markers):
             self.addItem(it)
         self.heads.setZValue(20)
         self.arrows.setZValue(21)
@@ -59,9 +67,10 @@ class ContourView(pg.PlotWidget):
         dx, dy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
         # pixel centres sit on the grid points
         self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
-        filled = np.nan_to_num(h, nan=-1.0)
-        for k, iso in enumerate(self.isolines):
-            iso.setData(filled, level=(k + 0.5) / N_ISOLINES)
+        lines = isolines(c.xs, c.ys, h, N_ISOLINES)
+        self.isolines.setData(lines[:, 0], lines[:, 1])
+        m = c.known_minima()
+        self.minima.setData(m[:, 0], m[:, 1])
         self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
         self.update_trajectories(None)
 
@@ -73,7 +82,7 @@ class ContourView(pg.PlotWidget):
         enabled = c.session.enabled_optimizers()
         n_cfg, n_st = b.points.shape[:2]
         while len(self.curves) < n_cfg * n_st:
-            curve = pg.PlotDataItem(connect="finite")
+            curve = pg.PlotDataItem(connect="finite", antialias=True)
             curve.setZValue(10)
             self.addItem(curve)
             self.curves.append(curve)

@@ -244,6 +244,16 @@ class SessionController(QtCore.QObject):
             self.status.emit(f"kernels ready (compiled in {ms:.0f} ms)")
 
     # -- queries for views ----------------------------------------------------------------
+    def known_minima(self) -> np.ndarray:
+        """Published minima (global and local) of the preset in use, as (n, 2); empty otherwise."""
+        from ..core.functions import get as get_function
+
+        if not self.session.preset:
+            return np.zeros((0, 2))
+        lf = get_function(self.session.preset)
+        pts = [(x, y) for x, y, _ in lf.minima + lf.local_minima]
+        return np.array(pts, dtype=float).reshape(-1, 2)
+
     def height_of(self, values) -> np.ndarray:
         return self.heights(values)
 

@@ -344,22 +344,33 @@ class LossPlot(pg.PlotWidget):
         self.getPlotItem().setLabel("bottom", "step")
         self.getPlotItem().setLabel("left", "f")
         self.getPlotItem().showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
+            self.getPlotItem().getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.curves: list[pg.PlotDataItem] = []
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
         self.addItem(self.cursor)
-        controller.trajectoriesChanged.connect(lambda _: self.refresh())
+        self._refit = QtCore.QTimer(self, singleShot=True, interval=250)
+        self._refit.timeout.connect(lambda: self.getPlotItem().enableAutoRange(y=True))
+        self.legend = self.getPlotItem().addLegend(offset=(-10, 8), labelTextColor=(230, 230, 230),
+                                                   brush=pg.mkBrush(21, 23, 28, 200))
+        controller.trajectoriesChanged.connect(self.refresh)
         controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
         self.refresh()
 
     def set_log(self, on: bool) -> None:
         self.log_y = on
-        self.refresh()
+        self.refresh(None)
 
-    def refresh(self) -> None:
+    def refresh(self, starts=None) -> None:
+        """All curves; the y range is refitted only on full updates, not during a drag
+        (refitting re-renders the axes, the most expensive part of this plot)."""
         c = self.controller
         b = c.batch
         if b is None:
             return
+        self.getPlotItem().enableAutoRange(y=False)
+        if starts is None:
+            self._refit.start()  # refit once the slider or typing pauses
         enabled = c.session.enabled_optimizers()
         n_cfg, n_st = b.losses.shape[:2]
         while len(self.curves) < n_cfg * n_st:
@@ -375,13 +386,22 @@ class LossPlot(pg.PlotWidget):
             low = float(finite.min()) if finite.size else 0.0
             if low <= 0:  # log needs positive values: plot f - min + tiny
                 shift, label = -low + 1e-12 * max(1.0, abs(low)), "f − min f"
-        self.getPlotItem().setLogMode(y=self.log_y)
-        self.getPlotItem().setLabel("left", label + (" (log)" if self.log_y else ""))
+        axis_state = (self.log_y, label)
+        if axis_state != getattr(self, "_axis_state", None):  # re-rendering the axes is costly
+            self._axis_state = axis_state
+            self.getPlotItem().setLogMode(y=self.log_y)
+            self.getPlotItem().setLabel("left", label + (" (log)" if self.log_y else ""))
         steps = np.arange(losses.shape[2])
+        labels = [(o.label, o.color) for o in enabled] if n_st else []
+        if labels != getattr(self, "_legend_labels", None):  # not on every drag
+            self.legend.clear()
         for ci in range(n_cfg):
             for k in range(n_st):
-                self.curves[ci * n_st + k].setData(steps, losses[ci, k] + shift,
-                                                   pen=pg.mkPen(enabled[ci].color, width=1.8))
+                curve = self.curves[ci * n_st + k]
+                curve.setData(steps, losses[ci, k] + shift, pen=pg.mkPen(enabled[ci].color, width=1.8))
+                if k == 0 and labels != getattr(self, "_legend_labels", None):
+                    self.legend.addItem(curve, enabled[ci].label)
+        self._legend_labels = labels
         self.cursor.setValue(c.step)
 
 

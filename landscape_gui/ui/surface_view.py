@@ -20,6 +20,15 @@ LIFT = 0.06     # trajectories float this far above the surface
 GRAB_PIXELS = 10.0
 
 
+def _gl_options() -> dict:
+    """Paths, markers and arrows are drawn over the surface (no depth test): a descent
+    running along a valley floor must stay visible from any camera."""
+    from OpenGL import GL
+
+    return {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True,
+            "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
+
+
 def qmatrix_to_numpy(m: QtGui.QMatrix4x4) -> np.ndarray:
     return np.array(m.data(), dtype=float).reshape(4, 4).T
 
@@ -41,14 +50,17 @@ class SurfaceView(gl.GLViewWidget):
         self.addItem(self.box)
         self.ticks: list[gl.GLTextItem] = []
         self.lines: list[gl.GLLinePlotItem] = []
-        self.heads = gl.GLScatterPlotItem(size=9, pxMode=True, glOptions="additive")
-        self.heads.setGLOptions("translucent")
+        self.heads = gl.GLScatterPlotItem(size=9, pxMode=True)
+        self.heads.setGLOptions(_gl_options())
         self.addItem(self.heads)
         self.markers = gl.GLScatterPlotItem(size=14, pxMode=True, color=(1, 1, 1, 1))
-        self.markers.setGLOptions("translucent")
+        self.markers.setGLOptions(_gl_options())
         self.addItem(self.markers)
+        self.minima = gl.GLScatterPlotItem(size=8, pxMode=True, color=(1.0, 1.0, 1.0, 0.9))
+        self.minima.setGLOptions(_gl_options())
+        self.addItem(self.minima)
         self.arrows = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
-        self.arrows.setGLOptions("translucent")
+        self.arrows.setGLOptions(_gl_options())
         self.addItem(self.arrows)
         self._dragging: int | None = None
         self._press_pos = None
@@ -80,8 +92,8 @@ class SurfaceView(gl.GLViewWidget):
         return qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
 
     def reset_camera(self) -> None:
-        self.setCameraPosition(pos=QtGui.QVector3D(0, 0, ZSPAN * 0.35), distance=15.5, elevation=30,
-                               azimuth=-60)
+        self.setCameraPosition(pos=QtGui.QVector3D(0, 0, ZSPAN * 0.35), distance=15.0, elevation=38,
+                               azimuth=-65)
 
     # -- drawing ---------------------------------------------------------------------------
     def update_surface(self) -> None:
@@ -99,6 +111,13 @@ class SurfaceView(gl.GLViewWidget):
         self.surface.opts["drawEdges"] = self.opts_view["wireframe"]
         self.surface.opts["edgeColor"] = (0, 0, 0, 0.25)
         self._update_box()
+        m = c.known_minima()
+        if len(m):
+            hm = np.nan_to_num(c.heights(c.function.value(m[:, 0], m[:, 1])))
+            mx, my, mz = self.to_scene(m[:, 0], m[:, 1], hm)
+            self.minima.setData(pos=np.c_[mx, my, mz + LIFT])
+        else:
+            self.minima.setData(pos=np.zeros((0, 3)))
         self.update_trajectories(None)
 
     def _update_box(self) -> None:
@@ -137,8 +156,8 @@ class SurfaceView(gl.GLViewWidget):
 
     def _line_items(self, n: int) -> None:
         while len(self.lines) < n:
-            item = gl.GLLinePlotItem(mode="line_strip", width=2.5, antialias=True)
-            item.setGLOptions("translucent")
+            item = gl.GLLinePlotItem(mode="line_strip", width=3.0, antialias=True)
+            item.setGLOptions(_gl_options())
             self.addItem(item)
             self.lines.append(item)
         while len(self.lines) > n:
