@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import literally, njit, prange, types
 
-from .optimizer_kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF, N_HYPER,  # noqa: F401
+from .optimizer_kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF,
                               N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")

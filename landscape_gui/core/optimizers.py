@@ -329,8 +329,8 @@ def _box(starts: np.ndarray, domain) -> float:
 
 
 def _prepare(configs, starts, steps, noise, seed):
-    packed = [pack(n, h) for n, h in configs]
     canon = [validate(n, h) for n, h in configs]
+    packed = [pack(n, h) for n, h in canon]
     starts = np.ascontiguousarray(np.asarray(starts, dtype=np.float64).reshape(-1, 2))
     if not np.isfinite(starts).all():
         raise ValueError("starts must be finite (x, y) pairs")

@@ -34,7 +34,7 @@ def pixel_ray(px: float, py: float, mvp: np.ndarray, width: float, height: float
     return near, d / np.linalg.norm(d)
 
 
-def intersect_heightfield(origin, direction, xs, ys, z, samples: int = 2048):
+def intersect_heightfield(origin, direction, xs, ys, z, samples: int = 768):
     """First hit of a ray with the surface z[j, i] over the grid (xs[i], ys[j]), or None.
 
     Marches the ray through the grid's bounding box, finds the first sample

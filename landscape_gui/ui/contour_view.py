@@ -7,12 +7,12 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..core.surface import isolines
+from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
-GRAB_PIXELS = 10.0
 N_ISOLINES = 12
 
 
-class ContourView(pg.PlotWidget):
+class ContourView(StartPointMouse, pg.PlotWidget):
     def __init__(self, controller, parent=None):
         super().__init__(parent, background="#15171c")
         self.setObjectName("contourView")
@@ -45,9 +45,6 @@ class ContourView(pg.PlotWidget):
         self.heads.setZValue(20)
         self.arrows.setZValue(21)
         self.markers.setZValue(30)
-        self._dragging: int | None = None
-        self._press = None
-        self._moved = False
         self.setMouseTracking(True)
         controller.surfaceChanged.connect(self.update_surface)
         controller.trajectoriesChanged.connect(self.update_trajectories)
@@ -82,7 +79,7 @@ class ContourView(pg.PlotWidget):
         enabled = c.session.enabled_optimizers()
         n_cfg, n_st = b.points.shape[:2]
         while len(self.curves) < n_cfg * n_st:
-            curve = pg.PlotDataItem(connect="finite", antialias=True)
+            curve = pg.PlotDataItem(connect="finite")
             curve.setZValue(10)
             self.addItem(curve)
             self.curves.append(curve)
@@ -128,12 +125,12 @@ class ContourView(pg.PlotWidget):
         self.heads.setData(xs, ys, brush=brushes)
         self.arrows.setData(ax, ay, pen=pg.mkPen((245, 245, 245, 220), width=1.6))
 
-    # -- mouse -------------------------------------------------------------------------
-    def data_at(self, pos) -> tuple[float, float]:
+    # -- what the shared mouse gestures (StartPointMouse) need --------------------------------
+    def data_under(self, pos) -> tuple[float, float]:
         p = self.getPlotItem().getViewBox().mapSceneToView(self.mapToScene(pos.toPoint()))
         return p.x(), p.y()
 
-    def start_at(self, pos) -> int | None:
+    def start_under(self, pos) -> int | None:
         starts = self.controller.session.starts
         if not starts:
             return None
@@ -145,43 +142,3 @@ class ContourView(pg.PlotWidget):
             if d <= best_d:
                 best, best_d = i, d
         return best
-
-    def mousePressEvent(self, ev):
-        self._press, self._moved = ev.position(), False
-        i = self.start_at(ev.position())
-        if i is not None and ev.button() == QtCore.Qt.MouseButton.RightButton:
-            self.controller.remove_start(i)
-            ev.accept()
-            return
-        if i is not None and ev.button() == QtCore.Qt.MouseButton.LeftButton:
-            self._dragging = i
-            ev.accept()
-            return
-        super().mousePressEvent(ev)
-
-    def mouseMoveEvent(self, ev):
-        pos = ev.position()
-        if self._press is not None and (pos - self._press).manhattanLength() > 3:
-            self._moved = True
-        if self._dragging is not None:
-            self.controller.move_start(self._dragging, *self.data_at(pos))
-            ev.accept()
-            return
-        if not ev.buttons():
-            x, y = self.data_at(pos)
-            f = self.controller.function.value(x, y)
-            self.controller.status.emit(f"x = {x:.4g}, y = {y:.4g}, f = {f:.6g}")
-        super().mouseMoveEvent(ev)
-
-    def mouseReleaseEvent(self, ev):
-        if self._dragging is not None:
-            self._dragging = None
-            ev.accept()
-            return
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton and not self._moved and self._press is not None:
-            x, y = self.data_at(ev.position())
-            (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
-            if x0 <= x <= x1 and y0 <= y <= y1:
-                self.controller.add_start(x, y)
-        self._press = None
-        super().mouseReleaseEvent(ev)

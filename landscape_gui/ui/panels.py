@@ -393,13 +393,15 @@ class LossPlot(pg.PlotWidget):
             self.getPlotItem().setLabel("left", label + (" (log)" if self.log_y else ""))
         steps = np.arange(losses.shape[2])
         labels = [(o.label, o.color) for o in enabled] if n_st else []
-        if labels != getattr(self, "_legend_labels", None):  # not on every drag
+        relabel = labels != getattr(self, "_legend_labels", None)  # not on every drag
+        if relabel:
             self.legend.clear()
+            starts = None
         for ci in range(n_cfg):
-            for k in range(n_st):
+            for k in (range(n_st) if starts is None else starts):
                 curve = self.curves[ci * n_st + k]
-                curve.setData(steps, losses[ci, k] + shift, pen=pg.mkPen(enabled[ci].color, width=1.8))
-                if k == 0 and labels != getattr(self, "_legend_labels", None):
+                curve.setData(steps, losses[ci, k] + shift, pen=pg.mkPen(enabled[ci].color, width=1))
+                if k == 0 and relabel:
                     self.legend.addItem(curve, enabled[ci].label)
         self._legend_labels = labels
         self.cursor.setValue(c.step)

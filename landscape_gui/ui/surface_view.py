@@ -13,11 +13,11 @@ import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
 from ..core import picking
+from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
 HALF = 5.0      # the domain spans [-HALF, HALF] in scene x and y
 ZSPAN = 4.0     # heights span [0, ZSPAN]
 LIFT = 0.06     # trajectories float this far above the surface
-GRAB_PIXELS = 10.0
 
 
 def _gl_options() -> dict:
@@ -33,7 +33,7 @@ def qmatrix_to_numpy(m: QtGui.QMatrix4x4) -> np.ndarray:
     return np.array(m.data(), dtype=float).reshape(4, 4).T
 
 
-class SurfaceView(gl.GLViewWidget):
+class SurfaceView(StartPointMouse, gl.GLViewWidget):
     """OpenGL view of the session; clicks and drags edit start points through the controller."""
 
     def __init__(self, controller, parent=None):
@@ -44,11 +44,12 @@ class SurfaceView(gl.GLViewWidget):
         self.setBackgroundColor(pg.mkColor("#15171c"))
         self.setMinimumSize(320, 240)
         self.setMouseTracking(True)
-        self.surface = gl.GLSurfacePlotItem(computeNormals=False, smooth=False, glOptions="opaque")
+        # smooth=True: shared, indexed vertices (glDrawElements) — 6x fewer vertices than per-face
+        self.surface = gl.GLSurfacePlotItem(computeNormals=False, smooth=True, glOptions="opaque")
         self.addItem(self.surface)
         self.box = gl.GLLinePlotItem(mode="lines", color=(0.8, 0.8, 0.85, 0.5), width=1, antialias=True)
         self.addItem(self.box)
-        self.ticks: list[gl.GLTextItem] = []
+        self.labels: list[tuple[tuple, str, QtGui.QFont]] = []  # (scene position, text, font)
         self.lines: list[gl.GLLinePlotItem] = []
         self.heads = gl.GLScatterPlotItem(size=9, pxMode=True)
         self.heads.setGLOptions(_gl_options())
@@ -62,9 +63,10 @@ class SurfaceView(gl.GLViewWidget):
         self.arrows = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
         self.arrows.setGLOptions(_gl_options())
         self.addItem(self.arrows)
-        self._dragging: int | None = None
-        self._press_pos = None
-        self._moved = False
+        self._surface_version = 0
+        self._background_key = None
+        self._pending_key = None
+        self._background = None
         self.reset_camera()
         controller.surfaceChanged.connect(self.update_surface)
         controller.trajectoriesChanged.connect(self.update_trajectories)
@@ -109,6 +111,7 @@ class SurfaceView(gl.GLViewWidget):
         colors = colors.reshape(h.shape + (4,)).transpose(1, 0, 2).reshape(-1, 4)
         self.surface.setData(x=sx, y=sy, z=sz.T, colors=colors)
         self.surface.opts["drawEdges"] = self.opts_view["wireframe"]
+        self._surface_version += 1  # the cached landscape image is stale
         self.surface.opts["edgeColor"] = (0, 0, 0, 0.25)
         self._update_box()
         m = c.known_minima()
@@ -130,9 +133,7 @@ class SurfaceView(gl.GLViewWidget):
             segs += [(a, b, 0), (p, q, 0)]
         segs += [(-H, H, 0), (-H, H, Z), (-H, -H, 0), (-H, -H, Z)]
         self.box.setData(pos=np.array(segs, dtype=float))
-        for t in self.ticks:
-            self.removeItem(t)
-        self.ticks = []
+        self.labels = []
         s = c.session
         font = QtGui.QFont("DejaVu Sans", 9)
         col = QtGui.QColor(220, 220, 225)
@@ -150,9 +151,74 @@ class SurfaceView(gl.GLViewWidget):
                    QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold), col)
 
     def _tick(self, pos, text, font, color):
-        item = gl.GLTextItem(pos=np.array(pos, dtype=float), text=text, font=font, color=color)
-        self.addItem(item)
-        self.ticks.append(item)
+        self.labels.append((pos, text, font))
+        self._label_color = color
+
+    def _overlay_items(self) -> list:
+        return [*self.lines, self.heads, self.markers, self.arrows]
+
+    def _draw(self, items) -> None:
+        """Paint some top-level items as GLViewWidget.drawItemTree does, without
+        toggling visibility (which would schedule another frame)."""
+        for it in sorted(items, key=lambda a: a.depthValue()):
+            if not it.visible():
+                continue
+            self._modelViewStack.append(self.currentModelView() * it.transform())
+            try:
+                if self.default_vao.isCreated():
+                    self.default_vao.bind()
+                it.paint()
+            finally:
+                self._modelViewStack.pop()
+
+    def paintGL(self, *args, **kwargs):
+        """The landscape from a cached image, the trajectories over it, then the labels.
+
+        While only trajectories change (a drag, playback) the surface is not drawn
+        again: its last rendering is reused (software OpenGL spends most of a frame
+        on the mesh). Paths are drawn without depth test anyway, so the cached
+        image needs no depth. Any change of camera, size or surface re-renders it.
+        Exports (``renderToArray``) call ``paint`` directly and draw everything.
+        """
+        from OpenGL import GL
+
+        dpr = self.devicePixelRatioF()
+        w, h = int(self.width() * dpr), int(self.height() * dpr)
+        cam = self.opts
+        key = (self._surface_version, w, h, cam["distance"], cam["elevation"], cam["azimuth"], cam["fov"],
+               tuple(cam["center"].toTuple()) if hasattr(cam["center"], "toTuple") else str(cam["center"]))
+        region = self.getViewport()
+        overlays = set(map(id, self._overlay_items()))
+        self.setProjection(region, region)
+        self.setModelview()
+        GL.glClearColor(*self.opts["bgcolor"])
+        GL.glClear(GL.GL_DEPTH_BUFFER_BIT | GL.GL_COLOR_BUFFER_BIT)
+        if key == self._background_key:
+            GL.glDisable(GL.GL_DEPTH_TEST)
+            GL.glUseProgram(0)
+            GL.glWindowPos2i(0, 0)
+            GL.glDrawPixels(w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, self._background)
+        else:
+            self._draw([it for it in self.items if id(it) not in overlays])
+            # cache only a landscape that stayed the same for two frames: while a slider
+            # or an orbit changes it every frame, the read-back would be wasted
+            if key == self._pending_key:
+                self._background = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+                self._background_key = key
+            self._pending_key = key
+        self._draw([it for it in self.items if id(it) in overlays])
+        if not self.labels:
+            return
+        pos = np.array([p for p, _, _ in self.labels], dtype=float)
+        screen = picking.project(pos, self.mvp(), self.width(), self.height())
+        painter = QtGui.QPainter(self)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
+        painter.setPen(self._label_color)
+        for (x, y), (_, text, font) in zip(screen, self.labels):
+            if np.isfinite(x):
+                painter.setFont(font)
+                painter.drawText(QtCore.QPointF(x, y), text)
+        painter.end()
 
     def _line_items(self, n: int) -> None:
         while len(self.lines) < n:
@@ -240,7 +306,10 @@ class SurfaceView(gl.GLViewWidget):
             return None
         return self.from_scene(hit[0], hit[1])
 
-    def start_at_pixel(self, px: float, py: float) -> int | None:
+    def data_under(self, pos):
+        return self.pick_surface(pos.x(), pos.y())
+
+    def start_under(self, pos) -> int | None:
         c = self.controller
         if not c.session.starts:
             return None
@@ -248,58 +317,11 @@ class SurfaceView(gl.GLViewWidget):
         h = np.nan_to_num(c.heights(c.function.value(p[:, 0], p[:, 1])))
         sx, sy, sz = self.to_scene(p[:, 0], p[:, 1], h)
         screen = picking.project(np.c_[sx, sy, sz + 2 * LIFT], self.mvp(), self.width(), self.height())
-        d = np.hypot(screen[:, 0] - px, screen[:, 1] - py)
+        d = np.hypot(screen[:, 0] - pos.x(), screen[:, 1] - pos.y())
         if not np.isfinite(d).any():
             return None
         i = int(np.nanargmin(d))
         return i if d[i] <= GRAB_PIXELS else None
-
-    def mousePressEvent(self, ev):
-        pos = ev.position()
-        self._press_pos = pos
-        self._moved = False
-        grabbed = self.start_at_pixel(pos.x(), pos.y())
-        if ev.button() == QtCore.Qt.MouseButton.RightButton and grabbed is not None:
-            self.controller.remove_start(grabbed)
-            ev.accept()
-            return
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton and grabbed is not None:
-            self._dragging = grabbed
-            ev.accept()
-            return
-        self._dragging = None
-        super().mousePressEvent(ev)
-
-    def mouseMoveEvent(self, ev):
-        pos = ev.position()
-        if self._press_pos is not None and (pos - self._press_pos).manhattanLength() > 3:
-            self._moved = True
-        if self._dragging is not None and ev.buttons() & QtCore.Qt.MouseButton.LeftButton:
-            hit = self.pick_surface(pos.x(), pos.y())
-            if hit is not None:
-                self.controller.move_start(self._dragging, *hit)
-            ev.accept()
-            return
-        if not ev.buttons():
-            hit = self.pick_surface(pos.x(), pos.y())
-            if hit is not None:
-                f = self.controller.function.value(*hit)
-                self.controller.status.emit(f"x = {hit[0]:.4g}, y = {hit[1]:.4g}, f = {f:.6g}")
-            return
-        super().mouseMoveEvent(ev)
-
-    def mouseReleaseEvent(self, ev):
-        if self._dragging is not None:
-            self._dragging = None
-            ev.accept()
-            return
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton and not self._moved:
-            pos = ev.position()
-            hit = self.pick_surface(pos.x(), pos.y())
-            if hit is not None:
-                self.controller.add_start(*hit)
-        self._press_pos = None
-        super().mouseReleaseEvent(ev)
 
     def keyPressEvent(self, ev):
         if ev.key() == QtCore.Qt.Key.Key_F:

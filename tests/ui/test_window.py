@@ -225,3 +225,28 @@ def test_playback_moves_the_heads(window, qtbot):
     assert not np.allclose(window.contour_view.heads.getData()[0], pos0)
     assert window.playback.slider.value() == c.step
 
+
+
+def test_drag_frames_reuse_the_rendered_landscape_but_camera_changes_redraw_it(window, qtbot):
+    view = window.surface_view
+    c = window.controller
+    view.reset_camera()
+    calls = []
+    original = view.surface.paint
+    view.surface.paint = lambda *a, **k: (calls.append(1), original(*a, **k))
+    try:
+        for _ in range(2):  # a landscape is cached once it stayed the same for two frames
+            framebuffer(view)  # each grab renders one frame
+        first = framebuffer(view)
+        calls.clear()
+        frames = []
+        for k in range(5):
+            c.move_start(0, -1.5 + 0.05 * k, 2.0)
+            frames.append(framebuffer(view))
+        assert calls == []  # drag frames paint only the trajectories over the cached image
+        assert not np.array_equal(frames[-1], first)  # ... which did change
+        view.setCameraPosition(azimuth=10)
+        framebuffer(view)
+        assert calls  # a new camera renders the surface again
+    finally:
+        view.surface.paint = original

@@ -1,0 +1,66 @@
+"""The mouse gestures both views share: click adds a start point, dragging a marker
+moves it, right-click removes it, anything else falls through to the view's own
+camera gestures (orbit/pan/zoom)."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore
+
+LEFT, RIGHT = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.RightButton
+GRAB_PIXELS = 10.0  # a press this close to a marker grabs it
+
+
+class StartPointMouse:
+    """Mixin for a view with ``controller``; subclasses answer two questions:
+
+    ``data_under(pos)`` -> (x, y) in data coordinates under a pixel, or None;
+    ``start_under(pos)`` -> index of the start marker within GRAB_PIXELS, or None.
+    """
+
+    _dragging: int | None = None
+    _press_pos = None
+    _moved = False
+
+    def mousePressEvent(self, ev):
+        pos = ev.position()
+        self._press_pos, self._moved = pos, False
+        grabbed = self.start_under(pos)
+        if grabbed is not None and ev.button() in (LEFT, RIGHT):
+            if ev.button() == RIGHT:
+                self.controller.remove_start(grabbed)
+            else:
+                self._dragging = grabbed
+            ev.accept()
+            return
+        self._dragging = None
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):
+        pos = ev.position()
+        if self._press_pos is not None and (pos - self._press_pos).manhattanLength() > 3:
+            self._moved = True
+        if self._dragging is not None and ev.buttons() & LEFT:
+            hit = self.data_under(pos)
+            if hit is not None:
+                self.controller.move_start(self._dragging, *hit)  # the drag hot path
+            ev.accept()
+            return
+        if not ev.buttons():
+            hit = self.data_under(pos)
+            if hit is not None:
+                f = self.controller.function.value(*hit)
+                self.controller.status.emit(f"x = {hit[0]:.4g}, y = {hit[1]:.4g}, f = {f:.6g}")
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev):
+        if self._dragging is not None:
+            self._dragging = None
+            ev.accept()
+            return
+        if ev.button() == LEFT and not self._moved and self._press_pos is not None:
+            hit = self.data_under(ev.position())
+            (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
+            if hit is not None and x0 <= hit[0] <= x1 and y0 <= hit[1] <= y1:
+                self.controller.add_start(*hit)
+        self._press_pos = None
+        super().mouseReleaseEvent(ev)
