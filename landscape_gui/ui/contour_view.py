@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -10,6 +12,7 @@ from ..core.surface import isolines
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
 N_ISOLINES = 12
+ISOLINE_PAUSE = 0.15  # seconds between surface changes that count as "still changing"
 
 
 class ContourView(StartPointMouse, pg.PlotWidget):
@@ -33,6 +36,9 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         # the landscape changes rarely; trajectories on every drag: cache the former as pixmaps
         for item in (self.image, self.isolines):
             item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._last_isolines = -1.0
+        self._isoline_timer = QtCore.QTimer(self, singleShot=True, interval=int(ISOLINE_PAUSE * 1000))
+        self._isoline_timer.timeout.connect(self._isolines_after_pause)
         self.curves: list[pg.PlotDataItem] = []
         self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1))
         self.arrows = pg.PlotDataItem(connect="pairs")
@@ -51,11 +57,12 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         controller.startsChanged.connect(self.update_markers)
         controller.stepChanged.connect(lambda _: self.update_step())
         self.update_surface()
+        self.update_trajectories(None)
 
     def update_surface(self) -> None:
         c = self.controller
         s = c.session
-        h = c.heights(c.grid)
+        h = c.height_grid
         cmap = pg.colormap.get(s.colormap)
         self.image.setLookupTable(cmap.getLookupTable(nPts=256))
         self.image.setImage(np.where(np.isfinite(c.grid), h, np.nan), levels=(0.0, 1.0))
@@ -64,12 +71,27 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         dx, dy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
         # pixel centres sit on the grid points
         self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
-        lines = isolines(c.xs, c.ys, h, N_ISOLINES)
-        self.isolines.setData(lines[:, 0], lines[:, 1])
+        self._update_isolines()
         m = c.known_minima()
         self.minima.setData(m[:, 0], m[:, 1])
         self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
-        self.update_trajectories(None)
+
+    def _update_isolines(self) -> None:
+        """Isolines now, unless the surface changes continuously (a slider being dragged):
+        then they are hidden and drawn once it pauses, so the heat map keeps up."""
+        now = time.perf_counter()
+        if now - self._last_isolines < ISOLINE_PAUSE:
+            self.isolines.setData([], [])
+            self._isoline_timer.start()
+        else:
+            c = self.controller
+            lines = isolines(c.xs, c.ys, c.height_grid, N_ISOLINES)
+            self.isolines.setData(lines[:, 0], lines[:, 1])
+        self._last_isolines = now
+
+    def _isolines_after_pause(self) -> None:
+        self._last_isolines = -1.0
+        self._update_isolines()
 
     def update_trajectories(self, starts=None) -> None:
         c = self.controller

@@ -35,6 +35,7 @@ class SessionController(QtCore.QObject):
         self.grid = np.zeros((2, 2))
         self.xs = self.ys = np.zeros(2)
         self.heights = height_map(self.grid)
+        self.height_grid = self.heights(self.grid)  # the grid as drawn: heights in [0, 1], NaN holes
         self.batch: optimizers.Batch | None = None
         self.step = self.session.steps
         self.timings: dict[str, float] = {}
@@ -111,6 +112,7 @@ class SessionController(QtCore.QObject):
         if percentile is not None:
             self.session.percentile = float(percentile)
         self.heights = height_map(self.grid, mode, self.session.percentile)
+        self.height_grid = self.heights(self.grid)
         self.surfaceChanged.emit()
         self.trajectoriesChanged.emit(None)
 
@@ -203,6 +205,7 @@ class SessionController(QtCore.QObject):
         # a fresh array each time: views keep references to the previous one
         self.grid = self.function.grid(s.xrange, s.yrange, (n, n))
         self.heights = height_map(self.grid, s.zscale, s.percentile)
+        self.height_grid = self.heights(self.grid)
         self.timings["grid_ms"] = (time.perf_counter() - t0) * 1e3
         self.surfaceChanged.emit()
         msg = f"grid {n}×{n} in {self.timings['grid_ms']:.1f} ms"

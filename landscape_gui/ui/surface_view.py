@@ -100,7 +100,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
     # -- drawing ---------------------------------------------------------------------------
     def update_surface(self) -> None:
         c = self.controller
-        h = c.heights(c.grid)
+        h = c.height_grid
         undefined = ~np.isfinite(c.grid)
         sx, sy, sz = self.to_scene(c.xs, c.ys, np.where(undefined, 0.0, h))
         cmap = pg.colormap.get(c.session.colormap)
@@ -121,7 +121,6 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self.minima.setData(pos=np.c_[mx, my, mz + LIFT])
         else:
             self.minima.setData(pos=np.zeros((0, 3)))
-        self.update_trajectories(None)
 
     def _update_box(self) -> None:
         c = self.controller
