@@ -6,12 +6,28 @@ reads the same object, and it round-trips through JSON.
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from . import optimizers
 from .functions import get as get_function
+from .surface import Z_SCALES
 
 FORMAT_VERSION = 1
+SUFFIX = ".landscape.json"
+COLORMAPS = ("viridis", "plasma", "inferno", "magma", "cividis", "turbo")
+MAX_STARTS = 500
+MAX_OPTIMIZERS = 64
+MAX_STEPS = 100_000
+MAX_RESOLUTION = 1024
+
+
+class SessionError(ValueError):
+    """A session file that cannot be used; the message says what and where."""
 
 #: Trajectory colours: distinguishable, readable on dark and light surfaces.
 PALETTE = ["#ff4d4d", "#ffd11a", "#33ccff", "#ff66ff", "#66ff66", "#ff9933", "#ffffff", "#9966ff",
@@ -73,9 +89,45 @@ class Session:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["format_version"] = FORMAT_VERSION
+        d = {"format_version": FORMAT_VERSION, **d}
+        d["xrange"], d["yrange"] = list(self.xrange), list(self.yrange)
         d["starts"] = [list(p) for p in self.starts]
+        for o in d["optimizers"]:
+            if "betas" in o["hyperparameters"]:
+                o["hyperparameters"]["betas"] = list(o["hyperparameters"]["betas"])
         return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data) -> "Session":
+        """Validate everything; raise :class:`SessionError` naming the field that is wrong."""
+        return _from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Session":
+        try:
+            data = json.loads(text, parse_constant=_no_constants)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise SessionError(f"not a session file: invalid JSON ({exc})") from None
+        return _from_dict(data)
+
+    def save(self, path) -> None:
+        """Write atomically: a temporary file beside the target, then a rename, so a
+        crash mid-save leaves the previous file intact."""
+        save_text(path, self.to_json())
+
+    @classmethod
+    def load(cls, path) -> "Session":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SessionError(f"{path.name}: not a text file") from None
+        except OSError as exc:
+            raise SessionError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+        return cls.from_json(text)
 
 
 def default_optimizers() -> list[OptimizerInstance]:
@@ -91,3 +143,172 @@ def next_color(session: Session) -> str:
         if c not in used:
             return c
     return PALETTE[len(session.optimizers) % len(PALETTE)]
+
+
+def save_text(path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _no_constants(name):
+    # read NaN/Infinity as numbers so the field that holds one is named in the error
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+def _fail(where: str, what: str):
+    raise SessionError(f"{where}: {what}")
+
+
+def _number(value, where, *, lo=-math.inf, hi=math.inf, integer=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(where, f"expected a number, got {json.dumps(value)[:40]}")
+    if not math.isfinite(value):
+        _fail(where, "expected a finite number")
+    if integer and int(value) != value:
+        _fail(where, f"expected a whole number, got {value}")
+    if not lo <= value <= hi:
+        _fail(where, f"{value} is out of range [{lo:g}, {hi:g}]")
+    return int(value) if integer else float(value)
+
+
+def _pair(value, where, increasing=False):
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        _fail(where, "expected [x, y] numbers" if not increasing else "expected [min, max] numbers")
+    a = _number(value[0], f"{where}[0]")
+    b = _number(value[1], f"{where}[1]")
+    if increasing and not b > a:
+        _fail(where, f"min {a:g} must be below max {b:g}")
+    return (a, b)
+
+
+def _migrate(data: dict) -> dict:
+    """Older formats to the current one. Version 0 (no ``format_version``) named the
+    formula ``function`` and the start points ``start_points``."""
+    version = data.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        _fail("format_version", "expected a whole number")
+    if version > FORMAT_VERSION:
+        raise SessionError(f"format_version {version} is newer than this version of landscape-gui "
+                           f"reads ({FORMAT_VERSION}); update landscape-gui to open it")
+    data = dict(data)
+    if version < 1:
+        if "function" in data and "function_text" not in data:
+            data["function_text"] = data.pop("function")
+        if "start_points" in data and "starts" not in data:
+            data["starts"] = data.pop("start_points")
+        data["format_version"] = 1
+    return data
+
+
+_KEYS = {"format_version", "function_text", "params", "xrange", "yrange", "resolution", "colormap", "zscale",
+         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset"}
+
+
+def _from_dict(data) -> Session:
+    from .expression import ExpressionError, is_parameter_name
+    from .loss_function import compile_expression
+
+    if not isinstance(data, dict):
+        raise SessionError("not a session file: expected a JSON object at the top level")
+    data = _migrate(data)
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        _fail(unknown[0], "unknown field")
+    if "function_text" not in data:
+        _fail("function_text", "missing")
+    text = data["function_text"]
+    if not isinstance(text, str):
+        _fail("function_text", "expected text")
+    try:
+        compiled = compile_expression(text)
+    except ExpressionError as err:
+        _fail("function_text", err.message)
+    params = data.get("params", {})
+    if not isinstance(params, dict):
+        _fail("params", "expected an object of name: number")
+    clean_params = {n: 1.0 for n in compiled.parsed.parameters}
+    for name, value in params.items():
+        if not is_parameter_name(name) or name not in clean_params:
+            _fail(f"params.{name}", "not a parameter of the formula")
+        clean_params[name] = _number(value, f"params.{name}")
+    s = Session(function_text=text, params=clean_params, optimizers=[])
+    if "xrange" in data:
+        s.xrange = _pair(data["xrange"], "xrange", increasing=True)
+    if "yrange" in data:
+        s.yrange = _pair(data["yrange"], "yrange", increasing=True)
+    s.resolution = _number(data.get("resolution", s.resolution), "resolution", lo=8, hi=MAX_RESOLUTION, integer=True)
+    s.colormap = data.get("colormap", s.colormap)
+    if s.colormap not in COLORMAPS:
+        _fail("colormap", f"unknown colour map {json.dumps(s.colormap)[:40]} (choose from {', '.join(COLORMAPS)})")
+    s.zscale = data.get("zscale", s.zscale)
+    if s.zscale not in Z_SCALES:
+        _fail("zscale", f"expected one of {', '.join(Z_SCALES)}")
+    s.percentile = _number(data.get("percentile", s.percentile), "percentile", lo=1, hi=100)
+    starts = data.get("starts", [])
+    if not isinstance(starts, list):
+        _fail("starts", "expected a list of [x, y] pairs")
+    if len(starts) > MAX_STARTS:
+        _fail("starts", f"{len(starts)} start points (at most {MAX_STARTS})")
+    s.starts = [_pair(p, f"starts[{i}]") for i, p in enumerate(starts)]
+    opts = data.get("optimizers", [])
+    if not isinstance(opts, list):
+        _fail("optimizers", "expected a list")
+    if len(opts) > MAX_OPTIMIZERS:
+        _fail("optimizers", f"{len(opts)} optimizers (at most {MAX_OPTIMIZERS})")
+    for i, o in enumerate(opts):
+        where = f"optimizers[{i}]"
+        if not isinstance(o, dict):
+            _fail(where, "expected an object with name, hyperparameters, color, enabled")
+        extra = sorted(set(o) - {"name", "hyperparameters", "color", "enabled"})
+        if extra:
+            _fail(f"{where}.{extra[0]}", "unknown field")
+        name, hyper = o.get("name"), o.get("hyperparameters", {})
+        if not isinstance(name, str):
+            _fail(f"{where}.name", "expected an optimizer name")
+        if not isinstance(hyper, dict):
+            _fail(f"{where}.hyperparameters", "expected an object")
+        hyper = {k: tuple(v) if k == "betas" and isinstance(v, list) else v for k, v in hyper.items()}
+        try:
+            cname, full = optimizers.validate(name, hyper)
+        except ValueError as exc:
+            _fail(where, str(exc))
+        color = o.get("color", PALETTE[i % len(PALETTE)])
+        if not (isinstance(color, str) and len(color) == 7 and color[0] == "#"
+                and all(ch in "0123456789abcdefABCDEF" for ch in color[1:])):
+            _fail(f"{where}.color", "expected a colour like #ff8800")
+        enabled = o.get("enabled", True)
+        if not isinstance(enabled, bool):
+            _fail(f"{where}.enabled", "expected true or false")
+        s.optimizers.append(OptimizerInstance(cname, full, color.lower(), enabled))
+    s.steps = _number(data.get("steps", s.steps), "steps", lo=1, hi=MAX_STEPS, integer=True)
+    s.noise = _number(data.get("noise", s.noise), "noise", lo=0)
+    s.seed = _number(data.get("seed", s.seed), "seed", lo=0, hi=2**63 - 1, integer=True)
+    camera = data.get("camera")
+    if camera is not None:
+        if not isinstance(camera, dict) or set(camera) - {"elevation", "azimuth", "distance"}:
+            _fail("camera", "expected {elevation, azimuth, distance}")
+        camera = {k: _number(v, f"camera.{k}") for k, v in camera.items()}
+    s.camera = camera
+    preset = data.get("preset")
+    if preset is not None:
+        try:
+            get_function(preset) if isinstance(preset, str) else _fail("preset", "expected a name")
+        except KeyError as exc:
+            _fail("preset", str(exc).strip("'\""))
+    s.preset = preset
+    return s

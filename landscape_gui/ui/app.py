@@ -21,7 +21,10 @@ def configure_qt() -> None:
     pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")  # per item where it pays
 
 
-def run_app(session: str | None = None, preset: str | None = None) -> int:
+def run_app(session: str | None = None, preset: str | None = None, after_show=None) -> int:
+    """Open the window (and, after a crash, offer the autosaved session back).
+
+    ``after_show(window)`` runs once the window is up (scripts and the crash test)."""
     configure_qt()
     from PySide6 import QtWidgets
 
@@ -30,10 +33,44 @@ def run_app(session: str | None = None, preset: str | None = None) -> int:
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("landscape-gui")
+    app.setOrganizationName("landscape-gui")
     start = Session.from_preset(preset) if preset else Session.default()
-    if session:
-        print("note: opening session files comes with the sessions feature; starting from the default",
-              file=sys.stderr)
-    window = MainWindow(start)
+    recovered = _recover(MainWindow.autosave_path())
+    window = MainWindow(recovered or start)
+    if recovered is not None:
+        window.controller.undo_stack.resetClean()  # recovered work is unsaved work
+        window._update_title()
+        window.status_label.setText("restored the session from before the last crash")
     window.show()
+    if session and not window.open_file(session):
+        print(f"landscape-gui: could not open {session}", file=sys.stderr)
+    if after_show is not None:
+        from PySide6 import QtCore
+
+        QtCore.QTimer.singleShot(0, lambda: after_show(window))
     return app.exec()
+
+
+def _recover(path):
+    """After a crash the autosave is still there: offer it back (LANDSCAPE_GUI_RESTORE=yes|no
+    answers without asking, for scripts and tests)."""
+    import os
+
+    from PySide6 import QtWidgets
+
+    from ..core.session import Session, SessionError
+
+    if not path.exists():
+        return None
+    try:
+        session = Session.load(path)
+    except SessionError as exc:
+        print(f"landscape-gui: ignoring a damaged autosave ({exc})", file=sys.stderr)
+        return None
+    answer = os.environ.get("LANDSCAPE_GUI_RESTORE", "").lower()
+    if answer not in ("yes", "no"):
+        reply = QtWidgets.QMessageBox.question(
+            None, "Restore session?",
+            "landscape-gui did not close normally last time. Restore the unsaved session?")
+        answer = "yes" if reply == QtWidgets.QMessageBox.StandardButton.Yes else "no"
+    return session if answer == "yes" else None

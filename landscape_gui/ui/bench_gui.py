@@ -76,6 +76,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
         _repaint(app, window)
         times.append(time.perf_counter() - t0)
     view._dragging = None
+    c.end_drag()
     size = f"{view.width()}x{view.height()} view, window {window.width()}x{window.height()}"
     rows.append({"figure": f"drag -> {c.batch.points.shape[0]} trajectories retraced + repainted (256², {size})",
                  "ours_ms": statistics.median(times) * 1e3, "target_ms": 40.0,

@@ -8,14 +8,71 @@ signal for what changed. Views are functions of the session plus the computed
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from ..core import ExpressionError, compile_function, grid_axes, optimizers
 from ..core.session import OptimizerInstance, Session, next_color
 from ..core.surface import height_map
+
+
+class SnapshotCommand(QtGui.QUndoCommand):
+    """An undo step: the session as JSON-able data before and after one user action.
+
+    Sessions are small, so whole snapshots are simpler and safer than inverse
+    operations; consecutive steps with the same ``merge_key`` (one slider drag,
+    one parameter) merge into one."""
+
+    def __init__(self, controller, text, before, after, merge_key=None):
+        super().__init__(text)
+        self.controller, self.before, self.after, self.merge_key = controller, before, after, merge_key
+        self._first = True
+
+    def id(self):
+        return -1 if self.merge_key is None else hash(self.merge_key) & 0x7FFFFFFF
+
+    def mergeWith(self, other):
+        if other.merge_key != self.merge_key or self.merge_key is None:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self):
+        if self._first:  # the action itself already changed the session
+            self._first = False
+            return
+        self.controller.apply_snapshot(self.after)
+
+    def undo(self):
+        self.controller.apply_snapshot(self.before)
+
+
+def undoable(text, merge=None):
+    """Record the decorated controller method as one undo step (unless it changed nothing)."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def inner(self, *args, **kwargs):
+            if self._recording is not None:  # inside another recorded action or a drag
+                return method(self, *args, **kwargs)
+            before = self.session.to_dict()
+            self._recording = text
+            try:
+                result = method(self, *args, **kwargs)
+            finally:
+                self._recording = None
+            after = self.session.to_dict()
+            if after != before:
+                key = merge(self, *args, **kwargs) if merge else None
+                self.undo_stack.push(SnapshotCommand(self, text, before, after, key))
+            return result
+
+        return inner
+
+    return wrap
 
 
 class SessionController(QtCore.QObject):
@@ -26,11 +83,15 @@ class SessionController(QtCore.QObject):
     optimizersChanged = QtCore.Signal()
     trajectoriesChanged = QtCore.Signal(object)  # list of start indices, or None for all
     stepChanged = QtCore.Signal(int)            # playback step
+    sessionReplaced = QtCore.Signal()           # undo/redo/open: every view re-reads the session
     status = QtCore.Signal(str)
 
     def __init__(self, session: Session | None = None, parent=None):
         super().__init__(parent)
         self.session = session or Session.default()
+        self.undo_stack = QtGui.QUndoStack(self)
+        self._recording: str | None = None
+        self._drag_before: dict | None = None
         self.function = compile_function(self.session.function_text, self.session.params)
         self.grid = np.zeros((2, 2))
         self.xs = self.ys = np.zeros(2)
@@ -46,6 +107,7 @@ class SessionController(QtCore.QObject):
         self._recompute_trajectories()
 
     # -- function ------------------------------------------------------------------
+    @undoable("Edit Formula")
     def set_function_text(self, text: str) -> bool:
         """Compile ``text``; on error keep the last good surface and report the position."""
         t0 = time.perf_counter()
@@ -69,6 +131,7 @@ class SessionController(QtCore.QObject):
         self._kernel_poll.start()
         return True
 
+    @undoable("Change Parameter", merge=lambda self, name, value: ("param", name))
     def set_param(self, name: str, value: float) -> None:
         if name not in self.session.params or self.session.params[name] == value:
             return
@@ -77,6 +140,7 @@ class SessionController(QtCore.QObject):
         self._recompute_surface()
         self._recompute_trajectories()
 
+    @undoable("Load Preset")
     def load_preset(self, key: str) -> None:
         fresh = Session.from_preset(key)
         s = self.session
@@ -91,6 +155,7 @@ class SessionController(QtCore.QObject):
         self._recompute_trajectories()
         self._kernel_poll.start()
 
+    @undoable("Change Domain")
     def set_domain(self, xrange, yrange) -> None:
         xrange, yrange = tuple(map(float, xrange)), tuple(map(float, yrange))
         if not (xrange[1] > xrange[0] and yrange[1] > yrange[0]):
@@ -102,11 +167,13 @@ class SessionController(QtCore.QObject):
         self.startsChanged.emit()
         self._recompute_trajectories()
 
+    @undoable("Change Resolution")
     def set_resolution(self, n: int) -> None:
         self.session.resolution = int(n)
         self._recompute_surface()
         self.trajectoriesChanged.emit(None)  # their heights follow the new mesh
 
+    @undoable("Change Z Scale")
     def set_zscale(self, mode: str, percentile: float | None = None) -> None:
         self.session.zscale = mode
         if percentile is not None:
@@ -116,6 +183,7 @@ class SessionController(QtCore.QObject):
         self.surfaceChanged.emit()
         self.trajectoriesChanged.emit(None)
 
+    @undoable("Change Colour Map")
     def set_colormap(self, name: str) -> None:
         self.session.colormap = name
         self.surfaceChanged.emit()
@@ -125,40 +193,59 @@ class SessionController(QtCore.QObject):
         (x0, x1), (y0, y1) = self.session.xrange, self.session.yrange
         return (min(max(float(p[0]), x0), x1), min(max(float(p[1]), y0), y1))
 
+    @undoable("Add Start Point")
     def add_start(self, x: float, y: float) -> int:
         self.session.starts.append(self.clamp((x, y)))
         self.startsChanged.emit()
         self._recompute_trajectories()
         return len(self.session.starts) - 1
 
+    @undoable("Move Start Point")
     def move_start(self, i: int, x: float, y: float) -> None:
         """The drag hot path: model, one run_many for start i, one signal."""
         self.session.starts[i] = self.clamp((x, y))
         self._recompute_trajectories([i])
         self.startsChanged.emit()
 
+    @undoable("Remove Start Point")
     def remove_start(self, i: int) -> None:
         if 0 <= i < len(self.session.starts):
             del self.session.starts[i]
             self.startsChanged.emit()
             self._recompute_trajectories()
 
+    def begin_drag(self, i: int) -> None:
+        """A drag is one undo step: remember the session as it was at the press."""
+        self._drag_before = self.session.to_dict()
+        self._recording = "Move Start Point"
+
+    def end_drag(self) -> None:
+        before, self._drag_before, self._recording = self._drag_before, None, None
+        if before is not None:
+            after = self.session.to_dict()
+            if after != before:
+                self.undo_stack.push(SnapshotCommand(self, "Move Start Point", before, after))
+
     # -- optimizers ----------------------------------------------------------------------
+    @undoable("Add Optimizer")
     def add_optimizer(self, name: str = "SGD", hyperparameters: dict | None = None) -> int:
         _, full = optimizers.validate(name, hyperparameters or {})
         self.session.optimizers.append(OptimizerInstance(name, full, next_color(self.session)))
         self._optimizers_changed()
         return len(self.session.optimizers) - 1
 
+    @undoable("Duplicate Optimizer")
     def duplicate_optimizer(self, i: int) -> int:
         o = self.session.optimizers[i]
         return self.add_optimizer(o.name, dict(o.hyperparameters))
 
+    @undoable("Remove Optimizer")
     def remove_optimizer(self, i: int) -> None:
         if 0 <= i < len(self.session.optimizers):
             del self.session.optimizers[i]
             self._optimizers_changed()
 
+    @undoable("Edit Optimizer")
     def update_optimizer(self, i: int, *, name: str | None = None, hyperparameters: dict | None = None,
                          enabled: bool | None = None, color: str | None = None) -> None:
         o = self.session.optimizers[i]
@@ -172,6 +259,7 @@ class SessionController(QtCore.QObject):
             o.color = color
         self._optimizers_changed()
 
+    @undoable("Change Run Options")
     def set_run_options(self, *, steps: int | None = None, noise: float | None = None,
                         seed: int | None = None) -> None:
         s = self.session
@@ -188,6 +276,22 @@ class SessionController(QtCore.QObject):
     def _optimizers_changed(self) -> None:
         self._recompute_trajectories()  # first: views redraw from the new batch
         self.optimizersChanged.emit()
+
+    # -- whole sessions (undo/redo, open, new) ------------------------------------------------
+    def apply_snapshot(self, data: dict) -> None:
+        """Replace the session with ``data`` (validated) and refresh every view."""
+        self.replace_session(Session.from_dict(data))
+
+    def replace_session(self, session: Session) -> None:
+        self.session = session
+        self.function = compile_function(session.function_text, session.params)
+        self.step = min(self.step, session.steps)
+        self._recompute_surface()
+        self._recompute_trajectories()
+        self.functionError.emit("", -1)
+        self.sessionReplaced.emit()
+        self.stepChanged.emit(self.step)
+        self._kernel_poll.start()
 
     # -- playback -----------------------------------------------------------------------
     def set_step(self, step: int) -> None:
@@ -209,8 +313,8 @@ class SessionController(QtCore.QObject):
         self.timings["grid_ms"] = (time.perf_counter() - t0) * 1e3
         self.surfaceChanged.emit()
         msg = f"grid {n}×{n} in {self.timings['grid_ms']:.1f} ms"
-        if self.heights.undefined > 0:
-            msg += f" — f is undefined on {100 * self.heights.undefined:.1f}% of the domain (drawn as holes)"
+        if self.surface_note():
+            msg += " — " + self.surface_note()
         self.status.emit(msg)
 
     def enabled_configs(self) -> list[tuple[str, dict]]:
@@ -259,6 +363,10 @@ class SessionController(QtCore.QObject):
 
     def height_of(self, values) -> np.ndarray:
         return self.heights(values)
+
+    def surface_note(self) -> str:
+        u = self.heights.undefined
+        return f"f is undefined on {100 * u:.1f}% of the domain (grey)" if u > 0 else ""
 
     def diverged_message(self) -> str:
         if self.batch is None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.session import Session
+from ..core.session import SUFFIX, Session, SessionError, save_text
 from .contour_view import ContourView
 from .controller import SessionController
 from .panels import FunctionEditor, LossPlot, OptimizerPanel, PlaybackBar
@@ -12,9 +15,11 @@ from .surface_view import SurfaceView
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, session: Session | None = None):
+    AUTOSAVE_MS = 2000  # the session reaches disk within this long after any change
+
+    def __init__(self, session: Session | None = None, path: str | None = None):
         super().__init__()
-        self.setWindowTitle("Landscape — optimizers on loss surfaces")
+        self.path: Path | None = Path(path) if path else None
         self.controller = SessionController(session, self)
         c = self.controller
         self.surface_view = SurfaceView(c)
@@ -44,6 +49,20 @@ class MainWindow(QtWidgets.QMainWindow):
         c.status.connect(self.status_label.setText)
         c.trajectoriesChanged.connect(lambda _: self._report_divergence())
         self.resize(1280, 800)
+        self.settings = QtCore.QSettings("landscape-gui", "landscape-gui")
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+            self.restoreState(self.settings.value("windowState"))
+        # unsaved work: title mark, autosave, and a question on close
+        self.autosave_timer = QtCore.QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        c.undo_stack.indexChanged.connect(self.autosave_timer.start)
+        c.undo_stack.cleanChanged.connect(self._update_title)
+        c.sessionReplaced.connect(self._apply_camera)
+        self.ask_save_changes = self._ask_save_changes  # tests replace this (no modal dialogs)
+        self._apply_camera()
+        self._update_title()
 
     @property
     def session(self) -> Session:
@@ -61,9 +80,28 @@ class MainWindow(QtWidgets.QMainWindow):
     def _menus(self) -> None:
         c = self.controller
         file_menu = self.menuBar().addMenu("&File")
+        for text, key, slot in (("&New", QtGui.QKeySequence.StandardKey.New, self.new_session),
+                                ("&Open…", QtGui.QKeySequence.StandardKey.Open, self.open_dialog),
+                                ("&Save", QtGui.QKeySequence.StandardKey.Save, self.save),
+                                ("Save &As…", QtGui.QKeySequence("Shift+Ctrl+S"), self.save_as_dialog)):
+            act = file_menu.addAction(text)
+            act.setShortcut(key)
+            act.triggered.connect(slot)
+            if text == "&Open…":
+                self.recent_menu = file_menu.addMenu("Open &Recent")
+                self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        edit = self.menuBar().addMenu("&Edit")
+        undo = c.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
+        redo = c.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence.StandardKey.Redo])
+        edit.addAction(undo)
+        edit.addAction(redo)
+        self.undo_action, self.redo_action = undo, redo
         view = self.menuBar().addMenu("&View")
         reset = view.addAction("Reset view")
         reset.setShortcut("F")
@@ -103,6 +141,145 @@ class MainWindow(QtWidgets.QMainWindow):
         self.contour_view.update_step()
 
     def _report_divergence(self) -> None:
-        msg = self.controller.diverged_message()
+        c = self.controller
+        msg = "; ".join(m for m in (c.surface_note(), c.diverged_message()) if m)
         if msg:
             self.status_label.setText(msg)
+
+    # -- files --------------------------------------------------------------------------
+    @QtCore.Slot()
+    @QtCore.Slot(bool)
+    def _update_title(self, clean: bool | None = None) -> None:
+        if clean is None:
+            clean = self.controller.undo_stack.isClean()
+        name = self.path.name if self.path else "untitled"
+        self.setWindowModified(not clean)
+        self.setWindowTitle(f"{name}[*] — landscape-gui")
+
+    def _camera(self) -> dict:
+        o = self.surface_view.opts
+        return {"elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "distance": float(o["distance"])}
+
+    def _apply_camera(self) -> None:
+        cam = self.controller.session.camera
+        if cam:
+            self.surface_view.setCameraPosition(**cam)
+
+    def current_session(self) -> Session:
+        """The session as it should be written (with the current camera)."""
+        self.controller.session.camera = self._camera()
+        return self.controller.session
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as_dialog()
+        return self.save_to(self.path)
+
+    def save_to(self, path) -> bool:
+        path = Path(path)
+        if not path.name.endswith(SUFFIX):
+            path = path.with_name(path.name + SUFFIX) if not path.suffix == ".json" else path
+        try:
+            self.current_session().save(path)
+        except (OSError, ValueError) as exc:
+            QtWidgets.QMessageBox.warning(self, "Save failed", f"Could not save {path}:\n{exc}")
+            return False
+        self.path = path
+        self.controller.undo_stack.setClean()
+        self._remember(path)
+        self._update_title()
+        self.status_label.setText(f"saved {path}")
+        return True
+
+    def save_as_dialog(self) -> bool:
+        start = str(self.path or Path.home() / f"untitled{SUFFIX}")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", start,
+                                                        f"Sessions (*{SUFFIX});;JSON (*.json)")
+        return bool(path) and self.save_to(path)
+
+    def open_dialog(self) -> None:
+        if not self._may_discard():
+            return
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open session", str(self.path or Path.home()),
+                                                        f"Sessions (*{SUFFIX} *.json)")
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path) -> bool:
+        """Open a session; a bad file is refused with the reason and nothing changes."""
+        try:
+            session = Session.load(path)
+        except SessionError as exc:
+            QtWidgets.QMessageBox.warning(self, "Cannot open session", f"{Path(path).name}\n\n{exc}")
+            self.status_label.setText(f"not opened: {exc}")
+            return False
+        self.controller.replace_session(session)
+        self.controller.undo_stack.clear()
+        self.path = Path(path)
+        self._remember(self.path)
+        self._update_title()
+        return True
+
+    def new_session(self) -> None:
+        if self._may_discard():
+            self.controller.replace_session(Session.default())
+            self.controller.undo_stack.clear()
+            self.path = None
+            self._update_title()
+
+    def _remember(self, path: Path) -> None:
+        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
+        self.settings.setValue("recent", [str(path)] + recent[:9])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.value("recent", []) or []:
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _=False, p=p: self._may_discard() and self.open_file(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # -- never losing work ------------------------------------------------------------------
+    @staticmethod
+    def autosave_path() -> Path:
+        base = QtCore.QStandardPaths.writableLocation(QtCore.QStandardPaths.StandardLocation.AppDataLocation)
+        folder = Path(base or Path.home() / ".landscape-gui")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"autosave{SUFFIX}"
+
+    def autosave(self) -> None:
+        """Write the session where the next launch looks for it (atomically)."""
+        try:
+            save_text(self.autosave_path(), self.current_session().to_json())
+        except (OSError, ValueError) as exc:
+            self.status_label.setText(f"autosave failed: {exc}")
+
+    def _ask_save_changes(self) -> str:
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "Unsaved changes",
+                                    "Save the changes to this session before closing?",
+                                    QtWidgets.QMessageBox.StandardButton.Save
+                                    | QtWidgets.QMessageBox.StandardButton.Discard
+                                    | QtWidgets.QMessageBox.StandardButton.Cancel, self)
+        answer = box.exec()
+        return {QtWidgets.QMessageBox.StandardButton.Save: "save",
+                QtWidgets.QMessageBox.StandardButton.Discard: "discard"}.get(
+                    QtWidgets.QMessageBox.StandardButton(answer), "cancel")
+
+    def _may_discard(self) -> bool:
+        if self.controller.undo_stack.isClean():
+            return True
+        answer = self.ask_save_changes()
+        return answer == "discard" or (answer == "save" and self.save())
+
+    def closeEvent(self, ev) -> None:
+        if not self._may_discard():
+            ev.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        self.autosave_timer.stop()
+        try:  # a clean exit leaves nothing to recover
+            self.autosave_path().unlink()
+        except OSError:
+            pass
+        ev.accept()

@@ -122,6 +122,7 @@ class FunctionEditor(QtWidgets.QWidget):
         self.param_widgets: dict[str, tuple] = {}
         controller.functionError.connect(self.show_error)
         controller.functionChanged.connect(self.sync_from_session)
+        controller.sessionReplaced.connect(lambda: self.sync_from_session(set_text=True))
         controller.surfaceChanged.connect(self._sync_controls)
         self.sync_from_session(set_text=True)
 
@@ -180,6 +181,11 @@ class FunctionEditor(QtWidgets.QWidget):
                 self.params_layout.removeRow(row)
         for name, value in s.params.items():
             if name in self.param_widgets:
+                spin = self.findChild(QtWidgets.QDoubleSpinBox, f"param_{name}_spin")
+                if spin is not None and spin.value() != value:
+                    spin.blockSignals(True)
+                    spin.setValue(value)
+                    spin.blockSignals(False)
                 continue
             row = QtWidgets.QWidget()
             h = QtWidgets.QHBoxLayout(row)
@@ -323,9 +329,16 @@ class OptimizerPanel(QtWidgets.QWidget):
         run.addRow("seed", self.seed)
         lay.addLayout(run)
         controller.optimizersChanged.connect(self.rebuild)
+        controller.sessionReplaced.connect(self.rebuild)
         self.rebuild()
 
     def rebuild(self) -> None:
+        s = self.controller.session
+        for box, value in ((self.steps, s.steps), (self.noise, s.noise), (self.seed, s.seed)):
+            if box.value() != value:
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
         while self.cards.count() > 1:
             w = self.cards.takeAt(0).widget()
             w.deleteLater()

@@ -30,6 +30,7 @@ class StartPointMouse:
                 self.controller.remove_start(grabbed)
             else:
                 self._dragging = grabbed
+                self.controller.begin_drag(grabbed)
             ev.accept()
             return
         self._dragging = None
@@ -55,6 +56,7 @@ class StartPointMouse:
     def mouseReleaseEvent(self, ev):
         if self._dragging is not None:
             self._dragging = None
+            self.controller.end_drag()
             ev.accept()
             return
         if ev.button() == LEFT and not self._moved and self._press_pos is not None:

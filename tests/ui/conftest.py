@@ -11,7 +11,11 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def qapp_args():
+def qapp_args(tmp_path_factory):
+    # settings, recent files and the autosave go to a throwaway home, not the user's
+    home = tmp_path_factory.mktemp("home")
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["XDG_CONFIG_HOME"] = str(home / "config")
     configure_qt()  # before pytest-qt creates the QApplication
     return ["landscape-gui-tests"]
 
@@ -24,6 +28,7 @@ def window(qtbot):
     from landscape_gui.ui import MainWindow
 
     w = MainWindow(Session.default())
+    w.ask_save_changes = lambda: "discard"  # no modal dialog at teardown
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)

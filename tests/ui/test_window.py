@@ -7,29 +7,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from landscape_gui.core import compile_function, grid_axes
 from landscape_gui.ui.surface_view import LIFT, ZSPAN
 
+from gui_helpers import framebuffer, mouse, pixel_of
+
 Qt = QtCore.Qt
-
-
-def mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=None):
-    """Send a real QMouseEvent (QTest's move events carry no buttons in Qt 6)."""
-    types = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove,
-             "release": QtCore.QEvent.Type.MouseButtonRelease}
-    if buttons is None:
-        buttons = Qt.MouseButton.NoButton if kind == "release" else button
-    if kind == "move":
-        button = Qt.MouseButton.NoButton
-    p = QtCore.QPointF(*pos)
-    ev = QtGui.QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
-    QtWidgets.QApplication.sendEvent(widget, ev)
-
-
-def pixel_of(view, x, y):
-    c = view.controller
-    h = c.heights(c.function.value(x, y))
-    sx, sy, sz = view.to_scene(np.array([x]), np.array([y]), np.array([h]))
-    from landscape_gui.core.picking import project
-
-    return project(np.c_[sx, sy, sz], view.mvp(), view.width(), view.height())[0]
 
 
 def test_window_has_the_named_parts(window):
@@ -176,13 +156,6 @@ def test_adding_and_removing_optimizers_updates_every_view(window, qtbot):
     assert len(window.loss_plot.curves) == m * n_starts == len(window.surface_view.lines)
 
 
-def framebuffer(view):
-    img = view.grabFramebuffer().convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
-
-
 def test_rendered_pixels_show_surface_and_trajectories(window, qtbot):
     view = window.surface_view
     c = window.controller
@@ -250,3 +223,20 @@ def test_drag_frames_reuse_the_rendered_landscape_but_camera_changes_redraw_it(w
         assert calls  # a new camera renders the surface again
     finally:
         view.surface.paint = original
+
+
+def test_numerical_extremes_render_and_are_reported(window, qtbot):
+    c = window.controller
+    status = window.status_label
+    for text in ("exp(100*x^2) + y", "log(x) + sqrt(y)", "3", "1e300*(x^2 + y^2)", "1/(x*y)", "x^2 - 1e308*y^4"):
+        window.function_editor.set_formula(text)
+        assert window.session.function_text == text, text
+        view = window.surface_view
+        img = framebuffer(view)  # renders: no exception escapes into paint
+        assert img.shape[0] > 0
+        assert c.grid.shape == (c.session.resolution, c.session.resolution)
+    window.function_editor.set_formula("log(x) + sqrt(y)")
+    assert "undefined" in status.text() and "%" in status.text()
+    window.function_editor.set_formula("x^2 + y^2")
+    c.add_optimizer("SGD", {"lr": 1.5})  # |1 - 2 lr| > 1: diverges
+    assert "diverged at step" in status.text()

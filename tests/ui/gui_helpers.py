@@ -1,0 +1,37 @@
+"""Input and pixel helpers shared by the window tests."""
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+Qt = QtCore.Qt
+
+
+def mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=None):
+    """Send a real QMouseEvent (QTest's move events carry no buttons in Qt 6)."""
+    types = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove,
+             "release": QtCore.QEvent.Type.MouseButtonRelease}
+    if buttons is None:
+        buttons = Qt.MouseButton.NoButton if kind == "release" else button
+    if kind == "move":
+        button = Qt.MouseButton.NoButton
+    p = QtCore.QPointF(*pos)
+    ev = QtGui.QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(widget, ev)
+
+
+def pixel_of(view, x, y):
+    c = view.controller
+    h = c.heights(c.function.value(x, y))
+    sx, sy, sz = view.to_scene(np.array([x]), np.array([y]), np.array([h]))
+    from landscape_gui.core.picking import project
+
+    return project(np.c_[sx, sy, sz], view.mvp(), view.width(), view.height())[0]
+
+
+
+
+def framebuffer(view):
+    img = view.grabFramebuffer().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
