@@ -106,17 +106,21 @@ class MainWindow(QtWidgets.QMainWindow):
         reset = view.addAction("Reset view")
         reset.setShortcut("F")
         reset.triggered.connect(self.surface_view.reset_camera)
-        wire = view.addAction("Wireframe on surface")
-        wire.setCheckable(True)
-        wire.toggled.connect(self._set_wireframe)
-        arrows = view.addAction("Optimizer state arrows")
-        arrows.setCheckable(True)
-        arrows.setChecked(True)
-        arrows.toggled.connect(self._set_arrows)
-        logy = view.addAction("Log loss axis")
-        logy.setCheckable(True)
-        logy.setChecked(True)
-        logy.toggled.connect(self.loss_plot.set_log)
+        prefs = QtCore.QSettings("landscape-gui", "landscape-gui")
+        self.view_toggles = {}
+        for key, text, default, slot in (("wireframe", "Wireframe on surface", False, self._set_wireframe),
+                                         ("arrows", "Optimizer state arrows", True, self._set_arrows),
+                                         ("log_loss", "Log loss axis", True, self.loss_plot.set_log)):
+            act = view.addAction(text)
+            act.setCheckable(True)
+            on = prefs.value(f"view/{key}", default, type=bool)  # preferences outlive sessions
+            act.setChecked(on)
+            if on != default:
+                slot(on)
+            act.toggled.connect(slot)
+            act.toggled.connect(lambda v, k=key: QtCore.QSettings("landscape-gui", "landscape-gui")
+                                .setValue(f"view/{k}", v))
+            self.view_toggles[key] = act
         play = self.menuBar().addMenu("&Playback")
         for text, key, slot in (("Play / pause", "Space", self.playback.toggle),
                                 ("Previous step", "Left", lambda: c.set_step(c.step - 1)),

@@ -165,3 +165,32 @@ def test_crash_and_recovery(tmp_path):
     assert session["params"] == {"q": 4.0}
     assert [0.5, 0.5] in session["starts"]
     assert out.split("TITLE ", 1)[1].strip().endswith("*")  # recovered work counts as unsaved
+
+
+def test_a_failed_save_keeps_the_previous_file(window, tmp_path, monkeypatch):
+    path = tmp_path / "keep.landscape.json"
+    assert window.save_to(path)
+    good = path.read_text()
+    window.controller.add_start(0.1, 0.2)
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("landscape_gui.core.session.os.replace", crash)
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: None)
+    assert not window.save_to(path)
+    assert path.read_text() == good  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.landscape.json"]  # no temporary left behind
+    assert window.isWindowModified()
+
+
+def test_closing_with_unsaved_changes_asks(window, qtbot, tmp_path):
+    window.controller.add_start(0.3, 0.3)
+    asked = []
+    window.ask_save_changes = lambda: asked.append(1) or "cancel"
+    window.close()
+    assert asked and window.isVisible()  # cancel keeps the window open
+    window.ask_save_changes = lambda: "discard"
+    window.close()
+    assert not window.isVisible()
+    assert not window.autosave_path().exists()  # a deliberate close leaves nothing to recover
