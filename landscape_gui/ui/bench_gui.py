@@ -38,7 +38,8 @@ def bench_gui(quick: bool = False) -> list[dict]:
     session = Session.default()
     session.resolution = 256
     session.optimizers = session.optimizers[:4]
-    window = MainWindow(session)
+    window = MainWindow(session, autosave=False)
+    window.ask_save_changes = lambda: "discard"
     c = window.controller
     for name, lr in (("Adagrad", 0.1), ("Adadelta", 1.0), ("NAdam", 0.02), ("RAdam", 0.02)):
         c.add_optimizer(name, {"lr": lr})
@@ -110,7 +111,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
     code = ("import time; t0 = time.perf_counter()\n"
             "from landscape_gui.ui.app import configure_qt; configure_qt()\n"
             "from PySide6 import QtWidgets; app = QtWidgets.QApplication([])\n"
-            "from landscape_gui.ui import MainWindow; w = MainWindow(); w.show()\n"
+            "from landscape_gui.ui import MainWindow; w = MainWindow(autosave=False); w.show()\n"
             "app.processEvents(); w.surface_view.repaint(); print(time.perf_counter() - t0)")
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -17,8 +17,11 @@ from .surface_view import SurfaceView
 class MainWindow(QtWidgets.QMainWindow):
     AUTOSAVE_MS = 2000  # the session reaches disk within this long after any change
 
-    def __init__(self, session: Session | None = None, path: str | None = None):
+    def __init__(self, session: Session | None = None, path: str | None = None, *, autosave: bool = True):
+        """``autosave=False`` for windows that are not the user's (benchmarks): they
+        neither write nor delete the recovery file."""
         super().__init__()
+        self.autosave_enabled = autosave
         self.path: Path | None = Path(path) if path else None
         self.controller = SessionController(session, self)
         c = self.controller
@@ -57,7 +60,8 @@ class MainWindow(QtWidgets.QMainWindow):
         # unsaved work: title mark, autosave, and a question on close
         self.autosave_timer = QtCore.QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
-        c.undo_stack.indexChanged.connect(self.autosave_timer.start)
+        if autosave:
+            c.undo_stack.indexChanged.connect(self.autosave_timer.start)
         c.undo_stack.cleanChanged.connect(self._update_title)
         c.sessionReplaced.connect(self._apply_camera)
         self.ask_save_changes = self._ask_save_changes  # tests replace this (no modal dialogs)
@@ -282,8 +286,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("windowState", self.saveState())
         self.autosave_timer.stop()
-        try:  # a clean exit leaves nothing to recover
-            self.autosave_path().unlink()
-        except OSError:
-            pass
+        if self.autosave_enabled:
+            try:  # a deliberate close leaves nothing to recover
+                self.autosave_path().unlink()
+            except OSError:
+                pass
         ev.accept()

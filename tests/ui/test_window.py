@@ -240,3 +240,12 @@ def test_numerical_extremes_render_and_are_reported(window, qtbot):
     window.function_editor.set_formula("x^2 + y^2")
     c.add_optimizer("SGD", {"lr": 1.5})  # |1 - 2 lr| > 1: diverges
     assert "diverged at step" in status.text()
+
+
+def test_gui_benchmark_runs(qtbot):
+    from landscape_gui.ui.bench_gui import bench_gui
+
+    rows = bench_gui(quick=True)
+    names = " ".join(r["figure"] for r in rows)
+    assert "drag" in names and "slider" in names and "launch" in names
+    assert all("ours_ms" in r and r["ours_ms"] > 0 for r in rows), rows
