@@ -52,12 +52,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.arrows.setZValue(21)
         self.markers.setZValue(30)
         self.setMouseTracking(True)
-        controller.surfaceChanged.connect(self.update_surface)
-        controller.trajectoriesChanged.connect(self.update_trajectories)
-        controller.startsChanged.connect(self.update_markers)
-        controller.stepChanged.connect(lambda _: self.update_step())
-        self.update_surface()
-        self.update_trajectories(None)
+        self.observe_controller()
 
     def update_surface(self) -> None:
         c = self.controller

@@ -21,6 +21,16 @@ class StartPointMouse:
     _press_pos = None
     _moved = False
 
+    def observe_controller(self) -> None:
+        """Both views draw from the same signals; wire them and draw once."""
+        c = self.controller
+        c.surfaceChanged.connect(self.update_surface)
+        c.trajectoriesChanged.connect(self.update_trajectories)
+        c.startsChanged.connect(self.update_markers)
+        c.stepChanged.connect(lambda _: self.update_step())
+        self.update_surface()
+        self.update_trajectories(None)
+
     def mousePressEvent(self, ev):
         pos = ev.position()
         self._press_pos, self._moved = pos, False

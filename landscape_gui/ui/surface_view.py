@@ -68,12 +68,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._pending_key = None
         self._background = None
         self.reset_camera()
-        controller.surfaceChanged.connect(self.update_surface)
-        controller.trajectoriesChanged.connect(self.update_trajectories)
-        controller.startsChanged.connect(self.update_markers)
-        controller.stepChanged.connect(lambda _: self.update_step())
-        self.update_surface()
-        self.update_trajectories(None)
+        self.observe_controller()
 
     # -- coordinates ---------------------------------------------------------------------
     def to_scene(self, x, y, h):

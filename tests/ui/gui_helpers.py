@@ -35,3 +35,10 @@ def framebuffer(view):
     w, h = img.width(), img.height()
     arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
     return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
+
+
+def contour_pixel(plot, x, y):
+    """Pixel (in the plot's viewport) of data point (x, y) in the 2-D view."""
+    vb = plot.getPlotItem().getViewBox()
+    p = plot.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
+    return p.x(), p.y()

@@ -15,7 +15,7 @@ from PySide6 import QtWidgets
 from landscape_gui.core.session import Session
 from landscape_gui.ui import MainWindow
 
-from gui_helpers import mouse
+from gui_helpers import contour_pixel, mouse
 
 
 def comparable(session):
@@ -81,12 +81,9 @@ def test_undo_redo_with_names_one_drag_one_step(window, qtbot):
     stack = c.undo_stack
     start = comparable(window.session)
     view = window.contour_view
-    vb = view.getPlotItem().getViewBox()
-    from PySide6 import QtCore
 
     def pix(x, y):
-        p = view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
-        return p.x(), p.y()
+        return contour_pixel(view, x, y)
 
     x0, y0 = c.session.starts[0]
     mouse(view.viewport(), "press", pix(x0, y0))

@@ -2,12 +2,12 @@
 rendered pixels show afterwards."""
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from landscape_gui.core import compile_function, grid_axes
 from landscape_gui.ui.surface_view import LIFT, ZSPAN
 
-from gui_helpers import framebuffer, mouse, pixel_of
+from gui_helpers import contour_pixel, framebuffer, mouse, pixel_of
 
 Qt = QtCore.Qt
 
@@ -114,11 +114,9 @@ def test_drag_and_click_in_the_contour_view(window, qtbot):
     plot = window.contour_view
     view = plot.viewport()  # a QGraphicsView gets its mouse events through its viewport
     c = window.controller
-    vb = plot.getPlotItem().getViewBox()
 
     def pix(x, y):
-        p = plot.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
-        return p.x(), p.y()
+        return contour_pixel(plot, x, y)
 
     x0, y0 = c.session.starts[0]
     before = c.batch.points[:, 0].copy()
