@@ -64,6 +64,8 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.arrows.setGLOptions(_gl_options())
         self.addItem(self.arrows)
         self._surface_version = 0
+        self._grid_key = None
+        self._lut_name = None
         self._background_key = None
         self._pending_key = None
         self._background = None
@@ -96,15 +98,22 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
     def update_surface(self) -> None:
         c = self.controller
         h = c.height_grid
-        undefined = ~np.isfinite(c.grid)
+        undefined = ~np.isfinite(h)
         sx, sy, sz = self.to_scene(c.xs, c.ys, np.where(undefined, 0.0, h))
-        cmap = pg.colormap.get(c.session.colormap)
-        colors = cmap.map(np.nan_to_num(h, nan=0.0), mode="float")
-        colors[undefined] = (0.35, 0.35, 0.38, 1.0)  # undefined: a flat grey
+        if self._lut_name != c.session.colormap:
+            self._lut = pg.colormap.get(c.session.colormap).getLookupTable(0.0, 1.0, 256, alpha=True) / 255.0
+            self._lut_name = c.session.colormap
+        # (nx, ny) order: vertex (i, j) sits at (x_i, y_j); colours by table lookup, flattened
+        index = np.clip(np.nan_to_num(h.T, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.intp)
+        colors = self._lut[index]
+        colors[undefined.T] = (0.35, 0.35, 0.38, 1.0)  # undefined: a flat grey
         self._scene_grid = (sx, sy, sz)
-        # vertex (i, j) sits at (x_i, y_j): z and colours in (nx, ny) order, colours flattened
-        colors = colors.reshape(h.shape + (4,)).transpose(1, 0, 2).reshape(-1, 4)
-        self.surface.setData(x=sx, y=sy, z=sz.T, colors=colors)
+        grid_key = (c.xs.size, c.ys.size, c.session.xrange, c.session.yrange)
+        if grid_key != self._grid_key:  # x and y only when the mesh itself changes
+            self.surface.setData(x=sx, y=sy, z=sz.T, colors=colors.reshape(-1, 4))
+            self._grid_key = grid_key
+        else:
+            self.surface.setData(z=sz.T, colors=colors.reshape(-1, 4))
         self.surface.opts["drawEdges"] = self.opts_view["wireframe"]
         self._surface_version += 1  # the cached landscape image is stale
         self.surface.opts["edgeColor"] = (0, 0, 0, 0.25)
