@@ -145,9 +145,17 @@ def next_color(session: Session) -> str:
     return PALETTE[len(session.optimizers) % len(PALETTE)]
 
 
+def default_file_mode() -> int:
+    """What a plain open() would give a new file (mkstemp's 0600 is too private for a figure)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_text(path, text: str) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, default_file_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

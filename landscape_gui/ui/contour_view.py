@@ -16,6 +16,8 @@ ISOLINE_PAUSE = 0.15  # seconds between surface changes that count as "still cha
 
 
 class ContourView(StartPointMouse, pg.PlotWidget):
+    trail = False  # True: trajectories end at the playback step (animation export)
+
     def __init__(self, controller, parent=None):
         super().__init__(parent, background="#15171c")
         self.setObjectName("contourView")
@@ -102,9 +104,10 @@ class ContourView(StartPointMouse, pg.PlotWidget):
             self.curves.append(curve)
         while len(self.curves) > n_cfg * n_st:
             self.removeItem(self.curves.pop())
+        end = c.step + 1 if self.trail else None
         for k in (range(n_st) if starts is None else starts):
             for ci in range(n_cfg):
-                pts = b.points[ci, k]
+                pts = b.points[ci, k, :end]
                 self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1],
                                                    pen=pg.mkPen(enabled[ci].color, width=2.2))
         self.update_markers()

@@ -94,6 +94,16 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.recent_menu = file_menu.addMenu("Open &Recent")
                 self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addSeparator()
+        from . import export_dialog
+
+        for text, key, slot in (("Export &Image…", "Ctrl+E", export_dialog.export_image),
+                                ("Export &Animation…", None, export_dialog.export_animation),
+                                ("Export &Data…", None, export_dialog.export_data)):
+            act = file_menu.addAction(text)
+            if key:
+                act.setShortcut(key)
+            act.triggered.connect(lambda _=False, f=slot: f(self))
+        file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)

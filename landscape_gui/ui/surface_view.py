@@ -36,6 +36,8 @@ def qmatrix_to_numpy(m: QtGui.QMatrix4x4) -> np.ndarray:
 class SurfaceView(StartPointMouse, gl.GLViewWidget):
     """OpenGL view of the session; clicks and drags edit start points through the controller."""
 
+    trail = False  # True: trajectories end at the playback step (animation export)
+
     def __init__(self, controller, parent=None):
         super().__init__(parent)
         self.setObjectName("surfaceView")
@@ -210,18 +212,31 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
                 self._background_key = key
             self._pending_key = key
         self._draw([it for it in self.items if id(it) in overlays])
+        painter = QtGui.QPainter(self)
+        self.paint_labels(painter, self.width(), self.height())
+        painter.end()
+
+    def paint_labels(self, painter: QtGui.QPainter, width: int, height: int, scale: float = 1.0) -> None:
+        """Axis labels at their projected places, for the screen or an export of any size."""
         if not self.labels:
             return
         pos = np.array([p for p, _, _ in self.labels], dtype=float)
-        screen = picking.project(pos, self.mvp(), self.width(), self.height())
-        painter = QtGui.QPainter(self)
+        proj = self.projectionMatrix((0, 0, width, height), (0, 0, width, height))
+        mvp = qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
+        screen = picking.project(pos, mvp, width, height)
         painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
         painter.setPen(self._label_color)
         for (x, y), (_, text, font) in zip(screen, self.labels):
             if np.isfinite(x):
-                painter.setFont(font)
+                f = QtGui.QFont(font)
+                f.setPointSizeF(font.pointSizeF() * scale)
+                painter.setFont(f)
                 painter.drawText(QtCore.QPointF(x, y), text)
-        painter.end()
+
+    def render_array(self, width: int, height: int) -> np.ndarray:
+        """The scene rendered offscreen at ``width`` x ``height`` (BGRA), from the current camera."""
+        self.makeCurrent()
+        return self.renderToArray((width, height))
 
     def _line_items(self, n: int) -> None:
         while len(self.lines) < n:
@@ -242,11 +257,12 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         n_cfg, n_st = b.points.shape[:2]
         self._line_items(n_cfg * n_st)
         which = range(n_st) if starts is None else starts
+        end = c.step + 1 if self.trail else None  # animations: the path so far
         for k in which:
             for ci in range(n_cfg):
-                pts = b.points[ci, k]
+                pts = b.points[ci, k, :end]
                 keep = np.isfinite(pts[:, 0])
-                hz = c.heights(b.losses[ci, k][keep]) if keep.any() else np.zeros(0)
+                hz = c.heights(b.losses[ci, k, :end][keep]) if keep.any() else np.zeros(0)
                 sx, sy, sz = self.to_scene(pts[keep, 0], pts[keep, 1], hz)
                 pos = np.c_[sx, sy, sz + LIFT] if keep.any() else np.zeros((0, 3))
                 color = pg.mkColor(enabled[ci].color).getRgbF()

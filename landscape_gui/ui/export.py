@@ -1,0 +1,389 @@
+"""Figures for papers and slides, drawn by the same views the window shows (offscreen),
+so the window's File → Export and ``landscape-gui export`` give the same pictures.
+
+2-D: the contour view rendered at the requested size (PNG), or as vectors (SVG, PDF).
+3-D: the surface view rendered offscreen by OpenGL at the requested size (not a scaled
+screenshot). Options: title (the formula), legend (each optimizer and its settings, in
+its colour), colour bar (in f values), transparent background. Animations: frames of
+the descent, step by step, as GIF (Pillow) or MP4 (imageio + ffmpeg, when installed).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.session import default_file_mode
+
+MAX_SIDE = 4096
+IMAGE_SUFFIXES = (".png",)
+VECTOR_SUFFIXES = (".svg", ".pdf")
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+DATA_SUFFIXES = (".csv", ".json", ".npz")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made; the message names the option at fault."""
+
+
+@dataclass
+class FigureOptions:
+    view: str = "2d"              # "2d", "3d" or "both"
+    width: int = 1600
+    height: int = 1200
+    title: bool = True
+    legend: bool = True
+    colorbar: bool = True
+    transparent: bool = False
+
+    def check(self) -> None:
+        if self.view not in ("2d", "3d", "both"):
+            raise ExportError(f"--view must be 2d, 3d or both, not {self.view!r}")
+        for name, v in (("width", self.width), ("height", self.height)):
+            if not (isinstance(v, int) and 16 <= v <= MAX_SIDE):
+                raise ExportError(f"--size: {name} must be between 16 and {MAX_SIDE} pixels, got {v}")
+
+
+def has_opengl_display() -> bool:
+    app = QtWidgets.QApplication.instance()
+    return app is not None and app.platformName() not in ("offscreen", "minimal")
+
+
+# --- drawing the decorations ------------------------------------------------------------------
+
+
+def _title_text(controller) -> str:
+    s = controller.session
+    params = ", ".join(f"{k}={v:g}" for k, v in s.params.items())
+    return f"f(x, y) = {s.function_text}" + (f"   ({params})" if params else "")
+
+
+def _paint_overlays(painter: QtGui.QPainter, controller, rect: QtCore.QRectF, opts: FigureOptions,
+                    with_colorbar: bool) -> None:
+    """Title, legend and colour bar over a 3-D rendering (the 2-D view has its own items)."""
+    scale = max(rect.height() / 900.0, 0.6)
+    fg = QtGui.QColor(235, 235, 240)
+    if opts.title:
+        f = QtGui.QFont("DejaVu Sans", int(15 * scale), QtGui.QFont.Weight.Bold)
+        painter.setFont(f)
+        painter.setPen(fg)
+        painter.drawText(QtCore.QRectF(rect.left(), rect.top() + 8 * scale, rect.width(), 40 * scale),
+                         QtCore.Qt.AlignmentFlag.AlignHCenter, _title_text(controller))
+    if opts.legend:
+        _paint_legend(painter, controller, QtCore.QPointF(rect.left() + 16 * scale, rect.top() + 56 * scale), scale)
+    if opts.colorbar and with_colorbar:
+        _paint_colorbar(painter, controller, rect, scale)
+
+
+def _paint_legend(painter, controller, origin: QtCore.QPointF, scale: float) -> None:
+    enabled = controller.session.enabled_optimizers()
+    if not enabled:
+        return
+    f = QtGui.QFont("DejaVu Sans", int(11 * scale))
+    painter.setFont(f)
+    fm = QtGui.QFontMetricsF(f)
+    line_h = fm.height() * 1.35
+    width = max(fm.horizontalAdvance(o.label) for o in enabled) + 46 * scale
+    box = QtCore.QRectF(origin.x(), origin.y(), width, line_h * len(enabled) + 10 * scale)
+    painter.setPen(QtCore.Qt.PenStyle.NoPen)
+    painter.setBrush(QtGui.QColor(21, 23, 28, 200))
+    painter.drawRoundedRect(box, 6 * scale, 6 * scale)
+    for k, o in enumerate(enabled):
+        y = origin.y() + 5 * scale + line_h * (k + 0.5)
+        painter.setPen(QtGui.QPen(QtGui.QColor(o.color), 3.5 * scale))
+        painter.drawLine(QtCore.QPointF(origin.x() + 8 * scale, y), QtCore.QPointF(origin.x() + 34 * scale, y))
+        painter.setPen(QtGui.QColor(235, 235, 240))
+        painter.drawText(QtCore.QPointF(origin.x() + 42 * scale, y + fm.ascent() / 2 - 1), o.label)
+
+
+def _paint_colorbar(painter, controller, rect: QtCore.QRectF, scale: float) -> None:
+    lut = pg.colormap.get(controller.session.colormap).getLookupTable(0.0, 1.0, 256)
+    bar = QtCore.QRectF(rect.right() - 110 * scale, rect.top() + rect.height() * 0.2, 18 * scale,
+                        rect.height() * 0.6)
+    grad = QtGui.QLinearGradient(bar.bottomLeft(), bar.topLeft())
+    for k in range(0, 256, 15):
+        grad.setColorAt(k / 255, QtGui.QColor(*[int(v) for v in lut[k][:3]]))
+    painter.setPen(QtGui.QPen(QtGui.QColor(200, 200, 205), 1))
+    painter.setBrush(QtGui.QBrush(grad))
+    painter.drawRect(bar)
+    f = QtGui.QFont("DejaVu Sans", int(9 * scale))
+    painter.setFont(f)
+    painter.setPen(QtGui.QColor(235, 235, 240))
+    for k in range(5):
+        u = k / 4
+        y = bar.bottom() - u * bar.height()
+        painter.drawText(QtCore.QPointF(bar.right() + 4 * scale, y + 4 * scale),
+                         f"{controller.heights.value_at(u):.3g}")
+    painter.drawText(QtCore.QPointF(bar.left() - 6 * scale, bar.top() - 8 * scale), "f")
+
+
+# --- the two views, offscreen -------------------------------------------------------------------
+
+
+class FigureRenderer:
+    """Owns offscreen copies of the views for one controller; renders figures and frames."""
+
+    def __init__(self, controller, camera: dict | None = None):
+        from .contour_view import ContourView
+
+        self.controller = controller
+        self.camera = camera
+        self.contour = ContourView(controller)
+        self.contour.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
+        self.contour.show()  # "shown" (never on screen) so resizes lay it out like the window's
+        self._surface = None
+        self._legend = None
+        self._colorbar = None
+
+    def surface(self):
+        if self._surface is None:
+            if not has_opengl_display():
+                raise ExportError("3-D export needs an OpenGL display: run under xvfb-run "
+                                  "(2-D export works without one: --view 2d)")
+            from .surface_view import SurfaceView
+
+            v = SurfaceView(self.controller)
+            v.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
+            v.resize(800, 600)
+            v.show()  # creates the GL context; never on screen
+            QtWidgets.QApplication.processEvents()
+            # a figure has no window chrome around it: step back a little so nothing is clipped
+            v.setCameraPosition(**(self.camera or {"distance": 18.5}))
+            self._surface = v
+        return self._surface
+
+    # 2-D ------------------------------------------------------------------------------------
+    def _decorate_2d(self, opts: FigureOptions) -> None:
+        plot = self.contour.getPlotItem()
+        plot.setTitle(_title_text(self.controller) if opts.title else None, color="#ebebf0", size="13pt")
+        if self._legend is not None:
+            self._legend.scene() and self._legend.scene().removeItem(self._legend)
+            self._legend = None
+        if opts.legend:
+            self._legend = plot.addLegend(offset=(10, 10), labelTextColor=(235, 235, 240),
+                                          brush=pg.mkBrush(21, 23, 28, 200))
+            n_st = max(len(self.controller.session.starts), 1)
+            for ci, o in enumerate(self.controller.session.enabled_optimizers()):
+                if ci * n_st < len(self.contour.curves):
+                    self._legend.addItem(self.contour.curves[ci * n_st], o.label)
+        if opts.colorbar and self._colorbar is None:
+            cmap = pg.colormap.get(self.controller.session.colormap)
+            self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=18)
+            self._colorbar.setImageItem(self.contour.image, insert_in=plot)
+            ticks = [(u, f"{self.controller.heights.value_at(u):.3g}") for u in np.linspace(0, 1, 5)]
+            self._colorbar.axis.setTicks([ticks])
+        self.contour.setBackground(None if opts.transparent else "#15171c")
+
+    def image_2d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
+        self._decorate_2d(opts)
+        self.contour.resize(width, height)
+        QtWidgets.QApplication.processEvents()
+        img = QtGui.QImage(width, height, QtGui.QImage.Format.Format_ARGB32)
+        img.fill(QtCore.Qt.GlobalColor.transparent if opts.transparent else QtGui.QColor("#15171c"))
+        painter = QtGui.QPainter(img)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        self.contour.render(painter)
+        painter.end()
+        return img
+
+    def vector_2d(self, opts: FigureOptions, path: Path) -> None:
+        self._decorate_2d(opts)
+        self.contour.resize(opts.width, opts.height)
+        QtWidgets.QApplication.processEvents()
+        if path.suffix == ".svg":
+            from PySide6 import QtSvg
+
+            device = QtSvg.QSvgGenerator()
+            device.setFileName(str(path))
+            device.setSize(QtCore.QSize(opts.width, opts.height))
+            device.setViewBox(QtCore.QRect(0, 0, opts.width, opts.height))
+            device.setTitle(_title_text(self.controller))
+        else:
+            device = QtGui.QPdfWriter(str(path))
+            device.setPageSize(QtGui.QPageSize(QtCore.QSizeF(opts.width * 0.75, opts.height * 0.75),
+                                               QtGui.QPageSize.Unit.Point))
+            device.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
+            device.setResolution(96)
+        painter = QtGui.QPainter(device)
+        self.contour.render(painter)
+        painter.end()
+
+    # 3-D ------------------------------------------------------------------------------------
+    def image_3d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
+        v = self.surface()
+        v.opts_view["export_size"] = (width, height)
+        rgba = v.render_array(width, height)
+        img = QtGui.QImage(rgba.data, width, height, 4 * width, QtGui.QImage.Format.Format_ARGB32).copy()
+        if opts.transparent:  # the background colour becomes transparent
+            arr = np.frombuffer(img.bits(), dtype=np.uint8).reshape(height, width, 4)
+            bg = np.array([0x1C, 0x17, 0x15])  # BGRA of #15171c
+            arr[np.all(arr[:, :, :3] == bg, axis=2), 3] = 0
+        painter = QtGui.QPainter(img)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
+        v.paint_labels(painter, width, height, scale=max(height / 750.0, 0.8))
+        _paint_overlays(painter, self.controller, QtCore.QRectF(0, 0, width, height), opts, True)
+        painter.end()
+        return img
+
+    def image(self, opts: FigureOptions) -> QtGui.QImage:
+        opts.check()
+        if opts.view == "2d":
+            return self.image_2d(opts, opts.width, opts.height)
+        if opts.view == "3d":
+            return self.image_3d(opts, opts.width, opts.height)
+        half = opts.width // 2
+        left = self.image_3d(FigureOptions("3d", half, opts.height, opts.title, opts.legend, False,
+                                           opts.transparent), half, opts.height)
+        right = self.image_2d(FigureOptions("2d", opts.width - half, opts.height, False, False,
+                                            opts.colorbar, opts.transparent), opts.width - half, opts.height)
+        img = QtGui.QImage(opts.width, opts.height, QtGui.QImage.Format.Format_ARGB32)
+        img.fill(QtCore.Qt.GlobalColor.transparent)
+        p = QtGui.QPainter(img)
+        p.drawImage(0, 0, left)
+        p.drawImage(half, 0, right)
+        p.end()
+        return img
+
+    def frames(self, opts: FigureOptions, n_frames: int, progress=None):
+        """Images of the descent: trajectories drawn up to evenly spaced steps."""
+        c = self.controller
+        steps = c.session.steps
+        views = [self.contour] + ([self.surface()] if opts.view in ("3d", "both") else [])
+        for v in views:
+            v.trail = True
+        try:
+            for k, t in enumerate(np.linspace(0, steps, n_frames).round().astype(int)):
+                c.set_step(int(t))
+                for v in views:
+                    v.update_trajectories(None)
+                yield self.image(opts)
+                if progress is not None and not progress(k + 1, n_frames):
+                    return
+        finally:
+            for v in views:
+                v.trail = False
+                v.update_trajectories(None)
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def _atomic(path: Path, write) -> None:
+    """Write through a temporary file in the target folder, then rename: never a partial file."""
+    path = Path(path)
+    if not path.parent.exists():
+        raise ExportError(f"-o: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ExportError(f"-o: cannot write to {path.parent}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int = 20, camera=None,
+           progress=None) -> Path:
+    """Write ``path``; its suffix picks the kind: .png .svg .pdf .gif .mp4 .csv .json .npz."""
+    from ..core import export_data
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    opts.check()
+    if suffix in DATA_SUFFIXES:
+        b, labels = controller.batch, [o.label for o in controller.session.enabled_optimizers()]
+        if suffix == ".csv":
+            text = export_data.trajectories_csv(b, labels)
+            _atomic(path, lambda p: p.write_text(text))
+        elif suffix == ".json":
+            text = export_data.trajectories_json(b, labels, controller.session.to_dict())
+            _atomic(path, lambda p: p.write_text(text))
+        else:
+            _atomic(path, lambda p: export_data.grid_npz(str(p), controller.xs, controller.ys, controller.grid,
+                                                         controller.session.function_text,
+                                                         controller.session.params))
+        return path
+    renderer = FigureRenderer(controller, camera=camera)
+    if suffix in IMAGE_SUFFIXES:
+        img = renderer.image(opts)
+        _atomic(path, lambda p: _save_image(img, p))
+    elif suffix in VECTOR_SUFFIXES:
+        if opts.view != "2d":
+            raise ExportError(f"{suffix} is a vector format: only the 2-D view can be exported as one "
+                              "(use --view 2d, or .png for 3-D)")
+        _atomic(path, lambda p: renderer.vector_2d(opts, p))
+    elif suffix in ANIMATION_SUFFIXES:
+        if not 2 <= frames <= 2000:
+            raise ExportError(f"--frames must be between 2 and 2000, got {frames}")
+        if not 1 <= fps <= 120:
+            raise ExportError(f"--fps must be between 1 and 120, got {fps}")
+        _atomic(path, lambda p: _write_animation(renderer, opts, p, frames, fps, progress))
+    else:
+        raise ExportError(f"-o: unknown output type {suffix or '(none)'}: use .png .svg .pdf .gif .mp4 "
+                          ".csv .json or .npz")
+    return path
+
+
+def _save_image(img: QtGui.QImage, p: Path) -> None:
+    if not img.save(str(p), "PNG"):
+        raise ExportError(f"-o: could not write {p}")
+
+
+def _qimage_to_rgb(img: QtGui.QImage) -> np.ndarray:
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * img.height())
+    return arr.reshape(img.height(), img.bytesPerLine())[:, : 4 * img.width()].reshape(
+        img.height(), img.width(), 4).copy()
+
+
+class Cancelled(Exception):
+    pass
+
+
+def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -> None:
+    cancelled = []
+
+    def tick(k, n):
+        ok = progress(k, n) if progress else True
+        if not ok:
+            cancelled.append(True)
+        return ok
+
+    if p.suffix.lower() == ".mp4":
+        try:
+            import imageio.v2 as imageio
+            import imageio_ffmpeg
+        except ImportError:
+            raise ExportError("MP4 needs imageio with ffmpeg: pip install 'landscape-gui[video]' "
+                              "(or export a .gif)") from None
+        imageio_ffmpeg.get_ffmpeg_exe()  # fails clearly if the bundled ffmpeg is missing
+        # libx264 wants even sizes; the frames are padded by a pixel when needed
+        with imageio.get_writer(p, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=2) as out:
+            for img in renderer.frames(opts, frames, tick):
+                rgb = _qimage_to_rgb(img)[:, :, :3]
+                out.append_data(np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge"))
+        if cancelled:
+            raise Cancelled()
+        return
+    from PIL import Image
+
+    images = [Image.fromarray(_qimage_to_rgb(i)).convert("RGB").quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+              for i in renderer.frames(opts, frames, tick)]
+    if cancelled:
+        raise Cancelled()
+    images[0].save(p, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0,
+                   disposal=1)
