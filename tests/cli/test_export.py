@@ -163,3 +163,19 @@ def test_mp4_or_a_clear_message(tmp_path, capsys):
         assert list(tmp_path.iterdir()) == []
     else:
         assert code == 0 and out.stat().st_size > 1000
+
+
+def test_3d_without_any_display_says_so_and_2d_still_works(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    cmd = [sys.executable, "-m", "landscape_gui"] + BASE
+    r = subprocess.run(cmd + ["--view", "3d", "-o", str(tmp_path / "a.png")], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0 and "needs an OpenGL display" in r.stderr
+    assert not (tmp_path / "a.png").exists()
+    r = subprocess.run(cmd + ["--view", "2d", "-o", str(tmp_path / "b.png")], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and (tmp_path / "b.png").exists(), r.stderr
