@@ -439,16 +439,13 @@ def _trajectory(kind, value_and_gradient, hessian, p, h, table, start, steps, no
     mom1 = np.empty(n)
     mom2 = np.empty(n)
     init_state(kind, h, S)
-    pts[:, :] = np.nan
-    ls[:] = np.nan
     pts[0, 0] = q[0]
     pts[0, 1] = q[1]
     for t in range(1, steps + 2):
         f, gx, gy = value_and_gradient(q[0], q[1], p)
         ls[t - 1] = f
         if not np.isfinite(f):
-            pts[t - 1, 0] = np.nan
-            pts[t - 1, 1] = np.nan
+            _blank_from(pts, ls, t - 1)
             return t - 1
         if t == steps + 1:
             break
@@ -500,10 +497,18 @@ def _trajectory(kind, value_and_gradient, hessian, p, h, table, start, steps, no
             m2[t - 1, 0] = mom2[0]
             m2[t - 1, 1] = mom2[1]
         if escaped(q, box):
+            _blank_from(pts, ls, t)
             return t
         pts[t, 0] = q[0]
         pts[t, 1] = q[1]
     return -1
+
+
+@njit(**_JIT)
+def _blank_from(pts, ls, k):
+    """After a divergence nothing is kept: NaN from step k on (written only then, not up front)."""
+    pts[k:, :] = np.nan
+    ls[k:] = np.nan
 
 
 @njit(_RUN_ONE_SIG, **_JIT)
