@@ -71,7 +71,9 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self._update_isolines()
         m = c.known_minima()
         self.minima.setData(m[:, 0], m[:, 1])
-        self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
+        if (s.xrange, s.yrange) != getattr(self, "_domain", None):  # refit only for a new domain
+            self._domain = (s.xrange, s.yrange)
+            self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
 
     def _update_isolines(self) -> None:
         """Isolines now, unless the surface changes continuously (a slider being dragged):

@@ -312,10 +312,13 @@ class SessionController(QtCore.QObject):
         self.height_grid = self.heights(self.grid)
         self.timings["grid_ms"] = (time.perf_counter() - t0) * 1e3
         self.surfaceChanged.emit()
-        msg = f"grid {n}×{n} in {self.timings['grid_ms']:.1f} ms"
-        if self.surface_note():
-            msg += " — " + self.surface_note()
-        self.status.emit(msg)
+        now = time.perf_counter()
+        if now - getattr(self, "_last_grid_status", 0.0) > 0.5:  # not on every slider step
+            self._last_grid_status = now
+            msg = f"grid {n}×{n} in {self.timings['grid_ms']:.1f} ms"
+            if self.surface_note():
+                msg += " — " + self.surface_note()
+            self.status.emit(msg)
 
     def enabled_configs(self) -> list[tuple[str, dict]]:
         return [o.config() for o in self.session.enabled_optimizers()]

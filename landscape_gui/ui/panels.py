@@ -366,13 +366,29 @@ class LossPlot(pg.PlotWidget):
         self._refit.timeout.connect(lambda: self.getPlotItem().enableAutoRange(y=True))
         self.legend = self.getPlotItem().addLegend(offset=(-10, 8), labelTextColor=(230, 230, 230),
                                                    brush=pg.mkBrush(21, 23, 28, 200))
-        controller.trajectoriesChanged.connect(self.refresh)
+        controller.trajectoriesChanged.connect(self._trajectories_changed)
+        self._last_full = -1.0
+        self._deferred = QtCore.QTimer(self, singleShot=True, interval=120)
+        self._deferred.timeout.connect(lambda: self.refresh(None))
         controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
         self.refresh()
 
     def set_log(self, on: bool) -> None:
         self.log_y = on
         self.refresh(None)
+
+    def _trajectories_changed(self, starts) -> None:
+        """Full redraws come in bursts while a slider moves: draw the first, then one after the
+        burst (the surface views keep up; this plot follows within ~0.1 s)."""
+        import time
+
+        now = time.perf_counter()
+        if starts is None and now - self._last_full < 0.12:
+            self._deferred.start()
+        else:
+            self.refresh(starts)
+        if starts is None:
+            self._last_full = now
 
     def refresh(self, starts=None) -> None:
         """All curves; the y range is refitted only on full updates, not during a drag

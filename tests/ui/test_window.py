@@ -145,13 +145,15 @@ def test_adding_and_removing_optimizers_updates_every_view(window, qtbot):
     assert c.batch.points.shape[0] == n + 1
     assert len(window.surface_view.lines) == (n + 1) * n_starts
     assert len(window.contour_view.curves) == (n + 1) * n_starts
-    assert len(window.loss_plot.curves) == (n + 1) * n_starts
+    qtbot.waitUntil(lambda: len(window.loss_plot.curves) == (n + 1) * n_starts, timeout=1000)
     assert window.optimizer_panel.cards.count() - 1 == len(c.session.optimizers)
     c.remove_optimizer(0)
     c.update_optimizer(0, enabled=False)
     m = len(c.session.enabled_optimizers())
     assert c.batch.points.shape[0] == m
-    assert len(window.loss_plot.curves) == m * n_starts == len(window.surface_view.lines)
+    assert m * n_starts == len(window.surface_view.lines)
+    # the loss plot redraws once a burst of changes ends (within ~0.1 s)
+    qtbot.waitUntil(lambda: len(window.loss_plot.curves) == m * n_starts, timeout=1000)
 
 
 def test_rendered_pixels_show_surface_and_trajectories(window, qtbot):
