@@ -37,7 +37,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loss_plot = LossPlot(c)
         self.playback = PlaybackBar(c)
         self._dock("Function", self.function_editor, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, 270)
-        self._dock("Optimizers", self.optimizer_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 270)
+        self._dock("Optimizers", self.optimizer_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 310)
         bottom = QtWidgets.QWidget()
         bl = QtWidgets.QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -53,7 +53,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(1280, 800)
         self.settings = QtCore.QSettings("landscape-gui", "landscape-gui")
         geometry = self.settings.value("geometry")
-        if geometry is not None:
+        if geometry is not None and autosave:
             self.restoreGeometry(geometry)
             self.restoreState(self.settings.value("windowState"))
         # unsaved work: title mark, autosave, and a question on close
@@ -292,8 +292,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self._may_discard():
             ev.ignore()
             return
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("windowState", self.saveState())
+        if self.autosave_enabled:  # the user's window, not a benchmark's
+            self.settings.setValue("geometry", self.saveGeometry())
+            self.settings.setValue("windowState", self.saveState())
         self.autosave_timer.stop()
         if self.autosave_enabled:
             try:  # a deliberate close leaves nothing to recover

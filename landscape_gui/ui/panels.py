@@ -260,6 +260,8 @@ class OptimizerCard(QtWidgets.QFrame):
                 w.setValidator(QtGui.QDoubleValidator())
                 w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
             w.setObjectName(f"hyper_{key}")
+            if isinstance(w, QtWidgets.QLineEdit):
+                w.setMinimumWidth(64)
             form.addRow(key, w)
             self.fields[key] = w
         lay.addLayout(form)
@@ -305,6 +307,7 @@ class OptimizerPanel(QtWidgets.QWidget):
         top.addStretch(1)
         lay.addLayout(top)
         self.scroll = QtWidgets.QScrollArea(widgetResizable=True)
+        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.cards_host = QtWidgets.QWidget()
         self.cards = QtWidgets.QVBoxLayout(self.cards_host)
         self.cards.addStretch(1)
