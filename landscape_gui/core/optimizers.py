@@ -15,7 +15,7 @@ import ast
 import difflib
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -297,7 +297,6 @@ class Batch:
     first_moment: np.ndarray | None = None
     second_moment: np.ndarray | None = None
     used_kernels: bool = True   # False when the numpy fallback ran (kernels still compiling)
-    extra: dict = field(default_factory=dict)
 
     def diverged_at(self, c: int, s: int) -> int | None:
         d = int(self.diverged[c, s])

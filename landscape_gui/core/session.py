@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import optimizers
+from .files import atomic_write_text
 from .functions import get as get_function
 from .surface import Z_SCALES
 
@@ -145,29 +144,8 @@ def next_color(session: Session) -> str:
     return PALETTE[len(session.optimizers) % len(PALETTE)]
 
 
-def default_file_mode() -> int:
-    """What a plain open() would give a new file (mkstemp's 0600 is too private for a figure)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def save_text(path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, default_file_mode())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(path, text)
 
 
 def _no_constants(name):

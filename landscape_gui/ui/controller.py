@@ -364,9 +364,6 @@ class SessionController(QtCore.QObject):
         pts = [(x, y) for x, y, _ in lf.minima + lf.local_minima]
         return np.array(pts, dtype=float).reshape(-1, 2)
 
-    def height_of(self, values) -> np.ndarray:
-        return self.heights(values)
-
     def surface_note(self) -> str:
         u = self.heights.undefined
         return f"f is undefined on {100 * u:.1f}% of the domain (grey)" if u > 0 else ""

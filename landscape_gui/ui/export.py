@@ -11,7 +11,6 @@ the descent, step by step, as GIF (Pillow) or MP4 (imageio + ffmpeg, when instal
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.session import default_file_mode
+from ..core.files import atomic_write
 
 MAX_SIDE = 4096
 IMAGE_SUFFIXES = (".png",)
@@ -217,7 +216,6 @@ class FigureRenderer:
     # 3-D ------------------------------------------------------------------------------------
     def image_3d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
         v = self.surface()
-        v.opts_view["export_size"] = (width, height)
         rgba = v.render_array(width, height)
         img = QtGui.QImage(rgba.data, width, height, 4 * width, QtGui.QImage.Format.Format_ARGB32).copy()
         if opts.transparent:  # the background colour becomes transparent
@@ -282,18 +280,7 @@ def _atomic(path: Path, write) -> None:
         raise ExportError(f"-o: folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise ExportError(f"-o: cannot write to {path.parent}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, write)
 
 
 def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int = 20, camera=None,

@@ -174,7 +174,7 @@ def test_3d_without_any_display_says_so_and_2d_still_works(tmp_path):
     cmd = [sys.executable, "-m", "landscape_gui"] + BASE
     r = subprocess.run(cmd + ["--view", "3d", "-o", str(tmp_path / "a.png")], env=env, capture_output=True,
                        text=True, timeout=120)
-    assert r.returncode != 0 and "needs an OpenGL display" in r.stderr
+    assert r.returncode != 0 and "needs an OpenGL display" in r.stderr, (r.returncode, r.stderr[-2000:])
     assert not (tmp_path / "a.png").exists()
     r = subprocess.run(cmd + ["--view", "2d", "-o", str(tmp_path / "b.png")], env=env, capture_output=True,
                        text=True, timeout=120)

@@ -1,0 +1,45 @@
+"""Writing files so that a crash or an error never leaves a partial or corrupt one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def default_file_mode() -> int:
+    """What a plain open() would give a new file (mkstemp's 0600 is too private for a figure)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path, write) -> None:
+    """``write(temporary_path)`` in the target's folder, then one rename onto ``path``.
+
+    The previous file stays intact until the rename; on any error the temporary
+    file is removed and the error propagates.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    def write(p: Path) -> None:
+        with open(p, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    atomic_write(path, write)
