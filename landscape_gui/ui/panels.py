@@ -11,6 +11,7 @@ from ..core.expression import ALIASES, CONSTANTS, FUNCTIONS
 
 COLORMAPS = ["viridis", "plasma", "inferno", "magma", "cividis", "turbo"]
 RESOLUTIONS = [64, 128, 200, 256, 384, 512]
+THROTTLE_S = 0.25  # the loss plot redraws at most this often while things move
 
 
 class FormulaHighlighter(QtGui.QSyntaxHighlighter):
@@ -371,8 +372,9 @@ class LossPlot(pg.PlotWidget):
                                                    brush=pg.mkBrush(21, 23, 28, 200))
         controller.trajectoriesChanged.connect(self._trajectories_changed)
         self._last_full = -1.0
-        self._deferred = QtCore.QTimer(self, singleShot=True, interval=120)
-        self._deferred.timeout.connect(lambda: self.refresh(None))
+        self._pending = False  # False: nothing scheduled; None: everything; a set: those starts
+        self._deferred = QtCore.QTimer(self, singleShot=True)
+        self._deferred.timeout.connect(self._flush)
         controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
         self.refresh()
 
@@ -381,17 +383,27 @@ class LossPlot(pg.PlotWidget):
         self.refresh(None)
 
     def _trajectories_changed(self, starts) -> None:
-        """Full redraws come in bursts while a slider moves: draw the first, then one after the
-        burst (the surface views keep up; this plot follows within ~0.1 s)."""
+        """Redraw at most every 0.25 s: during a drag or a slider move the surface views keep up
+        frame by frame, and this plot follows at 4 Hz (and exactly once the motion stops)."""
         import time
 
         now = time.perf_counter()
-        if starts is None and now - self._last_full < 0.12:
-            self._deferred.start()
-        else:
-            self.refresh(starts)
-        if starts is None:
-            self._last_full = now
+        if self._pending is not False:  # a redraw is scheduled: merge what it must cover
+            self._pending = None if (starts is None or self._pending is None) else self._pending | set(starts)
+            return
+        if now - self._last_full < THROTTLE_S:
+            self._pending = None if starts is None else set(starts)
+            self._deferred.start(int((THROTTLE_S - (now - self._last_full)) * 1000) + 1)
+            return
+        self._last_full = now
+        self.refresh(starts)
+
+    def _flush(self) -> None:
+        import time
+
+        pending, self._pending = self._pending, False
+        self._last_full = time.perf_counter()
+        self.refresh(None if pending is None else sorted(pending))
 
     def refresh(self, starts=None) -> None:
         """All curves; the y range is refitted only on full updates, not during a drag
