@@ -92,6 +92,7 @@ class SessionController(QtCore.QObject):
         self.undo_stack = QtGui.QUndoStack(self)
         self._recording: str | None = None
         self._drag_before: dict | None = None
+        self.hovered_start: int | None = None  # the start marker under the mouse, if any
         self.function = compile_function(self.session.function_text, self.session.params)
         self.grid = np.zeros((2, 2))
         self.xs = self.ys = np.zeros(2)

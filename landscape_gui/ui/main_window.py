@@ -142,10 +142,17 @@ class MainWindow(QtWidgets.QMainWindow):
             act.setShortcut(key)
             act.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
             act.triggered.connect(slot)
-        delete = QtGui.QAction("Remove last start point", self)
+        delete = QtGui.QAction("Remove start point", self)
         delete.setShortcut(QtGui.QKeySequence.StandardKey.Delete)
-        delete.triggered.connect(lambda: c.remove_start(len(c.session.starts) - 1))
+        delete.triggered.connect(self.remove_start_point)
         self.addAction(delete)
+
+    def remove_start_point(self) -> None:
+        """Delete: the start point under the mouse, or else the most recently added one."""
+        c = self.controller
+        i = c.hovered_start if c.hovered_start is not None else len(c.session.starts) - 1
+        c.hovered_start = None
+        c.remove_start(i)
 
     def _set_wireframe(self, on: bool) -> None:
         self.surface_view.opts_view["wireframe"] = on

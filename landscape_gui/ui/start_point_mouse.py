@@ -57,6 +57,7 @@ class StartPointMouse:
             ev.accept()
             return
         if not ev.buttons():
+            self.controller.hovered_start = self.start_under(pos)  # what Delete removes
             hit = self.data_under(pos)
             if hit is not None:
                 f = self.controller.function.value(*hit)

@@ -249,3 +249,18 @@ def test_gui_benchmark_runs(qtbot):
     names = " ".join(r["figure"] for r in rows)
     assert "drag" in names and "slider" in names and "launch" in names
     assert all("ours_ms" in r and r["ours_ms"] > 0 for r in rows), rows
+
+
+def test_delete_removes_the_start_under_the_mouse(window, qtbot):
+    c = window.controller
+    c.add_start(0.5, 0.5)
+    c.add_start(-1.0, 2.5)
+    first = c.session.starts[0]
+    plot = window.contour_view
+    mouse(plot.viewport(), "move", contour_pixel(plot, *first), buttons=Qt.MouseButton.NoButton)
+    assert c.hovered_start == 0
+    window.remove_start_point()
+    assert first not in c.session.starts and (-1.0, 2.5) in c.session.starts
+    n = len(c.session.starts)
+    window.remove_start_point()  # nothing hovered now: the most recent one goes
+    assert len(c.session.starts) == n - 1 and (-1.0, 2.5) not in c.session.starts
