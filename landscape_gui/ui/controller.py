@@ -15,6 +15,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from ..core import ExpressionError, compile_function, grid_axes, optimizers
+from ..core.loss_function import LossFunction, compile_expression
 from ..core.session import OptimizerInstance, Session, next_color
 from ..core.surface import height_map
 
@@ -101,6 +102,8 @@ class SessionController(QtCore.QObject):
         self.batch: optimizers.Batch | None = None
         self.step = self.session.steps
         self.timings: dict[str, float] = {}
+        self._compile_later = QtCore.QTimer(self, singleShot=True, interval=400)
+        self._compile_later.timeout.connect(lambda: self.function.compiled.start_numba(background=True))
         self._kernel_poll = QtCore.QTimer(self, interval=100)
         self._kernel_poll.timeout.connect(self._check_kernels)
         self._kernel_poll.start()
@@ -114,9 +117,11 @@ class SessionController(QtCore.QObject):
         t0 = time.perf_counter()
         old = self.session.params
         try:
-            names = compile_function(text).parameters.keys()
-            params = {n: old.get(n, 1.0) for n in names}
-            f = compile_function(text, params)
+            # tier 1 only: the Numba compile starts once typing pauses (_start_kernels), so a
+            # burst of half-typed formulas does not queue a compile for each of them
+            compiled = compile_expression(text)
+            params = {n: old.get(n, 1.0) for n in compiled.parsed.parameters}
+            f = LossFunction(compiled, params)
         except ExpressionError as err:
             self.functionError.emit(err.message, -1 if err.position is None else err.position)
             return False
@@ -129,6 +134,7 @@ class SessionController(QtCore.QObject):
         self.functionChanged.emit()
         self._recompute_surface()
         self._recompute_trajectories()
+        self._compile_later.start()
         self._kernel_poll.start()
         return True
 
