@@ -85,7 +85,8 @@ def _fail(message: str) -> int:
 
 def build_session(args):
     """The export's session: --session, then --preset/--function, then each flag on top."""
-    from .core import ExpressionError, compile_function, optimizers
+    from .core import ExpressionError, optimizers
+    from .core.loss_function import compile_expression
     from .core.session import PALETTE, OptimizerInstance, Session, SessionError
 
     if args.session:
@@ -102,12 +103,12 @@ def build_session(args):
         s = Session.default()
     if args.function:
         try:
-            compile_function(args.function)
+            compile_expression(args.function)  # validate only; no background compile yet
         except ExpressionError as exc:
             raise ValueError(f"--function: {exc.message}") from None
         s.function_text, s.params, s.preset = args.function, {}, None
     try:
-        names = compile_function(s.function_text).parameters
+        names = compile_expression(s.function_text).parsed.parameters
     except ExpressionError as exc:
         raise ValueError(f"formula: {exc.message}") from None
     s.params = {n: s.params.get(n, 1.0) for n in names}

@@ -18,6 +18,7 @@ import time
 import warnings
 from collections import OrderedDict
 
+import numba as _numba  # noqa: F401  (imported in the caller's thread, never first inside a compile thread)
 import numpy as np
 
 from . import codegen
