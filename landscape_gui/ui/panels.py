@@ -122,7 +122,8 @@ class FunctionEditor(QtWidgets.QWidget):
         lay.addStretch(1)
         self.param_widgets: dict[str, tuple] = {}
         controller.functionError.connect(self.show_error)
-        controller.functionChanged.connect(self.sync_from_session)
+        # the editor follows the session (presets, undo); while typing the two are already equal
+        controller.functionChanged.connect(lambda: self.sync_from_session(set_text=True))
         controller.sessionReplaced.connect(lambda: self.sync_from_session(set_text=True))
         controller.surfaceChanged.connect(self._sync_controls)
         self.sync_from_session(set_text=True)

@@ -264,3 +264,24 @@ def test_delete_removes_the_start_under_the_mouse(window, qtbot):
     n = len(c.session.starts)
     window.remove_start_point()  # nothing hovered now: the most recent one goes
     assert len(c.session.starts) == n - 1 and (-1.0, 2.5) not in c.session.starts
+
+
+def test_every_preset_and_every_optimizer_in_the_window(window, qtbot):
+    from landscape_gui.core import functions, optimizers
+
+    c = window.controller
+    for name in optimizers.names():
+        c.add_optimizer(name)
+    assert len(c.session.enabled_optimizers()) == 4 + len(optimizers.names())
+    for lf in functions.FUNCTIONS:
+        c.load_preset(lf.key)
+        assert window.session.function_text == lf.formula
+        assert window.function_editor.editor.toPlainText() == lf.formula
+        assert c.batch.points.shape[:2] == (len(c.session.enabled_optimizers()), len(c.session.starts))
+        assert np.isfinite(c.height_grid).mean() > 0.99, lf.key
+        for mode in ("linear", "log", "clip"):
+            c.set_zscale(mode)
+        framebuffer(window.surface_view)  # renders without errors
+    c.set_resolution(64)
+    c.undo_stack.undo()
+    assert c.session.resolution != 64
