@@ -21,6 +21,7 @@ from pathlib import Path
 import sympy as sp
 
 from .expression import X, Y, ExpressionError, Relu, Sigmoid, Softplus
+from .files import atomic_write_text
 
 CODEGEN_VERSION = "4"  # bump when the generated source changes shape
 
@@ -330,10 +331,10 @@ def load_numba_module(source: str, key: str):
             return sys.modules[name]
         path = kernel_dir() / f"{name}.py"
         if not path.exists() or path.read_text() != source:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(source)
-            os.replace(tmp, path)
+            atomic_write_text(path, source)
+            prune_kernel_dir(path.parent)
+        else:
+            os.utime(path)  # recently used: pruned last
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # Numba looks the module up while compiling it
@@ -343,6 +344,21 @@ def load_numba_module(source: str, key: str):
             del sys.modules[name]
             raise
         return module
+
+
+MAX_CACHED_FORMULAS = 400
+
+
+def prune_kernel_dir(folder: Path, keep: int = MAX_CACHED_FORMULAS) -> None:
+    """Forget the least recently used formulas beyond ``keep`` (module and Numba cache files),
+    so a year of typing does not fill the disk."""
+    modules = sorted(folder.glob("lk_*.py"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in modules[keep:]:
+        for f in [old, *(old.parent / "__pycache__").glob(f"{old.stem}.*")]:
+            try:
+                f.unlink()
+            except OSError:
+                pass
 
 
 def load_numpy_functions(source: str) -> dict:

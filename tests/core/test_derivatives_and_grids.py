@@ -117,3 +117,20 @@ def test_hoisting_puts_separable_parts_outside_the_inner_loop():
     src, _ = codegen.numba_source(parse_expression("20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)").expr, ())
     inner = src.split("for i in range(nx):")[-1]
     assert "np.cos" not in inner  # both cosines are evaluated once per column / row
+
+
+def test_kernel_cache_keeps_the_most_recent_formulas(tmp_path):
+    import os
+    import time as _time
+
+    from landscape_gui.core.codegen import prune_kernel_dir
+
+    (tmp_path / "__pycache__").mkdir()
+    for k in range(6):
+        p = tmp_path / f"lk_{k}.py"
+        p.write_text("# kernel\n")
+        (tmp_path / "__pycache__" / f"lk_{k}.value-3.py311.nbi").write_text("")
+        os.utime(p, (_time.time() - 100 + k, _time.time() - 100 + k))
+    prune_kernel_dir(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.glob("lk_*.py")) == ["lk_3.py", "lk_4.py", "lk_5.py"]
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "__pycache__").iterdir()) == ["lk_3", "lk_4", "lk_5"]
