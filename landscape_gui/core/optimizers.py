@@ -183,7 +183,11 @@ def _check(cname: str, h: dict) -> None:
 
 def pack(name: str, hyper: dict | None = None) -> tuple[int, np.ndarray]:
     """(kernel id, packed hyperparameter vector) for the Numba kernels."""
-    cname, full = validate(name, hyper)
+    return _pack_valid(*validate(name, hyper))
+
+
+def _pack_valid(cname: str, full: dict) -> tuple[int, np.ndarray]:
+    """``pack`` for a config ``validate`` has already checked (no second validation)."""
     kind, spec = SPECS[cname]
     h = np.zeros(K.N_HYPER)
     i = 0
@@ -329,7 +333,7 @@ def _box(starts: np.ndarray, domain) -> float:
 
 def _prepare(configs, starts, steps, noise, seed):
     canon = [validate(n, h) for n, h in configs]
-    packed = [pack(n, h) for n, h in canon]
+    packed = [_pack_valid(n, h) for n, h in canon]
     starts = np.ascontiguousarray(np.asarray(starts, dtype=np.float64).reshape(-1, 2))
     if not np.isfinite(starts).all():
         raise ValueError("starts must be finite (x, y) pairs")
