@@ -109,16 +109,9 @@ def bench_optimizers(steps: int, n_starts: int, repeats: int) -> list[dict]:
     ours = _median_time(lambda: optimizers.run_many(f, configs, starts, steps), repeats)
     rows = []
     # pure numpy loop: the reference rules, vectorised over the starts
-    from .core.optimizer_reference import ReferenceOptimizer
-
     def numpy_loop():
         for name, hyper in configs:
-            kind, h = optimizers.pack(name, hyper)
-            opt = ReferenceOptimizer(kind, h, starts.shape)
-            q = starts.copy()
-            for _ in range(steps):
-                gx, gy = f.gradient(q[:, 0], q[:, 1])
-                q = opt.step(q, np.column_stack([gx, gy]))
+            _numpy_run(f, name, hyper, starts, steps)
 
     with np.errstate(all="ignore"):
         t_np = _median_time(numpy_loop, max(1, repeats // 3))
@@ -159,6 +152,62 @@ def bench_drag(repeats: int) -> dict:
             "target_ms": 2.0, "meets_target": ours * 1e3 <= 2.0}
 
 
+def _numpy_run(f, name, hyper, starts, steps):
+    """The numpy reference rule vectorised over starts: the baseline for batch figures."""
+    from .core.optimizer_reference import ReferenceOptimizer
+
+    kind, h = optimizers.pack(name, hyper)
+    opt = ReferenceOptimizer(kind, h, starts.shape)
+    q = starts.copy()
+    for _ in range(steps):
+        gx, gy = f.gradient(q[:, 0], q[:, 1])
+        q = opt.step(q, np.column_stack([gx, gy]))
+    return q
+
+
+def bench_analysis(quick: bool, repeats: int) -> list[dict]:
+    """Basin map, critical points of every library function, LR sweep (issue 8's targets)."""
+    from .core import analysis, functions
+    from .core.analysis_kernels import newton_search_reference
+
+    rows = []
+    lib = get_function("himmelblau")
+    f = compile_function(lib.formula, background=False)
+    n = 64 if quick else 256
+    ours = _median_time(lambda: analysis.basins(f, "Adam", {"lr": 0.05}, lib.xrange, lib.yrange,
+                                                shape=(n, n), steps=500), max(1, repeats // 3))
+    # baseline: the numpy reference rule vectorised over all starts (endpoints only)
+    xs, ys = analysis.cell_centres(lib.xrange, lib.yrange, (n, n))
+    starts = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    with np.errstate(all="ignore"):
+        t_np = _median_time(lambda: _numpy_run(f, "Adam", {"lr": 0.05}, starts, 500), 1)
+    rows.append({"figure": f"basin map {n}x{n} starts x 500 Adam steps", "ours_ms": ours * 1e3,
+                 "baseline": "numpy reference", "baseline_ms": t_np * 1e3, "ratio": t_np / ours,
+                 "target_ms": 1500.0 if n == 256 else 1500.0 / 16, "meets_target": ours * 1e3 <= (1500.0 if n == 256 else 1500.0 / 16)})
+    worst, worst_name = 0.0, ""
+    for lf in functions.FUNCTIONS:
+        g = compile_function(lf.formula, lf.params, background=False)
+        t = _median_time(lambda: analysis.critical_points(g, lf.xrange, lf.yrange), 3)
+        if t > worst:
+            worst, worst_name, worst_f, worst_lf = t, lf.key, g, lf
+    seeds = np.stack(np.meshgrid(*analysis.cell_centres(worst_lf.xrange, worst_lf.yrange, 96)), axis=-1).reshape(-1, 2)
+    diag = math.hypot(np.ptp(worst_lf.xrange), np.ptp(worst_lf.yrange))
+    t_np = _median_time(lambda: newton_search_reference(worst_f, seeds, 100, 0.25 * diag, 1e-11 * diag), 1)
+    rows.append({"figure": f"critical points, slowest library function ({worst_name})",
+                 "ours_ms": worst * 1e3, "baseline": "numpy Newton (search only)", "baseline_ms": t_np * 1e3,
+                 "ratio": t_np / worst, "target_ms": 200.0, "meets_target": worst * 1e3 <= 200.0})
+    g = compile_function("0.5*(x^2 + 25*y^2)", background=False)
+    lrs = np.geomspace(1e-4, 1, 200)
+    ours = _median_time(lambda: analysis.lr_sweep(g, "SGD", {}, (2.0, 1.0), lrs, 500), repeats)
+    with np.errstate(all="ignore"):
+        t_np = _median_time(lambda: [_numpy_run(g, "SGD", {"lr": lr}, np.array([[2.0, 1.0]]), 500)
+                                     for lr in lrs], 1)
+    rows.append({"figure": "LR sweep 200 rates x 500 steps", "ours_ms": ours * 1e3,
+                 "baseline": "numpy reference", "baseline_ms": t_np * 1e3, "ratio": t_np / ours,
+                 "target_ms": 100.0, "meets_target": ours * 1e3 <= 100.0})
+    return rows
+
+
 def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out=sys.stdout) -> dict:
     n = 256 if quick else 1024
     repeats = 3 if quick else 9
@@ -170,6 +219,7 @@ def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out
     rows.append(bench_first_grid(2 if quick else 5))
     rows += bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
     rows.append(bench_drag(repeats))
+    rows += bench_analysis(quick, repeats)
     if gui:
         from .ui.bench_gui import bench_gui
 

@@ -439,11 +439,16 @@ def _trajectory(kind, value_and_gradient, hessian, p, h, table, start, steps, no
     mom1 = np.empty(n)
     mom2 = np.empty(n)
     init_state(kind, h, S)
+    # Endpoint mode: when ``pts``/``ls`` have fewer rows than steps+1 (a power of two),
+    # they are a ring holding the last points only (step t in row t & mask), so a
+    # basin map of 65k starts needs no 500-step paths.
+    full = pts.shape[0] > steps
+    mask = pts.shape[0] - 1
     pts[0, 0] = q[0]
     pts[0, 1] = q[1]
     for t in range(1, steps + 2):
         f, gx, gy = value_and_gradient(q[0], q[1], p)
-        ls[t - 1] = f
+        ls[(t - 1) if full else ((t - 1) & mask)] = f
         if not np.isfinite(f):
             _blank_from(pts, ls, t - 1)
             return t - 1
@@ -499,8 +504,9 @@ def _trajectory(kind, value_and_gradient, hessian, p, h, table, start, steps, no
         if escaped(q, box):
             _blank_from(pts, ls, t)
             return t
-        pts[t, 0] = q[0]
-        pts[t, 1] = q[1]
+        i = t if full else (t & mask)
+        pts[i, 0] = q[0]
+        pts[i, 1] = q[1]
     return -1
 
 
@@ -584,6 +590,32 @@ def run_batch(value_and_gradient, hessian, p, kinds, hypers, starts, steps, nois
         diverged_at[c, s] = run_one(value_and_gradient, hessian, p, kinds[c], hypers[c], tables[c],
                                     starts[s], steps, noise, seed, stream0 + s, box, record, points[c, s],
                                     losses[c, s], grads[r, k], first[r, k], second[r, k])
+
+
+_RUN_ENDPOINTS_SIG = types.void(
+    _VG, _VG, types.float64[::1], types.int64, types.float64[::1], types.float64[:, ::1],
+    types.int64, types.float64, types.int64, types.int64, types.float64,
+    types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1])
+
+
+@njit(_RUN_ENDPOINTS_SIG, parallel=True, **_JIT)
+def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise, seed, stream0,
+                  box, last, last_loss, diverged_at):
+    """One optimizer from many starts, keeping only each run's last R points.
+
+    ``last`` is (starts, R, 2) with R a power of two: if R > steps, row t is the
+    point after step t; otherwise a ring, ``last[s, t & (R - 1)]`` for the last R
+    steps (so the caller can tell settling from drifting); ``last_loss`` likewise.
+    Used by basin maps, where full (starts, steps) paths would not fit in memory.
+    """
+    n_st = starts.shape[0]
+    table = np.empty((max(steps, 1), N_COEF))
+    step_coefficients(kind, h, steps, table)
+    dummy = np.empty((1, 2))
+    for s in prange(n_st):
+        diverged_at[s] = run_one(value_and_gradient, hessian, p, kind, h, table, starts[s], steps,
+                                 noise, seed, stream0 + s, box, False, last[s], last_loss[s],
+                                 dummy, dummy, dummy)
 
 
 @njit(**_JIT)
