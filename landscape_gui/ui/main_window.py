@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.session import SUFFIX, Session, SessionError, save_text
@@ -44,6 +45,17 @@ class MainWindow(QtWidgets.QMainWindow):
         bl.addWidget(self.playback)
         bl.addWidget(self.loss_plot, 1)
         self.loss_dock = self._dock("Loss and playback", bottom, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, 0)
+        from .analysis_panel import AnalysisModel, AnalysisPanel, ContourOverlay, SurfaceOverlay
+
+        self.analysis = AnalysisModel(c, self)
+        self.analysis_panel = AnalysisPanel(self.analysis)
+        self.analysis_panel.centre_requested = self.centre_views_on
+        self.contour_overlay = ContourOverlay(self.contour_view, self.analysis)
+        self.surface_overlay = SurfaceOverlay(self.surface_view, self.analysis)
+        self.analysis_dock = self._dock("Analysis", self.analysis_panel,
+                                        QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 0)
+        self.tabifyDockWidget(self.findChild(QtWidgets.QDockWidget, "Optimizers_dock"), self.analysis_dock)
+        self.findChild(QtWidgets.QDockWidget, "Optimizers_dock").raise_()
         self.resizeDocks([self.loss_dock], [190], QtCore.Qt.Orientation.Vertical)
         self._menus()
         self.status_label = QtWidgets.QLabel()
@@ -134,6 +146,21 @@ class MainWindow(QtWidgets.QMainWindow):
             act.toggled.connect(lambda v, k=key: QtCore.QSettings("landscape-gui", "landscape-gui")
                                 .setValue(f"view/{k}", v))
             self.view_toggles[key] = act
+        menu = self.menuBar().addMenu("&Analysis")
+        p = self.analysis_panel
+        self.analysis_actions = {}
+        for key, text, box, tab in (("critical", "Show &critical points", p.critical_check, 0),
+                                    ("basins", "&Basins for selected optimizer", p.basins_check, 1),
+                                    ("sweep", "&Learning-rate sweep", p.sweep_check, 2)):
+            act = menu.addAction(text)
+            act.setCheckable(True)
+            act.toggled.connect(box.setChecked)
+            box.toggled.connect(act.setChecked)
+            act.toggled.connect(lambda on, t=tab: on and self.show_analysis_tab(t))
+            self.analysis_actions[key] = act
+        menu.addSeparator()
+        cancel = menu.addAction("Cancel basin computation")
+        cancel.triggered.connect(lambda: self.analysis.cancel("basins"))
         play = self.menuBar().addMenu("&Playback")
         for text, key, slot in (("Play / pause", "Space", self.playback.toggle),
                                 ("Previous step", "Left", lambda: c.set_step(c.step - 1)),
@@ -146,6 +173,23 @@ class MainWindow(QtWidgets.QMainWindow):
         delete.setShortcut(QtGui.QKeySequence.StandardKey.Delete)
         delete.triggered.connect(self.remove_start_point)
         self.addAction(delete)
+
+    def show_analysis_tab(self, tab: int) -> None:
+        self.analysis_dock.show()
+        self.analysis_dock.raise_()
+        self.analysis_panel.tabs.setCurrentIndex(tab)
+
+    def centre_views_on(self, x: float, y: float) -> None:
+        """Centre both views on a data point (a clicked critical point), keeping the zoom."""
+        vb = self.contour_view.getPlotItem().getViewBox()
+        (xa, xb), (ya, yb) = vb.viewRange()
+        vb.setRange(xRange=(x - (xb - xa) / 2, x + (xb - xa) / 2), yRange=(y - (yb - ya) / 2, y + (yb - ya) / 2),
+                    padding=0)
+        c = self.controller
+        h = float(np.nan_to_num(c.heights(c.function.value(x, y))))
+        sx, sy, sz = self.surface_view.to_scene(x, y, h)
+        self.surface_view.setCameraPosition(pos=QtGui.QVector3D(float(sx), float(sy), float(sz)))
+        self.status_label.setText(f"centred on ({x:.4g}, {y:.4g})")
 
     def remove_start_point(self) -> None:
         """Delete: the start point under the mouse, or else the most recently added one."""
@@ -303,6 +347,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("geometry", self.saveGeometry())
             self.settings.setValue("windowState", self.saveState())
         self.autosave_timer.stop()
+        self.analysis.shutdown()
         if self.autosave_enabled:
             try:  # a deliberate close leaves nothing to recover
                 self.autosave_path().unlink()

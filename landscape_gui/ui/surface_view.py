@@ -71,6 +71,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._background_key = None
         self._pending_key = None
         self._background = None
+        self.drape = None  # callable(xs, ys) -> (nx, ny, 4) RGBA blended over the surface, or None
         self.reset_camera()
         self.observe_controller()
 
@@ -109,6 +110,11 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         index = np.clip(np.nan_to_num(h.T, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.intp)
         colors = self._lut[index]
         colors[undefined.T] = (0.35, 0.35, 0.38, 1.0)  # undefined: a flat grey
+        drape = self.drape(c.xs, c.ys) if self.drape is not None else None
+        if drape is not None:  # e.g. basins of attraction, blended over the colour map
+            a = drape[..., 3:4]
+            colors = colors * (1 - a) + drape * a
+            colors[..., 3] = 1.0
         self._scene_grid = (sx, sy, sz)
         grid_key = (c.xs.size, c.ys.size, c.session.xrange, c.session.yrange)
         if grid_key != self._grid_key:  # x and y only when the mesh itself changes
@@ -127,6 +133,11 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self.minima.setData(pos=np.c_[mx, my, mz + LIFT])
         else:
             self.minima.setData(pos=np.zeros((0, 3)))
+
+    def landscape_changed(self) -> None:
+        """Something drawn with the landscape (not the trajectories) changed: re-render it."""
+        self._surface_version += 1
+        self.update()
 
     def _update_box(self) -> None:
         c = self.controller
