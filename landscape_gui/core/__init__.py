@@ -7,7 +7,7 @@ test-function library.
 
 from .expression import ExpressionError
 from .loss_function import LossFunction, compile_function, grid_axes
-from . import functions, optimizers  # noqa: E402  (public submodules)
+from . import analysis, functions, optimizers  # noqa: E402  (public submodules)
 
 __all__ = ["compile_function", "ExpressionError", "LossFunction", "grid_axes",
-           "functions", "optimizers"]
+           "analysis", "functions", "optimizers"]

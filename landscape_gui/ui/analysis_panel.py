@@ -437,7 +437,7 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
 class AnalysisPanel(QtWidgets.QWidget):
     """Critical points table, basin controls with progress/cancel and legend, LR sweep."""
 
-    COLUMNS = ["kind", "x", "y", "f", "λ1", "λ2", "cond.", "SAM sharpness", "basin area"]
+    COLUMNS = ["kind", "x", "y", "f", "λmin", "λmax", "cond.", "SAM sharpness", "basin area"]
 
     def __init__(self, model: AnalysisModel, parent=None):
         super().__init__(parent)
