@@ -1,0 +1,248 @@
+"""Numba forward and backward passes of a multilayer perceptron over a flat parameter vector.
+
+Layout (see ``model.MLP``): layer l maps ``dims[l]`` inputs to ``dims[l + 1]``
+outputs with weights ``theta[woff[l]: woff[l] + dims[l+1]*dims[l]]`` (row-major,
+one row per output unit: a "filter") and biases ``theta[boff[l]: ...]``. Hidden
+layers apply the activation (0 relu, 1 tanh); a layer with ``residual[l]`` adds
+its input back (h + act(W h + b)); the last layer is linear. Loss 0 is softmax
+cross-entropy against integer labels, 1 is mean squared error against targets
+(torch's CrossEntropyLoss / MSELoss, mean reduction).
+
+Every function here has a plain-numpy twin in ``reference.py``; tests compare them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..optimizer_kernels import sam_perturbation, update
+from ..optimizer_kinds import SAM
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+RELU, TANH = 0, 1
+CROSS_ENTROPY, MSE = 0, 1
+
+
+@njit(**_JIT)
+def _act(z, kind):
+    if kind == RELU:
+        return z if z > 0.0 else 0.0
+    return np.tanh(z)
+
+
+@njit(**_JIT)
+def _act_grad(z, kind):
+    if kind == RELU:
+        return 1.0 if z > 0.0 else 0.0
+    t = np.tanh(z)
+    return 1.0 - t * t
+
+
+@njit(**_JIT)
+def _forward_one(theta, x, dims, woff, boff, residual, act, Z, Hs):
+    """One sample through the net; Z[l] pre-activations, Hs[l] layer inputs (Hs[0] = x)."""
+    n_layers = dims.shape[0] - 1
+    for k in range(dims[0]):
+        Hs[0, k] = x[k]
+    for l in range(n_layers):
+        n_in, n_out = dims[l], dims[l + 1]
+        w0, b0 = woff[l], boff[l]
+        for j in range(n_out):
+            s = theta[b0 + j]
+            row = w0 + j * n_in
+            for k in range(n_in):
+                s += theta[row + k] * Hs[l, k]
+            Z[l, j] = s
+        if l < n_layers - 1:
+            for j in range(n_out):
+                a = _act(Z[l, j], act)
+                Hs[l + 1, j] = Hs[l, j] + a if residual[l] else a
+
+
+@njit(**_JIT)
+def _sample_loss(out, n_out, yi, yf, loss_kind, dout):
+    """Loss of one sample from its outputs; dout = dloss/dout (unscaled). Returns (loss, correct)."""
+    if loss_kind == CROSS_ENTROPY:
+        m = out[0]
+        best = 0
+        for j in range(1, n_out):
+            if out[j] > m:
+                m = out[j]
+                best = j
+        s = 0.0
+        for j in range(n_out):
+            s += np.exp(out[j] - m)
+        lse = m + np.log(s)
+        for j in range(n_out):
+            dout[j] = np.exp(out[j] - lse)
+        dout[yi] -= 1.0
+        return lse - out[yi], 1.0 if best == yi else 0.0
+    total = 0.0
+    for j in range(n_out):
+        d = out[j] - yf[j]
+        total += d * d
+        dout[j] = 2.0 * d / n_out
+    return total / n_out, 0.0
+
+
+BLOCK = 128  # samples pushed through the net together (feature-major: the inner loops vectorise)
+
+
+@njit(**_JIT)
+def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
+    """Samples i0..i0+m through the net, feature-major: returns the (n_out, BLOCK) output buffer.
+
+    A and B are (wmax, BLOCK) scratch buffers that swap roles layer by layer; the
+    innermost loop runs over samples (contiguous), so it compiles to SIMD axpys.
+    """
+    n_layers = dims.shape[0] - 1
+    h, z = A, B
+    for k in range(dims[0]):
+        for n in range(m):
+            h[k, n] = XT[k, i0 + n]
+    for l in range(n_layers):
+        n_in, n_out = dims[l], dims[l + 1]
+        w0, b0 = woff[l], boff[l]
+        for j in range(n_out):
+            bj = theta[b0 + j]
+            zj = z[j]
+            for n in range(m):
+                zj[n] = bj
+            row = w0 + j * n_in
+            for k in range(n_in):
+                w = theta[row + k]
+                hk = h[k]
+                for n in range(m):
+                    zj[n] += w * hk[n]
+        if l < n_layers - 1:
+            for j in range(n_out):
+                zj = z[j]
+                hj = h[j]
+                if act == RELU:
+                    for n in range(m):
+                        a = zj[n] if zj[n] > 0.0 else 0.0
+                        zj[n] = hj[n] + a if residual[l] else a
+                else:
+                    for n in range(m):
+                        a = np.tanh(zj[n])
+                        zj[n] = hj[n] + a if residual[l] else a
+            h, z = z, h
+    return z
+
+
+@njit(**_JIT)
+def dataset_loss(theta, X, yi, yf, dims, woff, boff, residual, act, loss_kind):
+    """(mean loss, accuracy) over all samples; accuracy 0 for regression."""
+    n_layers = dims.shape[0] - 1
+    wmax = dims.max()
+    XT = np.ascontiguousarray(X.T)
+    A = np.empty((wmax, BLOCK))
+    B = np.empty((wmax, BLOCK))
+    out = np.empty(wmax)
+    dout = np.empty(wmax)
+    n_out = dims[n_layers]
+    total = 0.0
+    correct = 0.0
+    n_samples = X.shape[0]
+    for i0 in range(0, n_samples, BLOCK):
+        m = min(BLOCK, n_samples - i0)
+        Z = _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B)
+        for n in range(m):
+            for j in range(n_out):
+                out[j] = Z[j, n]
+            l, c = _sample_loss(out, n_out, yi[i0 + n], yf[i0 + n], loss_kind, dout)
+            total += l
+            correct += c
+    return total / n_samples, correct / n_samples
+
+
+@njit(**_JIT)
+def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, grad):
+    """Mean loss over the samples ``idx`` and its exact gradient (backpropagation) into ``grad``."""
+    n_layers = dims.shape[0] - 1
+    wmax = dims.max()
+    Z = np.empty((n_layers, wmax))
+    Hs = np.empty((n_layers, wmax))
+    dz = np.empty(wmax)
+    dh = np.empty(wmax)
+    dh_next = np.empty(wmax)
+    n_out = dims[n_layers]
+    grad[:] = 0.0
+    total = 0.0
+    m = idx.shape[0]
+    scale = 1.0 / m
+    for ii in range(m):
+        i = idx[ii]
+        _forward_one(theta, X[i], dims, woff, boff, residual, act, Z, Hs)
+        l, _ = _sample_loss(Z[n_layers - 1], n_out, yi[i], yf[i], loss_kind, dz)
+        total += l
+        for j in range(n_out):
+            dz[j] *= scale
+        for l in range(n_layers - 1, -1, -1):
+            n_in, n_o = dims[l], dims[l + 1]
+            w0, b0 = woff[l], boff[l]
+            if l < n_layers - 1:  # dz = dh_next * act'(z)
+                for j in range(n_o):
+                    dz[j] = dh_next[j] * _act_grad(Z[l, j], act)
+            for k in range(n_in):
+                dh[k] = dh_next[k] if (l < n_layers - 1 and residual[l]) else 0.0
+            for j in range(n_o):
+                d = dz[j]
+                grad[b0 + j] += d
+                row = w0 + j * n_in
+                for k in range(n_in):
+                    grad[row + k] += d * Hs[l, k]
+                    dh[k] += theta[row + k] * d
+            for k in range(n_in):
+                dh_next[k] = dh[k]
+    return total * scale
+
+
+@njit(parallel=True, **_JIT)
+def plane_losses(theta, d1, d2, alphas, betas, X, yi, yf, dims, woff, boff, residual, act, loss_kind,
+                 out, acc):
+    """L(theta + a*d1 + b*d2) for every (a, b) = (alphas[i], betas[j]): out[j, i]; parallel over points."""
+    nb, na = betas.shape[0], alphas.shape[0]
+    for p in prange(na * nb):
+        j = p // na
+        i = p % na
+        q = theta + alphas[i] * d1 + betas[j] * d2
+        out[j, i], acc[j, i] = dataset_loss(q, X, yi, yf, dims, woff, boff, residual, act, loss_kind)
+
+
+@njit(parallel=True, **_JIT)
+def points_losses(theta, d1, d2, ab, X, yi, yf, dims, woff, boff, residual, act, loss_kind, out):
+    """L(theta + a*d1 + b*d2) at arbitrary plane points ab (k, 2)."""
+    for p in prange(ab.shape[0]):
+        q = theta + ab[p, 0] * d1 + ab[p, 1] * d2
+        out[p], _ = dataset_loss(q, X, yi, yf, dims, woff, boff, residual, act, loss_kind)
+
+
+@njit(**_JIT)
+def train_epoch(theta, X, yi, yf, perm, batch_size, dims, woff, boff, residual, act, loss_kind,
+                kind, h, table, S, t0, step_losses):
+    """One pass over ``perm`` in mini-batches; torch-exact update rules on the flat vector.
+
+    ``t0`` is the number of steps already taken (the optimizer's step counter);
+    returns the new count. SAM takes its second gradient at theta + e on the same batch.
+    """
+    n = theta.shape[0]
+    g = np.empty(n)
+    e = np.empty(n)
+    qe = np.empty(n)
+    H = np.zeros((1, 1))
+    t = t0
+    n_batches = (perm.shape[0] + batch_size - 1) // batch_size
+    for b in range(n_batches):
+        idx = perm[b * batch_size: min((b + 1) * batch_size, perm.shape[0])]
+        t += 1
+        step_losses[t - 1] = loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act,
+                                           loss_kind, g)
+        if kind == SAM:
+            sam_perturbation(h, theta, g, e)
+            for k in range(n):
+                qe[k] = theta[k] + e[k]
+            loss_and_grad(qe, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, g)
+        update(kind, h, theta, g, H, S, t, table)
+    return t

@@ -1,0 +1,80 @@
+"""Plain-numpy twins of ``kernels.py`` (whole batches as matrices), for the tests and the
+benchmark's baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import CROSS_ENTROPY, RELU
+
+
+def _act(z, act):
+    return np.maximum(z, 0.0) if act == RELU else np.tanh(z)
+
+
+def _act_grad(z, act):
+    return (z > 0).astype(float) if act == RELU else 1.0 - np.tanh(z) ** 2
+
+
+def _layers(theta, dims, woff, boff):
+    for l in range(len(dims) - 1):
+        n_in, n_out = dims[l], dims[l + 1]
+        W = theta[woff[l]: woff[l] + n_in * n_out].reshape(n_out, n_in)
+        b = theta[boff[l]: boff[l] + n_out]
+        yield W, b
+
+
+def forward(theta, X, dims, woff, boff, residual, act):
+    """Outputs (n, n_out), pre-activations and layer inputs (for backprop)."""
+    h = X
+    Zs, Hs = [], []
+    layers = list(_layers(theta, dims, woff, boff))
+    for l, (W, b) in enumerate(layers):
+        Hs.append(h)
+        z = h @ W.T + b
+        Zs.append(z)
+        if l < len(layers) - 1:
+            a = _act(z, act)
+            h = h + a if residual[l] else a
+    return Zs[-1], Zs, Hs
+
+
+def _loss(out, yi, yf, loss_kind):
+    if loss_kind == CROSS_ENTROPY:
+        m = out.max(axis=1, keepdims=True)
+        lse = (m + np.log(np.exp(out - m).sum(axis=1, keepdims=True)))[:, 0]
+        losses = lse - out[np.arange(len(out)), yi]
+        p = np.exp(out - lse[:, None])
+        p[np.arange(len(out)), yi] -= 1.0
+        acc = float((out.argmax(axis=1) == yi).mean())
+        return losses, p, acc
+    d = out - yf
+    return (d * d).mean(axis=1), 2.0 * d / out.shape[1], 0.0
+
+
+def dataset_loss(theta, X, yi, yf, dims, woff, boff, residual, act, loss_kind):
+    out, _, _ = forward(theta, X, dims, woff, boff, residual, act)
+    losses, _, acc = _loss(out, yi, yf, loss_kind)
+    return float(losses.mean()), acc
+
+
+def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind):
+    X, yi, yf = X[idx], yi[idx], yf[idx]
+    out, Zs, Hs = forward(theta, X, dims, woff, boff, residual, act)
+    losses, dout, _ = _loss(out, yi, yf, loss_kind)
+    grad = np.zeros_like(theta)
+    layers = list(_layers(theta, dims, woff, boff))
+    dz = dout / len(X)
+    dh_next = None
+    for l in range(len(layers) - 1, -1, -1):
+        W, _ = layers[l]
+        if l < len(layers) - 1:
+            dz = dh_next * _act_grad(Zs[l], act)
+        n_in, n_out = dims[l], dims[l + 1]
+        grad[woff[l]: woff[l] + n_in * n_out] = (dz.T @ Hs[l]).ravel()
+        grad[boff[l]: boff[l] + n_out] = dz.sum(axis=0)
+        dh = dz @ W
+        if l < len(layers) - 1 and residual[l]:
+            dh = dh + dh_next
+        dh_next = dh
+    return float(losses.mean()), grad

@@ -1,0 +1,143 @@
+"""Training a network with the optimizer engine's torch.optim-exact rules, recording the path.
+
+>>> run = train(MLP(2, 32), make_dataset("moons"), "Adam", {"lr": 0.01}, epochs=50, batch_size=64)
+>>> run.params, run.trajectory, run.losses, run.accuracy
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import optimizers
+from ..optimizer_kinds import N_COEF, N_STATE, NEWTON
+from .datasets import Dataset, DatasetError
+from .model import MLP
+
+
+class Cancelled(Exception):
+    """Raised when a ``cancel()`` callback returned True."""
+
+
+@dataclass
+class TrainingRun:
+    model: MLP                    # the architecture as trained (sized for the data)
+    optimizer: str
+    hyperparameters: dict
+    batch_size: int
+    seed: int
+    params: np.ndarray            # final parameters (theta*)
+    trajectory: np.ndarray        # (snapshots, n_params): the initial parameters, then after each epoch
+    losses: np.ndarray            # train loss at each snapshot
+    test_losses: np.ndarray       # test loss at each snapshot (empty without test data)
+    train_accuracy: np.ndarray    # per snapshot (classification; zeros for regression)
+    test_accuracy: np.ndarray
+    step_losses: np.ndarray       # mini-batch loss of every step
+    train_data: Dataset = field(repr=False)
+    test_data: Dataset | None = field(repr=False, default=None)
+    diverged_at_epoch: int | None = None
+
+    @property
+    def accuracy(self) -> float:
+        """Final accuracy on the test data (train data if there is none); NaN for regression."""
+        if self.model.loss != "cross_entropy":
+            return math.nan
+        acc = self.test_accuracy if len(self.test_accuracy) else self.train_accuracy
+        return float(acc[-1])
+
+    @property
+    def label(self) -> str:
+        return f"{optimizers.describe(self.optimizer, self.hyperparameters)}, batch {self.batch_size}"
+
+
+def evaluate(model: MLP, data: Dataset, params: np.ndarray) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``params`` on ``data``."""
+    from . import kernels
+
+    yi, yf = data.kernel_targets()
+    return kernels.dataset_loss(np.ascontiguousarray(params, dtype=np.float64), data.X, yi, yf, *model.layout)
+
+
+def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: dict | None = None, *,
+          epochs: int = 50, batch_size: int = 64, seed: int = 0, test: float | Dataset | None = 0.2,
+          init: np.ndarray | None = None, progress=None, cancel=None) -> TrainingRun:
+    """Train from ``model.init(seed)`` (or ``init``) with mini-batches drawn by ``seed``.
+
+    ``test``: a held-out share of ``data`` (seeded split), a separate Dataset, or None.
+    ``progress(epoch, epochs)`` after each epoch; ``cancel()`` is checked between epochs.
+    A loss that turns NaN/inf, or parameters beyond 1e6 x their initial scale, stop training
+    (``diverged_at_epoch``); what came before is kept.
+    """
+    from . import kernels
+
+    name, hyper = optimizers.validate(optimizer, hyperparameters)
+    kind, h = optimizers._pack_valid(name, hyper)
+    if kind == NEWTON:
+        raise ValueError("Newton needs the full Hessian, which a network's thousands of parameters "
+                         "make impractical here; choose a first-order optimizer")
+    epochs, batch_size = int(epochs), int(batch_size)
+    if not 0 <= epochs <= 100_000:
+        raise ValueError(f"epochs must be between 0 and 100000, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if isinstance(test, Dataset):
+        train_data, test_data = data, test
+    elif test:
+        train_data, test_data = data.split(float(test), seed=seed)
+    else:
+        train_data, test_data = data, None
+    model = model.fit_to(train_data)
+    if test_data is not None and test_data.n_features != train_data.n_features:
+        raise DatasetError("test data has a different number of features than the training data")
+    layout = model.layout
+    theta = model.init(seed) if init is None else np.array(init, dtype=np.float64)
+    if theta.shape != (model.n_params,):
+        raise ValueError(f"init must have {model.n_params} parameters, got {theta.shape}")
+    X, (yi, yf) = train_data.X, train_data.kernel_targets()
+    n = len(train_data)
+    batch_size = min(batch_size, n)
+    per_epoch = -(-n // batch_size)
+    total = max(epochs * per_epoch, 1)
+    table = np.empty((total, N_COEF))
+    from .. import optimizer_kernels
+
+    optimizer_kernels.step_coefficients(kind, h, total, table)
+    S = np.zeros((N_STATE, theta.size))
+    optimizer_kernels.init_state(kind, h, S)
+    step_losses = np.full(total, np.nan)
+    snaps = [theta.copy()]
+    rng = np.random.default_rng(seed + 1)
+
+    def measure(q):
+        tr = kernels.dataset_loss(q, X, yi, yf, *layout)
+        if test_data is None:
+            return tr, (math.nan, math.nan)
+        tyi, tyf = test_data.kernel_targets()
+        return tr, kernels.dataset_loss(q, test_data.X, tyi, tyf, *layout)
+
+    box = 1e6 * max(1.0, float(np.abs(theta).max()))   # as for formulas: 1e6 x the start's scale
+    stats = [measure(theta)]
+    t = 0
+    diverged = None
+    for epoch in range(1, epochs + 1):
+        if cancel is not None and cancel():
+            raise Cancelled("training cancelled")
+        perm = rng.permutation(n).astype(np.int64)
+        t = kernels.train_epoch(theta, X, yi, yf, perm, batch_size, *layout, kind, h, table, S, t, step_losses)
+        if (not np.isfinite(theta).all() or not np.isfinite(step_losses[t - per_epoch: t]).all()
+                or np.abs(theta).max() > box):
+            diverged = epoch
+            break
+        snaps.append(theta.copy())
+        stats.append(measure(theta))
+        if progress is not None:
+            progress(epoch, epochs)
+    params = snaps[-1]
+    tr_loss = np.array([s[0][0] for s in stats])
+    tr_acc = np.array([s[0][1] for s in stats])
+    te_loss = np.array([s[1][0] for s in stats]) if test_data is not None else np.zeros(0)
+    te_acc = np.array([s[1][1] for s in stats]) if test_data is not None else np.zeros(0)
+    return TrainingRun(model, name, hyper, batch_size, seed, params.copy(), np.array(snaps), tr_loss, te_loss,
+                       tr_acc, te_acc, step_losses[:t], train_data, test_data, diverged)
