@@ -208,6 +208,36 @@ def bench_analysis(quick: bool, repeats: int) -> list[dict]:
     return rows
 
 
+def bench_nn(quick: bool) -> list[dict]:
+    """Issue 9: a 51x51 train-loss plane of a 2x32 MLP on 1000 points vs numpy's forward pass."""
+    from .core import nn
+    from .core.nn import reference
+
+    data = nn.make_dataset("moons", n=1000, noise=0.1, seed=0)
+    model = nn.MLP(depth=2, width=32).fit_to(data)
+    theta = model.init(0)
+    n = 21 if quick else 51
+    ours = _median_time(lambda: nn.landscape(model, data, theta, "filter", grid=(n, n), seed=0), 3)
+    land = nn.landscape(model, data, theta, "filter", grid=(n, n), seed=0)
+    yi, yf = data.kernel_targets()
+    layout = model.layout
+    d1, d2 = land.directions
+    rows = range(0, n, 5)  # numpy: every 5th row, scaled to the whole grid
+
+    def numpy_plane():
+        for j in rows:
+            for i in range(n):
+                q = theta + land.alphas[i] * d1 + land.betas[j] * d2
+                reference.dataset_loss(q, data.X, yi, yf, *layout)
+
+    t_np = _median_time(numpy_plane, 1) * n / len(rows)
+    check = max(abs(reference.dataset_loss(theta + land.alphas[i] * d1 + land.betas[j] * d2, data.X, yi, yf,
+                                           *layout)[0] - land.values[j, i]) for j in (0, n // 2) for i in (0, n - 1))
+    return [{"figure": f"NN landscape {n}x{n}, MLP 2x32, 1000 points", "ours_ms": ours * 1e3,
+             "baseline": "numpy forward pass", "baseline_ms": t_np * 1e3, "ratio": t_np / ours,
+             "target_ms": 2000.0, "meets_target": ours * 1e3 <= 2000.0, "max_abs_diff": float(check)}]
+
+
 def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out=sys.stdout) -> dict:
     n = 256 if quick else 1024
     repeats = 3 if quick else 9
@@ -220,6 +250,7 @@ def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out
     rows += bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
     rows.append(bench_drag(repeats))
     rows += bench_analysis(quick, repeats)
+    rows += bench_nn(quick)
     if gui:
         from .ui.bench_gui import bench_gui
 

@@ -52,7 +52,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
     for _ in range(20):
         app.processEvents()
         time.sleep(0.01)
-    window.centralWidget().setSizes([1000, 420])
+    window.view_splitter.setSizes([1000, 420])
     window.resize(window.width(), window.height() + 750 - window.surface_view.height())
     for _ in range(20):
         app.processEvents()

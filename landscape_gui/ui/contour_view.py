@@ -68,6 +68,11 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         dx, dy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
         # pixel centres sit on the grid points
         self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
+        xname, yname, _ = getattr(s, "axis_names", ("x", "y", "f"))
+        if getattr(self, "_axis_names", None) != (xname, yname):  # network planes: α, β
+            self._axis_names = (xname, yname)
+            self.getPlotItem().setLabel("bottom", xname)
+            self.getPlotItem().setLabel("left", yname)
         self._update_isolines()
         m = c.known_minima()
         self.minima.setData(m[:, 0], m[:, 1])

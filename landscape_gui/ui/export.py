@@ -59,6 +59,8 @@ def has_opengl_display() -> bool:
 
 def _title_text(controller) -> str:
     s = controller.session
+    if getattr(s, "title", None):  # a network's plane names itself
+        return s.title
     params = ", ".join(f"{k}={v:g}" for k, v in s.params.items())
     return f"f(x, y) = {s.function_text}" + (f"   ({params})" if params else "")
 

@@ -31,7 +31,20 @@ class MainWindow(QtWidgets.QMainWindow):
         split.addWidget(self.surface_view)
         split.addWidget(self.contour_view)
         split.setSizes([620, 420])
-        self.setCentralWidget(split)
+        self.view_splitter = split
+        # two modes: a formula's landscape, or a trained network's
+        from .nn_mode import NNPanel
+
+        self.nn_panel = NNPanel()
+        self.modes = QtWidgets.QTabWidget(objectName="modeTabs")
+        self.modes.addTab(split, "Formula")
+        nn_page = QtWidgets.QScrollArea()  # the mode's minimum size must not widen the formula mode
+        nn_page.setWidgetResizable(True)
+        nn_page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        nn_page.setWidget(self.nn_panel)
+        self.modes.addTab(nn_page, "Neural network")
+        self.modes.currentChanged.connect(self._mode_changed)
+        self.setCentralWidget(self.modes)
 
         self.function_editor = FunctionEditor(c)
         self.optimizer_panel = OptimizerPanel(c)
@@ -173,6 +186,18 @@ class MainWindow(QtWidgets.QMainWindow):
         delete.setShortcut(QtGui.QKeySequence.StandardKey.Delete)
         delete.triggered.connect(self.remove_start_point)
         self.addAction(delete)
+
+    def _mode_changed(self, index: int) -> None:
+        """The formula docks belong to the formula mode: hidden in the network mode, then restored."""
+        docks = [d for d in self.findChildren(QtWidgets.QDockWidget)]
+        if index == 1:
+            self._dock_visibility = {d: d.isVisible() for d in docks}
+            for d in docks:
+                d.hide()
+            self.status_label.setText("Neural network mode: choose data and a network, then Train")
+        else:
+            for d, visible in getattr(self, "_dock_visibility", {}).items():
+                d.setVisible(visible)
 
     def show_analysis_tab(self, tab: int) -> None:
         self.analysis_dock.show()
@@ -343,11 +368,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self._may_discard():
             ev.ignore()
             return
+        if self.modes.currentIndex() != 0:  # save the formula mode's docks, not the hidden ones
+            self.modes.setCurrentIndex(0)
         if self.autosave_enabled:  # the user's window, not a benchmark's
             self.settings.setValue("geometry", self.saveGeometry())
             self.settings.setValue("windowState", self.saveState())
         self.autosave_timer.stop()
         self.analysis.shutdown()
+        self.nn_panel.controller.shutdown()
         if self.autosave_enabled:
             try:  # a deliberate close leaves nothing to recover
                 self.autosave_path().unlink()

@@ -161,9 +161,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self._tick((px, -H - 0.6, 0), f"{xv:.3g}", font, col)
             self._tick((H + 0.3, px, 0), f"{yv:.3g}", font, col)
             self._tick((-H - 0.4, H + 0.2, u * Z), f"{c.heights.value_at(u):.3g}", font, col)
-        self._tick((0, -H - 1.4, 0), "x", QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
-        self._tick((H + 1.3, 0, 0), "y", QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
-        self._tick((-H - 0.4, H + 0.2, Z + 0.5), f"f ({s.zscale})",
+        xname, yname, zname = getattr(s, "axis_names", ("x", "y", "f"))
+        self._tick((0, -H - 1.4, 0), xname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
+        self._tick((H + 1.3, 0, 0), yname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
+        self._tick((-H - 0.4, H + 0.2, Z + 0.5), f"{zname} ({s.zscale})",
                    QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold), col)
 
     def _tick(self, pos, text, font, color):

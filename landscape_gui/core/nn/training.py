@@ -62,11 +62,12 @@ def evaluate(model: MLP, data: Dataset, params: np.ndarray) -> tuple[float, floa
 
 def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: dict | None = None, *,
           epochs: int = 50, batch_size: int = 64, seed: int = 0, test: float | Dataset | None = 0.2,
-          init: np.ndarray | None = None, progress=None, cancel=None) -> TrainingRun:
+          init: np.ndarray | None = None, progress=None, on_epoch=None, cancel=None) -> TrainingRun:
     """Train from ``model.init(seed)`` (or ``init``) with mini-batches drawn by ``seed``.
 
     ``test``: a held-out share of ``data`` (seeded split), a separate Dataset, or None.
-    ``progress(epoch, epochs)`` after each epoch; ``cancel()`` is checked between epochs.
+    ``progress(epoch, epochs)`` and ``on_epoch(epoch, train_loss, test_loss)`` after each epoch
+    (a live loss curve); ``cancel()`` is checked between epochs.
     A loss that turns NaN/inf, or parameters beyond 1e6 x their initial scale, stop training
     (``diverged_at_epoch``); what came before is kept.
     """
@@ -134,6 +135,8 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
         stats.append(measure(theta))
         if progress is not None:
             progress(epoch, epochs)
+        if on_epoch is not None:
+            on_epoch(epoch, stats[-1][0][0], stats[-1][1][0])
     params = snaps[-1]
     tr_loss = np.array([s[0][0] for s in stats])
     tr_acc = np.array([s[0][1] for s in stats])

@@ -1,0 +1,167 @@
+"""The Neural network mode in the real window: train, see the landscape in both views, cancel,
+compare two runs, load data, export."""
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from landscape_gui.core import nn
+from landscape_gui.ui.export import FigureOptions
+from landscape_gui.ui.nn_mode import TRAJECTORY_COLOR
+from landscape_gui.ui.surface_view import ZSPAN
+
+from gui_helpers import contour_pixel
+
+Qt = QtCore.Qt
+
+
+def to_nn_mode(window, qtbot):
+    bar = window.modes.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    assert window.modes.currentIndex() == 1
+    return window.nn_panel
+
+
+def train_and_wait(panel, qtbot, timeout=120000):
+    before = panel.controller.result
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.controller.result is not before and not panel.controller.busy, timeout=timeout)
+    return panel.controller.result
+
+
+def grab_rgb(widget):
+    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
+
+
+def test_the_mode_trains_and_shows_the_landscape_with_the_projected_path(window, qtbot):
+    panel = to_nn_mode(window, qtbot)
+    assert not window.findChild(QtWidgets.QDockWidget, "Function_dock").isVisible()  # formula docks hidden
+    assert panel.controller.data.X.shape == (1000, 2)
+    assert len(panel.preview.scatter.data) == 1000
+    panel.epochs_spin.setValue(20)
+    panel.grid_spin.setValue(31)
+    r = train_and_wait(panel, qtbot)
+    run, land = r.run, r.land
+    assert run.trajectory.shape == (21, run.model.n_params) and run.losses[-1] < run.losses[0]
+    assert land.kind == "pca" and land.values.shape == (31, 31)
+    # the same plane as the core computes for this run
+    again = nn.landscape(run.model, run.train_data, run.params, "pca", grid=(31, 31), trajectory=run.trajectory)
+    np.testing.assert_allclose(land.values, again.values, rtol=1e-12)
+    # both views draw it: the 3-D mesh heights are the plane's, the heat map too
+    src = panel.source
+    np.testing.assert_array_equal(src.grid, land.values)
+    np.testing.assert_allclose(panel.surface_view.surface._z, src.heights(land.values).T * ZSPAN, atol=1e-6)
+    assert panel.contour_view.image.image.shape == (31, 31)
+    # the projected training path: one line in each view, through every snapshot
+    assert panel.surface_view.lines[0].pos.shape == (21, 3)
+    x, y = panel.contour_view.curves[0].getData()
+    np.testing.assert_allclose(np.c_[x, y], land.trajectory_xy)
+    qtbot.wait(100)
+    img = grab_rgb(panel.contour_view)
+    want = np.array(QtGui.QColor(TRAJECTORY_COLOR).getRgb()[:3])
+    hits = 0
+    for k in range(2, 19, 4):
+        px, py = contour_pixel(panel.contour_view, *land.trajectory_xy[k])
+        patch = img[int(py) - 2: int(py) + 3, int(px) - 2: int(px) + 3]
+        hits += (np.abs(patch - want).max(axis=-1) < 60).any()
+    assert hits >= 4
+    # loss curve, decision regions, numbers
+    tx, ty = panel.train_curve.xData, panel.train_curve.yData  # raw values (the axis is log)
+    assert len(tx) == 21 and ty[-1] == run.losses[-1]
+    assert panel.preview.boundary.image is not None
+    assert "trained" in panel.status.text() and "λmax" in panel.status.text()
+    assert r.sharpness > 0 and 0 <= r.roughness <= 1
+    # the test-loss plane, and back to the formula mode with its docks
+    panel.split_box.setCurrentIndex(1)
+    np.testing.assert_array_equal(src.grid, land.test_values)
+    window.modes.setCurrentIndex(0)
+    assert window.findChild(QtWidgets.QDockWidget, "Function_dock").isVisible()
+
+
+def test_training_can_be_cancelled_and_bad_optimizer_text_is_refused(window, qtbot):
+    panel = to_nn_mode(window, qtbot)
+    panel.optimizer_edit.setText("Adamm(lr=0.01)")
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    assert not panel.controller.busy and "optimizer" in panel.status.text()
+    panel.optimizer_edit.setText("SGD(lr=0.05, momentum=0.9)")
+    panel.epochs_spin.setValue(5000)
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    assert panel.controller.busy and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=60000)
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert not panel.controller.busy and panel.train_button.isEnabled()
+    assert "cancelled" in panel.status.text()
+    assert panel.train_curve.xData is None or len(panel.train_curve.xData) < 5000
+    qtbot.wait(500)
+    assert panel.controller.result is None
+
+
+def test_compare_two_seeds_on_one_scale_with_the_path_between_them(window, qtbot):
+    panel = to_nn_mode(window, qtbot)
+    panel.epochs_spin.setValue(15)
+    panel.grid_spin.setValue(21)
+    panel.directions_box.setCurrentIndex(1)  # filter-normalised
+    a = train_and_wait(panel, qtbot)
+    assert a.land.kind == "filter" and a.land.trajectory_xy is None
+    qtbot.mouseClick(panel.pin_a, Qt.MouseButton.LeftButton)
+    panel.seed_spin.setValue(1)
+    b = train_and_wait(panel, qtbot)
+    qtbot.mouseClick(panel.pin_b, Qt.MouseButton.LeftButton)
+    assert panel.controller.pinned == {"A": a, "B": b}
+    lo, hi = panel.compare_levels()
+    for slot in "AB":
+        thumb = panel.thumbs[slot]
+        assert thumb.image.image is not None and tuple(thumb.image.levels) == (lo, hi)
+        assert "λmax" in panel.compare_labels[slot].text()
+    x, y = panel.interp_train.xData, panel.interp_train.yData
+    assert len(x) == 61 and not panel.interp_plot.isHidden()
+    i0 = np.argmin(np.abs(x))
+    assert y[i0] == np.float64(nn.evaluate(a.run.model, a.run.train_data, a.run.params)[0]) or \
+        abs(y[i0] - nn.evaluate(a.run.model, a.run.train_data, a.run.params)[0]) < 1e-9
+    # depth with and without skip connections: different architectures, no straight path
+    panel.depth_spin.setValue(4)
+    panel.residual_check.setChecked(True)
+    c = train_and_wait(panel, qtbot)
+    panel.controller.pin("B")
+    assert c.run.model.residual and panel.interp_plot.isHidden()
+    assert "different architectures" in panel.interp_note.text()
+
+
+def test_csv_data_and_export_from_the_network_mode(window, qtbot, tmp_path):
+    panel = to_nn_mode(window, qtbot)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,label\n1,2,0\n3,oops,1\n5,6,0\n7,8,1\n")
+    assert not panel.controller.load_csv(bad)
+    assert "line 3" in panel.status.text() and "oops" in panel.status.text()
+    good = tmp_path / "blobs.csv"
+    rng = np.random.default_rng(0)
+    rows = ["a,b,label"] + [f"{x:.4f},{y:.4f},{int(x + y > 0)}" for x, y in rng.normal(size=(200, 2))]
+    good.write_text("\n".join(rows))
+    assert panel.controller.load_csv(good)
+    assert panel.controller.data.X.shape == (200, 2) and len(panel.preview.scatter.data) == 200
+    panel.epochs_spin.setValue(10)
+    panel.grid_spin.setValue(15)
+    r = train_and_wait(panel, qtbot)
+    assert r.run.train_data.name == "blobs (train)" and r.run.accuracy > 0.85
+    out = tmp_path / "plane.png"
+    panel.export_to(str(out), FigureOptions(view="both", width=900, height=400))
+    img = QtGui.QImage(str(out))
+    assert img.width() == 900 and img.height() == 400
+    assert "exported" in panel.status.text()
+
+
+def test_closing_in_the_network_mode_keeps_the_formula_docks_for_next_time(window, qtbot):
+    to_nn_mode(window, qtbot)
+    window.close()
+    from landscape_gui.core.session import Session
+    from landscape_gui.ui import MainWindow
+
+    again = MainWindow(Session.default())
+    again.ask_save_changes = lambda: "discard"
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.modes.currentIndex() == 0
+    assert again.findChild(QtWidgets.QDockWidget, "Function_dock").isVisible()
