@@ -56,3 +56,13 @@ def state_arrows(controller, ci: int, k: int, t: int, color) -> list:
         for a, bb in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
             out.append((a, bb, faded))
     return out
+
+
+def head_steps(batch, step: int) -> np.ndarray:
+    """(configs, starts) index of each path's point at the playback ``step``: the step itself,
+    or the last finite point before it for a path that diverged earlier (vectorised: this
+    runs on every drag and slider event)."""
+    t = min(int(step), batch.points.shape[2] - 1)
+    finite = np.isfinite(batch.points[:, :, : t + 1, 0])
+    back = np.argmax(finite[:, :, ::-1], axis=2)
+    return np.where(finite.any(axis=2), t - back, 0)

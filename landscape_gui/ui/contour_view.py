@@ -131,22 +131,23 @@ class ContourView(StartPointMouse, pg.PlotWidget):
             self.heads.setData([], [])
             self.arrows.setData([], [])
             return
-        from .arrows import state_arrows
+        from .arrows import head_steps, state_arrows
 
-        t = min(c.step, b.points.shape[2] - 1)
-        enabled = c.session.enabled_optimizers()
-        xs, ys, brushes, ax, ay = [], [], [], [], []
-        for ci in range(b.points.shape[0]):
-            col = pg.mkColor(enabled[ci].color)
-            for k in range(b.points.shape[1]):
-                tt = t
-                while tt > 0 and not np.isfinite(b.points[ci, k, tt, 0]):
-                    tt -= 1
-                xs.append(b.points[ci, k, tt, 0])
-                ys.append(b.points[ci, k, tt, 1])
-                brushes.append(pg.mkBrush(col))
-                if self.show_arrows:
-                    for (x0, y0), (x1, y1), _ in state_arrows(c, ci, k, tt, col.getRgbF()):
+        idx = head_steps(b, c.step)
+        n_cfg, n_st = idx.shape
+        heads = np.take_along_axis(b.points, idx[:, :, None, None], axis=2)[:, :, 0]   # (c, s, 2)
+        xs, ys = heads[..., 0].ravel(), heads[..., 1].ravel()
+        colors = [o.color for o in c.session.enabled_optimizers()]
+        if getattr(self, "_brush_colors", None) != (colors, n_st):  # same brush objects: no re-render
+            self._brush_colors = (colors, n_st)
+            self._brushes = [pg.mkBrush(col) for col in colors for _ in range(n_st)]
+        brushes = self._brushes
+        ax, ay = [], []
+        if self.show_arrows:
+            for ci in range(n_cfg):
+                rgba = pg.mkColor(colors[ci]).getRgbF()
+                for k in range(n_st):
+                    for (x0, y0), (x1, y1), _ in state_arrows(c, ci, k, int(idx[ci, k]), rgba):
                         ax += [x0, x1]
                         ay += [y0, y1]
         self.heads.setData(xs, ys, brush=brushes)

@@ -637,7 +637,7 @@ class NNPanel(QtWidgets.QWidget):
         self.split_box.currentIndexChanged.connect(self._split_changed)
         c.datasetChanged.connect(lambda: self.preview.show_data(c.data))
         c.trainingProgress.connect(self._training_progress)
-        c.landscapeProgress.connect(lambda done, total: self.status.setText(f"landscape: {done}/{total} rows"))
+        c.landscapeProgress.connect(self._landscape_progress)
         c.resultChanged.connect(self._show_result)
         c.busyChanged.connect(self._busy)
         c.message.connect(self.status.setText)
@@ -699,6 +699,7 @@ class NNPanel(QtWidgets.QWidget):
 
     # -- results ------------------------------------------------------------------------------------
     def _training_progress(self, epoch: int, epochs: int, losses) -> None:
+        self.progress.setFormat("training %p%")
         self.progress.setValue(int(100 * epoch / max(epochs, 1)))
         self.status.setText(f"training: epoch {epoch}/{epochs}")
         if losses is not None:
@@ -706,6 +707,11 @@ class NNPanel(QtWidgets.QWidget):
             self.train_curve.setData(np.arange(1, len(train) + 1), train)
             if np.isfinite(test).any():
                 self.test_curve.setData(np.arange(1, len(test) + 1), test)
+
+    def _landscape_progress(self, done: int, total: int) -> None:
+        self.progress.setFormat("landscape %p%")
+        self.progress.setValue(int(100 * done / max(total, 1)))
+        self.status.setText(f"landscape: {done}/{total} rows of the plane")
 
     def _busy(self, running: bool) -> None:
         self.train_button.setEnabled(not running)

@@ -104,17 +104,20 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         undefined = ~np.isfinite(h)
         sx, sy, sz = self.to_scene(c.xs, c.ys, np.where(undefined, 0.0, h))
         if self._lut_name != c.session.colormap:
-            self._lut = pg.colormap.get(c.session.colormap).getLookupTable(0.0, 1.0, 256, alpha=True) / 255.0
+            lut = pg.colormap.get(c.session.colormap).getLookupTable(0.0, 1.0, 256, alpha=True)
+            self._lut = np.ascontiguousarray(lut, dtype=np.ubyte)
             self._lut_name = c.session.colormap
-        # (nx, ny) order: vertex (i, j) sits at (x_i, y_j); colours by table lookup, flattened
+        # (nx, ny) order: vertex (i, j) sits at (x_i, y_j); colours by table lookup, flattened.
+        # Bytes, not floats: a quarter of the upload on every slider step
         index = np.clip(np.nan_to_num(h.T, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.intp)
         colors = self._lut[index]
-        colors[undefined.T] = (0.35, 0.35, 0.38, 1.0)  # undefined: a flat grey
+        colors[undefined.T] = (89, 89, 97, 255)  # undefined: a flat grey
         drape = self.drape(c.xs, c.ys) if self.drape is not None else None
         if drape is not None:  # e.g. basins of attraction, blended over the colour map
             a = drape[..., 3:4]
-            colors = colors * (1 - a) + drape * a
-            colors[..., 3] = 1.0
+            mixed = colors / 255.0 * (1 - a) + drape * a
+            colors = np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.ubyte)
+            colors[..., 3] = 255
         self._scene_grid = (sx, sy, sz)
         grid_key = (c.xs.size, c.ys.size, c.session.xrange, c.session.yrange)
         if grid_key != self._grid_key:  # x and y only when the mesh itself changes
@@ -324,28 +327,26 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self.heads.setData(pos=np.zeros((0, 3)))
             self.arrows.setData(pos=np.zeros((0, 3)))
             return
-        t = min(c.step, b.points.shape[2] - 1)
-        enabled = c.session.enabled_optimizers()
-        pos, cols, seg, segcol = [], [], [], []
-        from .arrows import state_arrows
+        from .arrows import head_steps, state_arrows
 
-        for ci in range(b.points.shape[0]):
-            col = pg.mkColor(enabled[ci].color).getRgbF()
-            for k in range(b.points.shape[1]):
-                tt = t
-                while tt > 0 and not np.isfinite(b.points[ci, k, tt, 0]):
-                    tt -= 1
-                x, y = b.points[ci, k, tt]
-                h = c.heights(b.losses[ci, k, tt])
-                sx, sy, sz = self.to_scene(x, y, np.nan_to_num(h))
-                pos.append((sx, sy, sz + LIFT))
-                cols.append(col)
-                if self.opts_view["show_arrows"]:
-                    for (x0, y0), (x1, y1), acol in state_arrows(c, ci, k, tt, col):
+        idx = head_steps(b, c.step)
+        n_cfg, n_st = idx.shape
+        xy = np.take_along_axis(b.points, idx[:, :, None, None], axis=2)[:, :, 0]      # (c, s, 2)
+        loss = np.take_along_axis(b.losses, idx[:, :, None], axis=2)[:, :, 0]
+        sx, sy, sz = self.to_scene(xy[..., 0], xy[..., 1], np.nan_to_num(c.heights(loss)))
+        pos = np.stack([sx.ravel(), sy.ravel(), sz.ravel() + LIFT], axis=1)
+        rgba = [pg.mkColor(o.color).getRgbF() for o in c.session.enabled_optimizers()]
+        cols = np.repeat(np.array(rgba, dtype=float).reshape(-1, 4), n_st, axis=0)
+        seg, segcol = [], []
+        if self.opts_view["show_arrows"]:
+            for ci in range(n_cfg):
+                for k in range(n_st):
+                    z = sz[ci, k] + 2 * LIFT
+                    for (x0, y0), (x1, y1), acol in state_arrows(c, ci, k, int(idx[ci, k]), rgba[ci]):
                         a = self.to_scene(np.array([x0, x1]), np.array([y0, y1]), np.zeros(2))
-                        seg += [(a[0][0], a[1][0], sz + 2 * LIFT), (a[0][1], a[1][1], sz + 2 * LIFT)]
+                        seg += [(a[0][0], a[1][0], z), (a[0][1], a[1][1], z)]
                         segcol += [acol, acol]
-        self.heads.setData(pos=np.array(pos, dtype=float), color=np.array(cols), size=10)
+        self.heads.setData(pos=pos, color=cols, size=10)
         if seg:
             self.arrows.setData(pos=np.array(seg, dtype=float), color=np.array(segcol))
         else:
