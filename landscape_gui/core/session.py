@@ -67,6 +67,7 @@ class Session:
     seed: int = 0
     camera: dict | None = None
     preset: str | None = "rosenbrock"
+    network: dict | None = None   # the network mode's settings (core.nn.NetworkSettings.to_dict())
 
     @classmethod
     def default(cls) -> "Session":
@@ -202,7 +203,7 @@ def _migrate(data: dict) -> dict:
 
 
 _KEYS = {"format_version", "function_text", "params", "xrange", "yrange", "resolution", "colormap", "zscale",
-         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset"}
+         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset", "network"}
 
 
 def _from_dict(data) -> Session:
@@ -297,4 +298,14 @@ def _from_dict(data) -> Session:
         except KeyError as exc:
             _fail("preset", str(exc).strip("'\""))
     s.preset = preset
+    network = data.get("network")
+    if network is not None:
+        from .nn.settings import NetworkSettings
+
+        try:
+            network = NetworkSettings.from_dict(network).to_dict()
+        except ValueError as exc:
+            where, _, why = str(exc).partition(": ")
+            _fail(f"network.{where}", why) if why else _fail("network", where)
+    s.network = network
     return s

@@ -195,6 +195,11 @@ class SessionController(QtCore.QObject):
         self.session.colormap = name
         self.surfaceChanged.emit()
 
+    @undoable("Change Network Settings")
+    def set_network(self, settings: dict) -> None:
+        """The network mode's settings (stored with the session; training itself is not undone)."""
+        self.session.network = dict(settings)
+
     # -- start points ----------------------------------------------------------------
     def clamp(self, p) -> tuple[float, float]:
         (x0, x1), (y0, y1) = self.session.xrange, self.session.yrange

@@ -36,6 +36,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from .nn_mode import NNPanel
 
         self.nn_panel = NNPanel()
+        self.nn_panel.attach(c)
         self.modes = QtWidgets.QTabWidget(objectName="modeTabs")
         self.modes.addTab(split, "Formula")
         nn_page = QtWidgets.QScrollArea()  # the mode's minimum size must not widen the formula mode

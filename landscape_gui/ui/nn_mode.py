@@ -174,26 +174,7 @@ class LandscapeSource(QtCore.QObject):
 # --- training and planes, off the UI thread ---------------------------------------------------------
 
 
-@dataclass
-class NNSettings:
-    dataset: str = "moons"
-    n: int = 1000
-    noise: float = 0.1
-    data_seed: int = 0
-    test: float = 0.2
-    depth: int = 2
-    width: int = 32
-    activation: str = "relu"
-    residual: bool = False
-    optimizer: str = "Adam"
-    hyperparameters: dict = field(default_factory=lambda: {"lr": 0.01})
-    batch_size: int = 64
-    epochs: int = 50
-    seed: int = 0
-    directions: str = "pca"
-    grid: int = 51
-    span: float = 0.0            # 0: automatic (PCA: the path's extent; others: 1)
-    use_test: bool = False
+NNSettings = nn.NetworkSettings  # the experiment as plain data (sessions store it)
 
 
 @dataclass
@@ -279,10 +260,14 @@ class NNController(QtCore.QObject):
         cancel = self._cancel = threading.Event()
         self._generation += 1
         gen = self._generation
-        s = NNSettings(**{**self.settings.__dict__, "hyperparameters": dict(self.settings.hyperparameters)})
+        s = self.settings.copy()
         data = self.data
         self.busy = True
         self.busyChanged.emit(True)
+        import sys
+
+        if "landscape_gui.core.nn.kernels" not in sys.modules:
+            self.message.emit("preparing the network kernels (compiled once per machine, then cached)…")
 
         def progress(epoch, epochs, run_losses=None):
             self.trainingProgress.emit(epoch, epochs, run_losses)
@@ -619,6 +604,7 @@ class NNPanel(QtWidgets.QWidget):
         split.setSizes([340, 900])
 
         # wiring
+        self.session_controller = None   # the window's SessionController: settings go into sessions
         self.dataset_box.activated.connect(self._dataset_chosen)
         for w in (self.n_spin, self.noise_spin):
             w.valueChanged.connect(self._data_settings)
@@ -691,8 +677,55 @@ class NNPanel(QtWidgets.QWidget):
         s.use_test = self.split_box.currentIndex() == 1
         return True
 
+    def attach(self, session_controller) -> None:
+        """Keep the settings in the window's session (saved, autosaved, undoable) and follow it."""
+        self.session_controller = session_controller
+        session_controller.sessionReplaced.connect(lambda: self.load_settings(session_controller.session.network))
+        self.load_settings(session_controller.session.network)
+
+    def load_settings(self, data: dict | None) -> None:
+        """Show settings from a session (None: keep the current ones)."""
+        if data is None:
+            return
+        s = nn.NetworkSettings.from_dict(data)
+        c = self.controller
+        widgets = (self.dataset_box, self.n_spin, self.noise_spin, self.test_spin, self.depth_spin, self.width_spin,
+                   self.activation_box, self.residual_check, self.optimizer_edit, self.batch_spin, self.epochs_spin,
+                   self.seed_spin, self.directions_box, self.grid_spin, self.span_spin, self.split_box)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            if s.dataset == "csv" and c.custom_data is None:
+                self.status.setText("This session used a CSV file, which sessions do not store: load it again "
+                                    "(Dataset → CSV file…); showing the moons until then.")
+                s.dataset = "moons"
+            self.dataset_box.setCurrentIndex(self.dataset_box.findData(s.dataset))
+            self.n_spin.setValue(s.n)
+            self.noise_spin.setValue(s.noise)
+            self.test_spin.setValue(s.test)
+            self.depth_spin.setValue(s.depth)
+            self.width_spin.setValue(s.width)
+            self.activation_box.setCurrentText(s.activation)
+            self.residual_check.setChecked(s.residual)
+            self.optimizer_edit.setText(optimizers.describe(s.optimizer, s.hyperparameters))
+            self.batch_spin.setValue(s.batch_size)
+            self.epochs_spin.setValue(s.epochs)
+            self.seed_spin.setValue(s.seed)
+            self.directions_box.setCurrentIndex(self.directions_box.findData(s.directions))
+            self.grid_spin.setValue(s.grid)
+            self.span_spin.setValue(s.span)
+            self.split_box.setCurrentIndex(1 if s.use_test else 0)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        c.settings = s
+        c.make_data()
+        self._network_settings()
+
     def start_training(self) -> None:
         if self.read_training_settings():
+            if self.session_controller is not None:
+                self.session_controller.set_network(self.controller.settings.to_dict())
             self.train_curve.setData([], [])
             self.test_curve.setData([], [])
             self.controller.train()

@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,3 +111,20 @@ def test_plausible_but_wrong_files_are_refused_not_crashed(d):
         Session.from_dict(d)
     except SessionError:
         pass
+
+
+def test_network_settings_round_trip_and_are_validated():
+    from landscape_gui.core.session import Session, SessionError
+
+    s = Session.default()
+    s.network = {"dataset": "spirals", "depth": 8, "residual": True, "optimizer": "Adam",
+                 "hyperparameters": {"lr": 0.003, "betas": [0.8, 0.99]}, "epochs": 30}
+    back = Session.from_json(s.to_json())
+    assert back.network["depth"] == 8 and back.network["hyperparameters"]["betas"] == [0.8, 0.99]
+    assert Session.from_json(back.to_json()).to_dict() == back.to_dict()
+    for bad, message in [({"depth": 0}, "network.depth"), ({"optimizer": "Adamm"}, "did you mean 'Adam'"),
+                         ({"extra": 1}, "network.extra: unknown field"), ({"dataset": "mnist"}, "network.dataset"),
+                         ([1, 2], "network: expected an object")]:
+        s.network = bad
+        with pytest.raises(SessionError, match=message):
+            Session.from_json(s.to_json())

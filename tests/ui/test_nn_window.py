@@ -165,3 +165,37 @@ def test_closing_in_the_network_mode_keeps_the_formula_docks_for_next_time(windo
     qtbot.waitExposed(again)
     assert again.modes.currentIndex() == 0
     assert again.findChild(QtWidgets.QDockWidget, "Function_dock").isVisible()
+
+
+def test_network_settings_live_in_the_session_saved_and_undone(window, qtbot, tmp_path):
+    panel = to_nn_mode(window, qtbot)
+    panel.depth_spin.setValue(3)
+    panel.width_spin.setValue(12)
+    panel.residual_check.setChecked(True)
+    panel.optimizer_edit.setText("SGD(lr=0.05, momentum=0.9)")
+    panel.epochs_spin.setValue(4)
+    panel.grid_spin.setValue(11)
+    train_and_wait(panel, qtbot)
+    net = window.session.network
+    assert net["depth"] == 3 and net["width"] == 12 and net["residual"] is True
+    assert net["optimizer"] == "SGD" and net["hyperparameters"]["momentum"] == 0.9
+    assert window.isWindowModified()
+    path = tmp_path / "net.landscape.json"
+    assert window.save_to(path)
+    # another window opens the file: the network mode shows the same experiment
+    from landscape_gui.ui import MainWindow
+
+    other = MainWindow()
+    other.ask_save_changes = lambda: "discard"
+    qtbot.addWidget(other)
+    assert other.open_file(path)
+    p2 = other.nn_panel
+    assert p2.depth_spin.value() == 3 and p2.width_spin.value() == 12 and p2.residual_check.isChecked()
+    assert p2.optimizer_edit.text() == "SGD(lr=0.05, momentum=0.9)" and p2.epochs_spin.value() == 4
+    assert p2.controller.settings.to_dict() == window.nn_panel.controller.settings.to_dict()
+    # undo brings the earlier settings back into the panel
+    panel.depth_spin.setValue(5)
+    train_and_wait(panel, qtbot)
+    assert window.session.network["depth"] == 5
+    window.undo_action.trigger()
+    assert window.session.network["depth"] == 3 and panel.depth_spin.value() == 3

@@ -12,9 +12,10 @@ from .landscape import (DIRECTIONS, DaskExecutor, Interpolation, Landscape, Loca
                         hessian_vector_product, interpolate, landscape, pca_directions, roughness, sam_sharpness,
                         sharpness)
 from .model import MLP
+from .settings import NetworkSettings
 from .training import Cancelled, TrainingRun, evaluate, train
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "load_csv", "make_dataset", "MLP", "train", "TrainingRun",
            "evaluate", "Cancelled", "landscape", "Landscape", "DIRECTIONS", "interpolate", "Interpolation",
            "sharpness", "sam_sharpness", "hessian_vector_product", "roughness", "filter_normalized_direction",
-           "pca_directions", "LocalExecutor", "DaskExecutor"]
+           "pca_directions", "LocalExecutor", "DaskExecutor", "NetworkSettings"]

@@ -19,9 +19,9 @@ from numba import njit, prange
 from ..optimizer_kernels import sam_perturbation, update
 from ..optimizer_kinds import SAM
 
+from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
+
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
-RELU, TANH = 0, 1
-CROSS_ENTROPY, MSE = 0, 1
 
 
 @njit(**_JIT)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .kernels import CROSS_ENTROPY, MSE, RELU, TANH
+from .codes import CROSS_ENTROPY, MSE, RELU, TANH
 
 ACTIVATIONS = {"relu": RELU, "tanh": TANH}
 LOSSES = {"cross_entropy": CROSS_ENTROPY, "mse": MSE}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import CROSS_ENTROPY, RELU
+from .codes import CROSS_ENTROPY, RELU
 
 
 def _act(z, act):
