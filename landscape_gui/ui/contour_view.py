@@ -41,7 +41,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self._last_isolines = -1.0
         self._isoline_timer = QtCore.QTimer(self, singleShot=True, interval=int(ISOLINE_PAUSE * 1000))
         self._isoline_timer.timeout.connect(self._isolines_after_pause)
-        self.curves: list[pg.PlotDataItem] = []
+        self.curves: list[pg.PlotCurveItem] = []
         self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1))
         self.arrows = pg.PlotDataItem(connect="pairs")
         self.markers = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.5))
@@ -105,18 +105,26 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         enabled = c.session.enabled_optimizers()
         n_cfg, n_st = b.points.shape[:2]
         while len(self.curves) < n_cfg * n_st:
-            curve = pg.PlotDataItem(connect="finite")
+            # PlotCurveItem, not PlotDataItem: a tenth of the setData overhead, and a drag
+            # calls setData for every optimizer on every mouse move
+            curve = pg.PlotCurveItem(connect="finite")
             curve.setZValue(10)
             self.addItem(curve)
             self.curves.append(curve)
         while len(self.curves) > n_cfg * n_st:
             self.removeItem(self.curves.pop())
         end = c.step + 1 if self.trail else None
+        for ci in range(n_cfg):
+            color = enabled[ci].color
+            for k in range(n_st):
+                curve = self.curves[ci * n_st + k]
+                if getattr(curve, "_color", None) != color:
+                    curve._color = color
+                    curve.setPen(pg.mkPen(color, width=2.2))
         for k in (range(n_st) if starts is None else starts):
             for ci in range(n_cfg):
                 pts = b.points[ci, k, :end]
-                self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1],
-                                                   pen=pg.mkPen(enabled[ci].color, width=2.2))
+                self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
         self.update_markers()
         self.update_step()
 

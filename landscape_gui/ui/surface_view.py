@@ -297,15 +297,18 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._line_items(n_cfg * n_st)
         which = range(n_st) if starts is None else starts
         end = c.step + 1 if self.trail else None  # animations: the path so far
-        for k in which:
-            for ci in range(n_cfg):
-                pts = b.points[ci, k, :end]
-                keep = np.isfinite(pts[:, 0])
-                hz = c.heights(b.losses[ci, k, :end][keep]) if keep.any() else np.zeros(0)
-                sx, sy, sz = self.to_scene(pts[keep, 0], pts[keep, 1], hz)
-                pos = np.c_[sx, sy, sz + LIFT] if keep.any() else np.zeros((0, 3))
-                color = pg.mkColor(enabled[ci].color).getRgbF()
-                self.lines[ci * n_st + k].setData(pos=pos, color=color)
+        which = list(which)
+        if which:
+            # heights and scene coordinates of all changed paths in one vectorised pass
+            pts = b.points[:, which, :end]                           # (c, w, n, 2)
+            hz = c.heights(b.losses[:, which, :end])
+            sx, sy, sz = self.to_scene(pts[..., 0], pts[..., 1], np.nan_to_num(hz))
+            scene = np.stack([sx, sy, sz + LIFT], axis=-1)
+            keep = np.isfinite(pts[..., 0])
+            for j, k in enumerate(which):
+                for ci in range(n_cfg):
+                    color = pg.mkColor(enabled[ci].color).getRgbF()
+                    self.lines[ci * n_st + k].setData(pos=scene[ci, j][keep[ci, j]], color=color)
         self.update_markers()
         self.update_step()
 
