@@ -33,17 +33,13 @@ class MainWindow(QtWidgets.QMainWindow):
         split.setSizes([620, 420])
         self.view_splitter = split
         # two modes: a formula's landscape, or a trained network's
-        from .nn_mode import NNPanel
-
-        self.nn_panel = NNPanel()
-        self.nn_panel.attach(c)
         self.modes = QtWidgets.QTabWidget(objectName="modeTabs")
         self.modes.addTab(split, "Formula")
-        nn_page = QtWidgets.QScrollArea()  # the mode's minimum size must not widen the formula mode
-        nn_page.setWidgetResizable(True)
-        nn_page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        nn_page.setWidget(self.nn_panel)
-        self.modes.addTab(nn_page, "Neural network")
+        self._nn_panel = None  # built when the tab is first opened: launch stays quick
+        self._nn_page = QtWidgets.QScrollArea()  # its minimum size must not widen the formula mode
+        self._nn_page.setWidgetResizable(True)
+        self._nn_page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.modes.addTab(self._nn_page, "Neural network")
         self.modes.currentChanged.connect(self._mode_changed)
         self.setCentralWidget(self.modes)
 
@@ -188,10 +184,22 @@ class MainWindow(QtWidgets.QMainWindow):
         delete.triggered.connect(self.remove_start_point)
         self.addAction(delete)
 
+    @property
+    def nn_panel(self):
+        """The network mode's panel (created on first use, then kept)."""
+        if self._nn_panel is None:
+            from .nn_mode import NNPanel
+
+            self._nn_panel = NNPanel()
+            self._nn_panel.attach(self.controller)
+            self._nn_page.setWidget(self._nn_panel)
+        return self._nn_panel
+
     def _mode_changed(self, index: int) -> None:
         """The formula docks belong to the formula mode: hidden in the network mode, then restored."""
         docks = [d for d in self.findChildren(QtWidgets.QDockWidget)]
         if index == 1:
+            self.nn_panel  # noqa: B018  (build it now)
             self._dock_visibility = {d: d.isVisible() for d in docks}
             for d in docks:
                 d.hide()
@@ -376,7 +384,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("windowState", self.saveState())
         self.autosave_timer.stop()
         self.analysis.shutdown()
-        self.nn_panel.controller.shutdown()
+        if self._nn_panel is not None:
+            self._nn_panel.controller.shutdown()
         if self.autosave_enabled:
             try:  # a deliberate close leaves nothing to recover
                 self.autosave_path().unlink()

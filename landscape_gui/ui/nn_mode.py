@@ -369,8 +369,11 @@ class DataPreview(pg.PlotWidget):
             self.scatter.setData([], [])
             return
         if data.task == "classification" and data.n_features >= 2:
-            cols = [pg.mkBrush(self.CLASS_COLORS[int(c) % len(self.CLASS_COLORS)]) for c in data.y]
-            self.scatter.setData(data.X[:, 0], data.X[:, 1], brush=cols)
+            # points sorted by class, one shared brush per class: no per-point styling cost
+            order = np.argsort(data.y, kind="stable")
+            brushes = [pg.mkBrush(c) for c in self.CLASS_COLORS]
+            cols = [brushes[int(c) % len(brushes)] for c in data.y[order]]
+            self.scatter.setData(data.X[order, 0], data.X[order, 1], brush=cols)
         elif data.n_features == 1:
             y = data.y if data.y.ndim == 1 else data.y[:, 0]
             self.scatter.setData(data.X[:, 0], y, brush=pg.mkBrush("#33ccff"))
