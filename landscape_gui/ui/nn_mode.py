@@ -823,10 +823,13 @@ class NNPanel(QtWidgets.QWidget):
     def export_dialog(self) -> None:
         from .export import FigureOptions
 
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export landscape", "landscape.png",
-                                                        "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export landscape", "landscape.png",
+            "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf);;GIF animation of the path (*.gif);;"
+            "Path as CSV (*.csv);;Plane as NumPy grid (*.npz)")
         if path:
-            self.export_to(path, FigureOptions(view="both" if path.endswith(".png") else "2d"))
+            vector = path.lower().endswith((".svg", ".pdf"))
+            self.export_to(path, FigureOptions(view="2d" if vector else "both"))
 
     def export_to(self, path, opts) -> None:
         from .export import ExportError, export

@@ -150,6 +150,13 @@ def test_csv_data_and_export_from_the_network_mode(window, qtbot, tmp_path):
     img = QtGui.QImage(str(out))
     assert img.width() == 900 and img.height() == 400
     assert "exported" in panel.status.text()
+    # the path as an animation and as data, through the same exporter as formulas
+    gif, csv = tmp_path / "path.gif", tmp_path / "path.csv"
+    panel.export_to(str(gif), FigureOptions(view="2d", width=320, height=240))
+    panel.export_to(str(csv), FigureOptions())
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    rows = csv.read_text().splitlines()
+    assert rows[0].startswith("optimizer,start,step,x,y,loss") and len(rows) == 1 + len(r.run.trajectory)
 
 
 def test_closing_in_the_network_mode_keeps_the_formula_docks_for_next_time(window, qtbot):
