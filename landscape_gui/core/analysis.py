@@ -100,7 +100,9 @@ def critical_points(f: LossFunction, xrange, yrange, resolution: int = 96, *, ma
     """Every critical point Newton reaches from a ``resolution``² seed grid, inside the domain.
 
     Points closer than ``merge_tol`` (default 1e-4 of the domain's diagonal) are one.
-    Sorted minima first, then saddles, maxima and degenerate points, each by value.
+    Sorted minima first, then saddles, maxima and degenerate points, each by value. More
+    than MAX_DEGENERATE degenerate points mean a plateau: they are left out and counted in
+    the result's ``flat_fraction``.
     """
     (x0, x1), (y0, y1) = _domain(xrange, yrange)
     n = int(resolution)
@@ -127,7 +129,7 @@ def critical_points(f: LossFunction, xrange, yrange, resolution: int = 96, *, ma
           & (found[:, 1] >= y0 - margin) & (found[:, 1] <= y1 + margin))
     found = found[ok]
     if not len(found):
-        return []
+        return CriticalPoints()
     with np.errstate(all="ignore"):
         gx, gy = f.gradient(seeds[:, 0], seeds[:, 1])
         (hxx, hxy), (_, hyy) = f.hessian(seeds[:, 0], seeds[:, 1])
@@ -151,7 +153,23 @@ def critical_points(f: LossFunction, xrange, yrange, resolution: int = 96, *, ma
               for i in np.flatnonzero(keep)]
     order = {k: i for i, k in enumerate(("minimum", "saddle", "maximum", "degenerate"))}
     result.sort(key=lambda c: (order[c.kind], c.value, c.x, c.y))
-    return result
+    out = CriticalPoints(result)
+    flat = [c for c in result if c.kind == "degenerate"]
+    if len(flat) > MAX_DEGENERATE:
+        # a plateau (f constant on a region) is not a set of points: report its extent instead
+        out = CriticalPoints([c for c in result if c.kind != "degenerate"])
+        out.flat_fraction = len(flat) / (n * n)
+    return out
+
+
+MAX_DEGENERATE = 50  # more degenerate points than this: a flat region
+
+
+class CriticalPoints(list):
+    """The critical points, plus ``flat_fraction``: the share of the seed grid lying on a
+    plateau (gradient and Hessian zero on a whole region), whose points are not listed."""
+
+    flat_fraction: float = 0.0
 
 
 def _merge(points: np.ndarray, tol: float) -> np.ndarray:
@@ -471,5 +489,5 @@ def lr_sweep(f: LossFunction, name: str, hyperparameters: dict | None, start, lr
                    optimizers.validate(cname, base)[1], minimum, lam, edge)
 
 
-__all__ = ["CriticalPoint", "critical_points", "classify", "sharpness", "Basins", "basins",
+__all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "classify", "sharpness", "Basins", "basins",
            "cell_centres", "LRSweep", "lr_sweep", "stability_edge", "Cancelled", "KINDS"]

@@ -232,7 +232,9 @@ class AnalysisModel(QtCore.QObject):
             n = Counter(c.kind for c in self.critical_points)
             plural = {"minimum": "minima", "maximum": "maxima", "saddle": "saddles", "degenerate": "degenerate"}
             parts = ", ".join(f"{v} {k if v == 1 else plural[k]}" for k, v in n.items())
-            self.message.emit(f"{len(self.critical_points)} critical points ({parts}) in {ms:.0f} ms")
+            flat = getattr(self.critical_points, "flat_fraction", 0.0)
+            note = f"; f is flat on about {100 * flat:.0f}% of the domain (not listed)" if flat else ""
+            self.message.emit(f"{len(self.critical_points)} critical points ({parts}) in {ms:.0f} ms{note}")
         elif job == "basins":
             self.basins = result
             self.basinsChanged.emit()

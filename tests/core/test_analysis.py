@@ -83,6 +83,18 @@ def test_eigenvalues_and_condition_number_of_a_known_bowl():
     assert c.condition_number == pytest.approx(25.0) and c.lambda_max == pytest.approx(25.0)
 
 
+def test_plateaus_are_reported_as_a_share_not_as_thousands_of_points():
+    f = compile_function("0*x + 3", background=False)
+    cps = analysis.critical_points(f, (-1, 1), (-1, 1))
+    assert len(cps) == 0 and cps.flat_fraction > 0.99
+    # a flat quadrant (x > -1, y > 0) of an otherwise curved landscape: about a quarter of the domain
+    g = compile_function("min(x + 1, 0)^2 + min(y, 0)^2 + 0.1*max(-x - 2, 0)^3", background=False)
+    cps = analysis.critical_points(g, (-3, 1), (-1, 1))
+    assert 0.2 < cps.flat_fraction < 0.3
+    assert analysis.critical_points(compile_function("x^3 - 3*x*y^2", background=False),
+                                    (-2, 2), (-2, 2)).flat_fraction == 0.0
+
+
 def test_no_critical_points_on_a_plane_and_points_outside_the_domain_are_dropped():
     assert analysis.critical_points(compile_function("x + 2*y", background=False), (-1, 1), (-1, 1)) == []
     f = compile_function("(x - 5)^2 + y^2", background=False)
