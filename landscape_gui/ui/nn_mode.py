@@ -302,8 +302,9 @@ class NNController(QtCore.QObject):
                             cancel=cancel.is_set)
         if cancel.is_set():
             raise nn.Cancelled()
-        sharp = nn.sharpness(run.model, run.train_data, run.params, iters=100, tol=1e-5)
-        sam = nn.sam_sharpness(run.model, run.train_data, run.params, rho=0.05, steps=10)
+        self.message.emit("sharpness: power iteration on Hessian-vector products…")
+        sharp = nn.sharpness(run.model, run.train_data, run.params, iters=100, tol=1e-5, cancel=cancel.is_set)
+        sam = nn.sam_sharpness(run.model, run.train_data, run.params, rho=0.05, steps=10, cancel=cancel.is_set)
         rough = nn.roughness(land.test_values if (s.use_test and land.test_values is not None) else land.values)
         return RunResult(s, run, land, sharp, sam, rough)
 

@@ -291,6 +291,15 @@ def test_power_iteration_finds_the_top_hessian_eigenvalue():
     assert first_step <= sam <= 0.05 * np.linalg.norm(g) + 0.5 * top * 0.05 ** 2 * 1.2
 
 
+def test_sharpness_can_be_cancelled():
+    data = nn.make_dataset("moons", n=50, seed=0)
+    m = nn.MLP(1, 4).fit_to(data)
+    with pytest.raises(nn.Cancelled):
+        nn.sharpness(m, data, m.init(0), cancel=lambda: True)
+    with pytest.raises(nn.Cancelled):
+        nn.sam_sharpness(m, data, m.init(0), cancel=lambda: True)
+
+
 def test_deep_nets_without_skip_connections_are_rougher():
     """Measure: nn.roughness, the share of a filter-normalised plane's grid points where the surface
     is clearly non-convex (discrete Hessian lambda_min < -1% |lambda_max|). Depth 16, width 16,

@@ -270,14 +270,18 @@ def hessian_vector_product(model, data, params, v, eps: float | None = None) -> 
     return (gp - gm) / (2 * eps)
 
 
-def sharpness(model: MLP, data: Dataset, params, iters: int = 200, tol: float = 1e-7, seed: int = 0) -> float:
-    """The top Hessian eigenvalue at ``params``: power iteration on Hessian-vector products."""
+def sharpness(model: MLP, data: Dataset, params, iters: int = 200, tol: float = 1e-7, seed: int = 0,
+              cancel=None) -> float:
+    """The top Hessian eigenvalue at ``params``: power iteration on Hessian-vector products.
+    ``cancel()`` is checked every iteration (a large net's products take a while)."""
     model = model.fit_to(data)
     params = np.ascontiguousarray(params, dtype=np.float64)
     v = np.random.default_rng(seed).standard_normal(params.size)
     v /= np.linalg.norm(v)
     lam = 0.0
     for _ in range(int(iters)):
+        if cancel is not None and cancel():
+            raise Cancelled("sharpness cancelled")
         hv = hessian_vector_product(model, data, params, v)
         new = float(v @ hv)
         n = np.linalg.norm(hv)
@@ -290,7 +294,7 @@ def sharpness(model: MLP, data: Dataset, params, iters: int = 200, tol: float = 
     return lam
 
 
-def sam_sharpness(model: MLP, data: Dataset, params, rho: float = 0.05, steps: int = 20) -> float:
+def sam_sharpness(model: MLP, data: Dataset, params, rho: float = 0.05, steps: int = 20, cancel=None) -> float:
     """max_{|e| <= rho} L(theta + e) - L(theta), by projected gradient ascent from SAM's first step."""
     from .training import evaluate
 
@@ -302,6 +306,8 @@ def sam_sharpness(model: MLP, data: Dataset, params, rho: float = 0.05, steps: i
     best = evaluate(model, data, params + e)[0]
     step = rho / 4
     for _ in range(int(steps)):
+        if cancel is not None and cancel():
+            raise Cancelled("sharpness cancelled")
         _, g = _gradient(model, data, params + e)
         ng = np.linalg.norm(g)
         if ng == 0:
