@@ -69,6 +69,8 @@ class AnalysisModel(QtCore.QObject):
         self.start_index = 0
         self.basin_resolution = 128
         self.rho = 0.05
+        self.seed_resolution = 96                  # Newton seeds per axis for critical points
+        self.sweep_range = (1e-4, 1.0, 200)        # lr from, to, how many (log spaced)
         self.critical_points: list[analysis.CriticalPoint] = []
         self.sharpness: dict[int, tuple[float, float]] = {}   # index into critical_points -> (lam, sam)
         self.basins: analysis.Basins | None = None
@@ -115,7 +117,7 @@ class AnalysisModel(QtCore.QObject):
         o = self.selected_optimizer()
         s = self.controller.session
         return (self._function_key(), None if o is None else (o.name, repr(sorted(o.hyperparameters.items()))),
-                self.selected_start(), s.steps)
+                self.selected_start(), s.steps, self.sweep_range)
 
     # -- switches ---------------------------------------------------------------------------
     def set_show_critical(self, on: bool) -> None:
@@ -157,11 +159,24 @@ class AnalysisModel(QtCore.QObject):
         self._keys.pop("critical", None)
         self.refresh()
 
+    def set_seed_resolution(self, n: int) -> None:
+        self.seed_resolution = int(n)
+        self._keys.pop("critical", None)
+        self.refresh()
+
+    def set_sweep_range(self, lo: float, hi: float, count: int) -> None:
+        if not (0 < lo < hi and count >= 2):
+            self.message.emit("The sweep needs 0 < from < to and at least 2 rates.")
+            return
+        self.sweep_range = (float(lo), float(hi), int(count))
+        self.refresh()
+
     # -- running -----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Start whatever is shown and out of date (each at most once per change)."""
-        if self.show_critical and self._keys.get("critical") != (self._function_key(), self.rho):
-            self._submit("critical", (self._function_key(), self.rho), self._compute_critical)
+        key = (self._function_key(), self.rho, self.seed_resolution)
+        if self.show_critical and self._keys.get("critical") != key:
+            self._submit("critical", key, self._compute_critical)
         if self.show_basins and self._keys.get("basins") != self._basin_key():
             if self.selected_optimizer() is None:
                 self._keys["basins"] = self._basin_key()
@@ -202,7 +217,7 @@ class AnalysisModel(QtCore.QObject):
         c = self.controller
         f, s = c.function, c.session                 # immutable snapshot: LossFunction + plain values
         args = (f, tuple(s.xrange), tuple(s.yrange), self.selected_optimizer(), self.selected_start(),
-                s.steps, s.noise, s.seed, self.basin_resolution, self.rho)
+                s.steps, s.noise, s.seed, self.basin_resolution, (self.rho, self.seed_resolution, self.sweep_range))
 
         def work():
             t0 = time.perf_counter()
@@ -246,8 +261,9 @@ class AnalysisModel(QtCore.QObject):
 
     # -- the computations (worker thread) ----------------------------------------------------------
     @staticmethod
-    def _compute_critical(cancel, f, xr, yr, opt, start, steps, noise, seed, res, rho):
-        cps = analysis.critical_points(f, xr, yr)
+    def _compute_critical(cancel, f, xr, yr, opt, start, steps, noise, seed, res, extra):
+        rho, seeds, _ = extra
+        cps = analysis.critical_points(f, xr, yr, resolution=seeds)
         sharp = {}
         minima = [i for i, c in enumerate(cps) if c.kind == "minimum"][:MAX_SHARPNESS]
         for i in minima:
@@ -256,14 +272,15 @@ class AnalysisModel(QtCore.QObject):
             sharp[i] = analysis.sharpness(f, cps[i].x, cps[i].y, rho)
         return cps, sharp
 
-    def _compute_basins(self, cancel, f, xr, yr, opt, start, steps, noise, seed, res, rho):
+    def _compute_basins(self, cancel, f, xr, yr, opt, start, steps, noise, seed, res, extra):
         return analysis.basins(f, opt.name, opt.hyperparameters, xr, yr, shape=(res, res), steps=steps,
                                noise=noise, seed=seed, cancel=cancel.is_set,
                                progress=lambda done, total: self.progress.emit(done, total))
 
     @staticmethod
-    def _compute_sweep(cancel, f, xr, yr, opt, start, steps, noise, seed, res, rho):
-        return analysis.lr_sweep(f, opt.name, opt.hyperparameters, start, np.geomspace(1e-4, 1.0, 200),
+    def _compute_sweep(cancel, f, xr, yr, opt, start, steps, noise, seed, res, extra):
+        lo, hi, count = extra[2]
+        return analysis.lr_sweep(f, opt.name, opt.hyperparameters, start, np.geomspace(lo, hi, count),
                                  steps=steps)
 
     # -- queries -------------------------------------------------------------------------------
@@ -464,6 +481,11 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.critical_check = QtWidgets.QCheckBox("Show critical points", objectName="showCriticalPoints")
         row.addWidget(self.critical_check)
         row.addStretch(1)
+        row.addWidget(QtWidgets.QLabel("seeds"))
+        self.seeds_spin = QtWidgets.QSpinBox(minimum=8, maximum=512, value=model.seed_resolution, singleStep=16,
+                                             objectName="criticalSeeds")
+        self.seeds_spin.setToolTip("Newton starts per axis: raise it for landscapes with finer structure")
+        row.addWidget(self.seeds_spin)
         row.addWidget(QtWidgets.QLabel("SAM ρ"))
         self.rho_spin = QtWidgets.QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=1e3, value=model.rho,
                                                  singleStep=0.01)
@@ -520,6 +542,20 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.sweep_plot = LRSweepPlot()
         self.sweep_note = QtWidgets.QLabel(wordWrap=True)
         sl.addWidget(self.sweep_check)
+        srow = QtWidgets.QHBoxLayout()
+        lo, hi, count = model.sweep_range
+        self.sweep_from = QtWidgets.QDoubleSpinBox(decimals=8, minimum=1e-8, maximum=1e4, value=lo,
+                                                   objectName="sweepFrom")
+        self.sweep_to = QtWidgets.QDoubleSpinBox(decimals=8, minimum=1e-8, maximum=1e4, value=hi,
+                                                 objectName="sweepTo")
+        self.sweep_count = QtWidgets.QSpinBox(minimum=2, maximum=2000, value=count, objectName="sweepCount")
+        for w in (self.sweep_from, self.sweep_to):
+            w.setStepType(QtWidgets.QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        for label, w in (("lr from", self.sweep_from), ("to", self.sweep_to), ("rates", self.sweep_count)):
+            srow.addWidget(QtWidgets.QLabel(label))
+            srow.addWidget(w, 1)
+            w.editingFinished.connect(self._sweep_range_edited)
+        sl.addLayout(srow)
         sl.addWidget(self.sweep_plot, 1)
         sl.addWidget(self.sweep_note)
         self.tabs.addTab(sp, "LR sweep")
@@ -531,6 +567,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.drape_check.toggled.connect(model.set_drape)
         self.sweep_check.toggled.connect(model.set_show_sweep)
         self.rho_spin.valueChanged.connect(model.set_rho)
+        self.seeds_spin.editingFinished.connect(lambda: model.set_seed_resolution(self.seeds_spin.value()))
         self.resolution_box.currentIndexChanged.connect(
             lambda i: model.set_basin_resolution(self.resolution_box.itemData(i)))
         self.optimizer_box.currentIndexChanged.connect(lambda i: i >= 0 and model.set_optimizer_index(i))
@@ -639,6 +676,9 @@ class AnalysisPanel(QtWidgets.QWidget):
                 self.progress.setValue(100)
 
     # -- sweep -----------------------------------------------------------------------------------
+    def _sweep_range_edited(self) -> None:
+        self.model.set_sweep_range(self.sweep_from.value(), self.sweep_to.value(), self.sweep_count.value())
+
     def show_sweep(self) -> None:
         s = self.model.sweep
         self.sweep_plot.show_sweep(s)

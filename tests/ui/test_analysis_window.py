@@ -92,6 +92,20 @@ def test_clicking_a_table_row_centres_the_views_on_that_point(window, qtbot):
     assert abs(centre.x() - sx) < 1e-5 and abs(centre.y() - sy) < 1e-5
 
 
+def test_more_newton_seeds_find_finer_structure(window, qtbot):
+    panel, model = window.analysis_panel, window.analysis
+    panel.seeds_spin.setValue(32)
+    model.set_seed_resolution(32)
+    panel.critical_check.setChecked(True)
+    window.function_editor.set_formula("sin(40*x)*sin(40*y)")   # 51² + 51·50 = 5151 critical points
+    qtbot.waitUntil(lambda: len(model.critical_points) > 100 and not model.running, timeout=10000)
+    coarse = len(model.critical_points)
+    panel.seeds_spin.setValue(256)
+    model.set_seed_resolution(256)
+    qtbot.waitUntil(lambda: len(model.critical_points) > coarse and not model.running, timeout=30000)
+    assert coarse < 1000 and len(model.critical_points) == 5151
+
+
 def test_critical_points_follow_the_formula(window, qtbot):
     window.analysis_panel.critical_check.setChecked(True)
     window.function_editor.set_formula("x^2 - y^2")
@@ -196,6 +210,16 @@ def test_lr_sweep_marks_the_stability_edge_of_gradient_descent(window, qtbot):
     x, y = plot.loss_curve.getData()
     assert len(x) == 200 and np.isfinite(y[: i]).sum() > 100
     assert "0.08" in panel.sweep_note.text()
+    # a narrower, finer sweep around the edge
+    panel.sweep_from.setValue(0.05)
+    panel.sweep_to.setValue(0.12)
+    panel.sweep_count.setValue(50)
+    panel._sweep_range_edited()
+    qtbot.waitUntil(lambda: model.sweep is not s and len(model.sweep.lrs) == 50, timeout=10000)
+    fine = model.sweep
+    j = np.flatnonzero(fine.diverged)[0]
+    assert fine.lrs[0] == 0.05 and fine.lrs[j - 1] <= 0.08 <= fine.lrs[j] and fine.lrs[j] / fine.lrs[j - 1] < 1.02
+    s = fine
     # a new start point and parameter k move the sweep: edge 2/k
     window.controller.set_param("k", 10.0)
     qtbot.waitUntil(lambda: model.sweep is not s and math.isclose(model.sweep.edge, 0.2, rel_tol=1e-6),
