@@ -53,7 +53,13 @@ def bench_gui(quick: bool = False) -> list[dict]:
         app.processEvents()
         time.sleep(0.01)
     window.view_splitter.setSizes([1000, 420])
-    window.resize(window.width(), window.height() + 750 - window.surface_view.height())
+    # grow the window until the 3-D view itself is 1000 x 750 (the docks keep their widths)
+    window.resize(window.width() + 1000 - window.surface_view.width(),
+                  window.height() + 750 - window.surface_view.height())
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+    window.view_splitter.setSizes([1000, window.contour_view.width()])
     for _ in range(20):
         app.processEvents()
         time.sleep(0.01)
