@@ -52,14 +52,16 @@ def bench_gui(quick: bool = False) -> list[dict]:
     for _ in range(20):
         app.processEvents()
         time.sleep(0.01)
-    window.view_splitter.setSizes([1000, 420])
     # grow the window until the 3-D view itself is 1000 x 750 (the docks keep their widths)
-    window.resize(window.width() + 1000 - window.surface_view.width(),
-                  window.height() + 750 - window.surface_view.height())
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.01)
-    window.view_splitter.setSizes([1000, window.contour_view.width()])
+    for _ in range(4):
+        window.view_splitter.setSizes([1000, 420])
+        window.resize(window.width() + 1000 - window.surface_view.width(),
+                      window.height() + 750 - window.surface_view.height())
+        for _ in range(10):
+            app.processEvents()
+            time.sleep(0.01)
+        if (window.surface_view.width(), window.surface_view.height()) == (1000, 750):
+            break
     for _ in range(20):
         app.processEvents()
         time.sleep(0.01)
