@@ -479,20 +479,21 @@ class AnalysisPanel(QtWidgets.QWidget):
         cl = QtWidgets.QVBoxLayout(cp)
         row = QtWidgets.QHBoxLayout()
         self.critical_check = QtWidgets.QCheckBox("Show critical points", objectName="showCriticalPoints")
-        row.addWidget(self.critical_check)
-        row.addStretch(1)
-        row.addWidget(QtWidgets.QLabel("seeds"))
+        cl.addWidget(self.critical_check)
+        row.addWidget(QtWidgets.QLabel("Newton seeds"))
         self.seeds_spin = QtWidgets.QSpinBox(minimum=8, maximum=512, value=model.seed_resolution, singleStep=16,
                                              objectName="criticalSeeds")
         self.seeds_spin.setToolTip("Newton starts per axis: raise it for landscapes with finer structure")
         row.addWidget(self.seeds_spin)
+        row.addStretch(1)
         row.addWidget(QtWidgets.QLabel("SAM ρ"))
         self.rho_spin = QtWidgets.QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=1e3, value=model.rho,
                                                  singleStep=0.01)
         row.addWidget(self.rho_spin)
         cl.addLayout(row)
-        legend = QtWidgets.QLabel("  ".join(f"<span style='color:{col}'>●</span> {k}"
-                                            for k, (col, _) in KIND_STYLE.items()))
+        glyph = {"o": "●", "t1": "▲", "s": "■", "d": "◆"}   # as the 2-D markers are drawn
+        legend = QtWidgets.QLabel("  ".join(f"<span style='color:{col}'>{glyph[sym]}</span> {k}"
+                                            for k, (col, sym) in KIND_STYLE.items()))
         cl.addWidget(legend)
         self.table = QtWidgets.QTableWidget(0, len(self.COLUMNS), objectName="criticalPointsTable")
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
@@ -544,11 +545,15 @@ class AnalysisPanel(QtWidgets.QWidget):
         sl.addWidget(self.sweep_check)
         srow = QtWidgets.QHBoxLayout()
         lo, hi, count = model.sweep_range
-        self.sweep_from = QtWidgets.QDoubleSpinBox(decimals=8, minimum=1e-8, maximum=1e4, value=lo,
+        self.sweep_from = QtWidgets.QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e4, value=lo,
                                                    objectName="sweepFrom")
-        self.sweep_to = QtWidgets.QDoubleSpinBox(decimals=8, minimum=1e-8, maximum=1e4, value=hi,
+        self.sweep_to = QtWidgets.QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e4, value=hi,
                                                  objectName="sweepTo")
         self.sweep_count = QtWidgets.QSpinBox(minimum=2, maximum=2000, value=count, objectName="sweepCount")
+        for w in (self.sweep_from, self.sweep_to, self.sweep_count):
+            # may shrink with the dock: the views beside it need the width more
+            w.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+            w.setMinimumWidth(56)
         for w in (self.sweep_from, self.sweep_to):
             w.setStepType(QtWidgets.QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         for label, w in (("lr from", self.sweep_from), ("to", self.sweep_to), ("rates", self.sweep_count)):
