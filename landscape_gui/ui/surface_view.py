@@ -70,7 +70,8 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._lut_name = None
         self._background_key = None
         self._pending_key = None
-        self._background = None
+        self._background = None     # multisampled views: the landscape's pixels (numpy)
+        self._bg_fbo = self._bg_rbo = self._bg_size = None   # otherwise: a framebuffer holding them
         self.drape = None  # callable(xs, ys) -> (nx, ny, 4) RGBA blended over the surface, or None
         self.reset_camera()
         self.observe_controller()
@@ -244,16 +245,41 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             else:
                 self._background = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
             return
-        from PySide6.QtOpenGL import QOpenGLFramebufferObject
-
-        fbo = self._background
-        if not restore and (not isinstance(fbo, QOpenGLFramebufferObject) or fbo.width() != w or fbo.height() != h):
-            fbo = self._background = QOpenGLFramebufferObject(w, h)
-        src, dst = (fbo.handle(), screen) if restore else (screen, fbo.handle())
+        if not restore and getattr(self, "_bg_size", None) != (w, h):
+            self._background_buffer(w, h)
+        src, dst = (self._bg_fbo, screen) if restore else (screen, self._bg_fbo)
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, src)
         GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, dst)
         GL.glBlitFramebuffer(0, 0, w, h, 0, 0, w, h, GL.GL_COLOR_BUFFER_BIT, GL.GL_NEAREST)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, screen)
+
+    def _background_buffer(self, w: int, h: int) -> None:
+        """A framebuffer of plain GL names (no Qt object whose destructor could run later, from
+        Python's garbage collector, without a current context), freed with the context."""
+        from OpenGL import GL
+
+        if getattr(self, "_bg_fbo", None) is None:
+            self._bg_fbo = int(GL.glGenFramebuffers(1))
+            self._bg_rbo = int(GL.glGenRenderbuffers(1))
+            self.context().aboutToBeDestroyed.connect(self._free_background_buffer)
+        GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._bg_rbo)
+        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, w, h)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._bg_fbo)
+        GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, self._bg_rbo)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.defaultFramebufferObject())
+        self._bg_size = (w, h)
+
+    def _free_background_buffer(self) -> None:
+        from OpenGL import GL
+
+        if getattr(self, "_bg_fbo", None) is None:
+            return
+        self.makeCurrent()
+        GL.glDeleteFramebuffers(1, [self._bg_fbo])
+        GL.glDeleteRenderbuffers(1, [self._bg_rbo])
+        self.doneCurrent()
+        self._bg_fbo = self._bg_rbo = self._bg_size = None
+        self._background_key = None
 
     def paint_labels(self, painter: QtGui.QPainter, width: int, height: int, scale: float = 1.0) -> None:
         """Axis labels at their projected places, for the screen or an export of any size."""
@@ -305,10 +331,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             sx, sy, sz = self.to_scene(pts[..., 0], pts[..., 1], np.nan_to_num(hz))
             scene = np.stack([sx, sy, sz + LIFT], axis=-1)
             keep = np.isfinite(pts[..., 0])
+            colors = [pg.mkColor(o.color).getRgbF() for o in enabled]
             for j, k in enumerate(which):
                 for ci in range(n_cfg):
-                    color = pg.mkColor(enabled[ci].color).getRgbF()
-                    self.lines[ci * n_st + k].setData(pos=scene[ci, j][keep[ci, j]], color=color)
+                    self.lines[ci * n_st + k].setData(pos=scene[ci, j][keep[ci, j]], color=colors[ci])
         self.update_markers()
         self.update_step()
 
