@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import optimizers
+from .cancel import Cancelled
+from .cancel import check as _check
 from .loss_function import PARALLEL_LOCK, LossFunction
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
@@ -26,14 +28,6 @@ KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
 _RING = 32  # basin runs keep their last 32 points (a power of two: the runner's ring)
 
-
-class Cancelled(Exception):
-    """Raised inside a computation whose ``cancel()`` callback returned True."""
-
-
-def _check(cancel):
-    if cancel is not None and cancel():
-        raise Cancelled("cancelled")
 
 
 def _domain(xrange, yrange):
@@ -453,7 +447,7 @@ def lr_sweep(f: LossFunction, name: str, hyperparameters: dict | None, start, lr
         raise ValueError("lrs must be positive finite numbers")
     base = dict(hyperparameters or {})
     base.pop("lr", None)
-    cname, _ = optimizers.validate(name, base)
+    cname, full = optimizers.validate(name, base)
     configs = [(cname, {**base, "lr": float(lr)}) for lr in lrs]
     start = np.asarray(start, dtype=np.float64).reshape(2)
     batch = optimizers.run_many(f, configs, start[None, :], steps, noise=noise, seed=seed, wait=wait)
@@ -486,7 +480,7 @@ def lr_sweep(f: LossFunction, name: str, hyperparameters: dict | None, start, lr
             lam = float(np.linalg.eigvalsh(hm)[1])
     edge = stability_edge(cname, base, lam) if np.isfinite(lam) else math.nan
     return LRSweep(lrs, final_loss, steps_to, diverged, (float(start[0]), float(start[1])), cname,
-                   optimizers.validate(cname, base)[1], minimum, lam, edge)
+                   full, minimum, lam, edge)
 
 
 __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "classify", "sharpness", "Basins", "basins",

@@ -10,10 +10,8 @@ parameters, the domain, the chosen optimizer's settings, the chosen start.
 from __future__ import annotations
 
 import math
-import threading
-import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,6 +19,8 @@ import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core import analysis
+from ..core.cancel import check
+from .background import BackgroundJobs
 
 KIND_STYLE = {  # kind: (colour, 2-D symbol)
     "minimum": ("#3ddc84", "o"),
@@ -56,7 +56,6 @@ class AnalysisModel(QtCore.QObject):
     progress = QtCore.Signal(int, int)           # basin rows done, total
     busyChanged = QtCore.Signal(str, bool)       # "critical" | "basins" | "sweep", running
     message = QtCore.Signal(str)
-    _finished = QtCore.Signal(object)            # from the worker: (job, generation, result)
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
@@ -76,12 +75,10 @@ class AnalysisModel(QtCore.QObject):
         self.basins: analysis.Basins | None = None
         self.sweep: analysis.LRSweep | None = None
         self.timings: dict[str, float] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
-        self._generation = {"critical": 0, "basins": 0, "sweep": 0}
-        self._cancel = {"critical": threading.Event(), "basins": threading.Event(), "sweep": threading.Event()}
+        self.jobs = BackgroundJobs("analysis", self)
+        self.jobs.finished.connect(self._on_finished)
+        self.jobs.busyChanged.connect(self.busyChanged)
         self._keys: dict[str, object] = {}
-        self.running: set[str] = set()
-        self._finished.connect(self._on_finished)
         self._later = QtCore.QTimer(self, singleShot=True, interval=250)
         self._later.timeout.connect(self.refresh)
         c = controller
@@ -196,47 +193,27 @@ class AnalysisModel(QtCore.QObject):
 
     def cancel(self, job: str = "basins") -> None:
         """Stop a running computation; its result is dropped and the overlay cleared."""
-        self._cancel[job].set()
-        self._generation[job] += 1   # the key stays: no restart until an input changes
-        if job in self.running:
-            self.running.discard(job)
-            self.busyChanged.emit(job, False)
+        if self.jobs.cancel(job):   # the key stays: no restart until an input changes
             self.message.emit(f"{job} cancelled")
         if job == "basins":
             self.basins = None
             self.basinsChanged.emit()
 
+    @property
+    def running(self) -> set[str]:
+        return self.jobs.running
+
     def _submit(self, job: str, key, fn) -> None:
-        self._cancel[job].set()                 # the previous run of this job stops at its next chunk
-        cancel = self._cancel[job] = threading.Event()
-        self._generation[job] += 1
-        gen = self._generation[job]
         self._keys[job] = key
-        self.running.add(job)
-        self.busyChanged.emit(job, True)
         c = self.controller
         f, s = c.function, c.session                 # immutable snapshot: LossFunction + plain values
-        args = (f, tuple(s.xrange), tuple(s.yrange), self.selected_optimizer(), self.selected_start(),
-                s.steps, s.noise, s.seed, self.basin_resolution, (self.rho, self.seed_resolution, self.sweep_range))
+        snap = SimpleNamespace(f=f, xrange=tuple(s.xrange), yrange=tuple(s.yrange), opt=self.selected_optimizer(),
+                               start=self.selected_start(), steps=s.steps, noise=s.noise, seed=s.seed,
+                               basin_resolution=self.basin_resolution, rho=self.rho,
+                               seed_resolution=self.seed_resolution, sweep_range=self.sweep_range)
+        self.jobs.submit(job, lambda cancel: fn(cancel, snap))
 
-        def work():
-            t0 = time.perf_counter()
-            try:
-                result = fn(cancel, *args)
-            except analysis.Cancelled:
-                return
-            except Exception as exc:  # shown, never raised into Qt
-                result = exc
-            self._finished.emit((job, gen, result, (time.perf_counter() - t0) * 1e3))
-
-        self._executor.submit(work)
-
-    def _on_finished(self, payload) -> None:
-        job, gen, result, ms = payload
-        if gen != self._generation[job]:
-            return  # superseded
-        self.running.discard(job)
-        self.busyChanged.emit(job, False)
+    def _on_finished(self, job: str, result, ms: float) -> None:
         self.timings[job] = ms
         if isinstance(result, Exception):
             self.message.emit(f"{job} failed: {type(result).__name__}: {result}")
@@ -261,27 +238,26 @@ class AnalysisModel(QtCore.QObject):
 
     # -- the computations (worker thread) ----------------------------------------------------------
     @staticmethod
-    def _compute_critical(cancel, f, xr, yr, opt, start, steps, noise, seed, res, extra):
-        rho, seeds, _ = extra
-        cps = analysis.critical_points(f, xr, yr, resolution=seeds)
+    def _compute_critical(cancel, q):
+        cps = analysis.critical_points(q.f, q.xrange, q.yrange, resolution=q.seed_resolution)
         sharp = {}
         minima = [i for i, c in enumerate(cps) if c.kind == "minimum"][:MAX_SHARPNESS]
         for i in minima:
-            if cancel.is_set():
-                raise analysis.Cancelled()
-            sharp[i] = analysis.sharpness(f, cps[i].x, cps[i].y, rho)
+            check(cancel.is_set)
+            sharp[i] = analysis.sharpness(q.f, cps[i].x, cps[i].y, q.rho)
         return cps, sharp
 
-    def _compute_basins(self, cancel, f, xr, yr, opt, start, steps, noise, seed, res, extra):
-        return analysis.basins(f, opt.name, opt.hyperparameters, xr, yr, shape=(res, res), steps=steps,
-                               noise=noise, seed=seed, cancel=cancel.is_set,
+    def _compute_basins(self, cancel, q):
+        n = q.basin_resolution
+        return analysis.basins(q.f, q.opt.name, q.opt.hyperparameters, q.xrange, q.yrange, shape=(n, n),
+                               steps=q.steps, noise=q.noise, seed=q.seed, cancel=cancel.is_set,
                                progress=lambda done, total: self.progress.emit(done, total))
 
     @staticmethod
-    def _compute_sweep(cancel, f, xr, yr, opt, start, steps, noise, seed, res, extra):
-        lo, hi, count = extra[2]
-        return analysis.lr_sweep(f, opt.name, opt.hyperparameters, start, np.geomspace(lo, hi, count),
-                                 steps=steps)
+    def _compute_sweep(cancel, q):
+        lo, hi, count = q.sweep_range
+        return analysis.lr_sweep(q.f, q.opt.name, q.opt.hyperparameters, q.start, np.geomspace(lo, hi, count),
+                                 steps=q.steps)
 
     # -- queries -------------------------------------------------------------------------------
     def basin_area_of(self, cp) -> float | None:
@@ -297,9 +273,7 @@ class AnalysisModel(QtCore.QObject):
         return b.fractions[k] if d[k] <= tol else 0.0
 
     def shutdown(self) -> None:
-        for ev in self._cancel.values():
-            ev.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.jobs.shutdown()
 
 
 # --- drawing into the views ------------------------------------------------------------------
@@ -367,6 +341,8 @@ class SurfaceOverlay:
     def update_points(self) -> None:
         m, v, c = self.model, self.view, self.view.controller
         cps = m.critical_points if m.show_critical else []
+        if not cps and (self.points.pos is None or len(self.points.pos) == 0):
+            return  # nothing shown, nothing to take away (this runs on every slider step)
         if not cps:
             self.points.setData(pos=np.zeros((0, 3)))
         else:

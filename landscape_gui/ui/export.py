@@ -18,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.cancel import Cancelled  # noqa: F401  (export_dialog catches it from here)
 from ..core.files import atomic_write
 
 MAX_SIDE = 4096
@@ -337,10 +338,6 @@ def _qimage_to_rgb(img: QtGui.QImage) -> np.ndarray:
     arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * img.height())
     return arr.reshape(img.height(), img.bytesPerLine())[:, : 4 * img.width()].reshape(
         img.height(), img.width(), 4).copy()
-
-
-class Cancelled(Exception):
-    pass
 
 
 def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -> None:

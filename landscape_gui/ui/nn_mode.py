@@ -11,8 +11,7 @@ worker; progress per epoch / tile; cancellable); ``NNPanel`` is the mode's widge
 from __future__ import annotations
 
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +19,10 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core import nn, optimizers
+from ..core.cancel import check
 from ..core.session import COLORMAPS
 from ..core.surface import Z_SCALES, height_map
+from .background import BackgroundJobs
 
 TRAJECTORY_COLOR = "#ff4d4d"
 DIRECTION_LABELS = {"pca": "PCA of the trajectory", "filter": "random, filter-normalised", "random": "random"}
@@ -85,7 +86,6 @@ class LandscapeSource(QtCore.QObject):
         super().__init__(parent)
         self.session = PlaneSession()
         self.land: nn.Landscape | None = None
-        self.values = np.ones((2, 2))
         self.grid = np.ones((2, 2))
         self.xs = self.ys = np.array([-1.0, 1.0])
         self.heights = height_map(self.grid)
@@ -94,7 +94,6 @@ class LandscapeSource(QtCore.QObject):
         self.batch = None
         self.step = 0
         self.hovered_start = None
-        self.level_range: tuple[float, float] | None = None  # shared colour scale (compare view)
 
     def set_landscape(self, land: nn.Landscape | None, title: str, use_test: bool = False) -> None:
         self.land = land
@@ -127,11 +126,7 @@ class LandscapeSource(QtCore.QObject):
 
     def _update_heights(self) -> None:
         s = self.session
-        grid = self.grid
-        if self.level_range is not None:  # a shared scale: map through the common extremes
-            lo, hi = self.level_range
-            grid = np.concatenate([grid.ravel(), [lo, hi]]).reshape(1, -1)
-        self.heights = height_map(grid, s.zscale, s.percentile)
+        self.heights = height_map(self.grid, s.zscale, s.percentile)
         self.height_grid = self.heights(self.grid)
 
     def set_view_options(self, colormap: str | None = None, zscale: str | None = None) -> None:
@@ -174,14 +169,11 @@ class LandscapeSource(QtCore.QObject):
 # --- training and planes, off the UI thread ---------------------------------------------------------
 
 
-NNSettings = nn.NetworkSettings  # the experiment as plain data (sessions store it)
-
-
 @dataclass
 class RunResult:
     """One training run with its plane and numbers (what the compare view pins)."""
 
-    settings: NNSettings
+    settings: nn.NetworkSettings
     run: nn.TrainingRun
     land: nn.Landscape
     sharpness: float
@@ -210,21 +202,22 @@ class NNController(QtCore.QObject):
     resultChanged = QtCore.Signal()
     busyChanged = QtCore.Signal(bool)
     message = QtCore.Signal(str)
-    _finished = QtCore.Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.settings = NNSettings()
+        self.settings = nn.NetworkSettings()
         self.data: nn.Dataset | None = None
         self.custom_data: nn.Dataset | None = None   # a loaded CSV
         self.result: RunResult | None = None
         self.pinned: dict[str, RunResult | None] = {"A": None, "B": None}
-        self.busy = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nn")
-        self._cancel = threading.Event()
-        self._generation = 0
-        self._finished.connect(self._on_finished)
+        self.jobs = BackgroundJobs("nn", self)
+        self.jobs.finished.connect(self._on_finished)
+        self.jobs.busyChanged.connect(lambda _job, running: self.busyChanged.emit(running))
         self.make_data()
+
+    @property
+    def busy(self) -> bool:
+        return "train" in self.jobs.running
 
     # -- data ----------------------------------------------------------------------------------
     def make_data(self) -> None:
@@ -256,34 +249,17 @@ class NNController(QtCore.QObject):
         """Train with the current settings, then compute the plane and sharpness (background)."""
         if self.data is None:
             return
-        self.cancel()
-        cancel = self._cancel = threading.Event()
-        self._generation += 1
-        gen = self._generation
         s = self.settings.copy()
         data = self.data
-        self.busy = True
-        self.busyChanged.emit(True)
-        import sys
-
         if "landscape_gui.core.nn.kernels" not in sys.modules:
             self.message.emit("preparing the network kernels (compiled once per machine, then cached)…")
 
         def progress(epoch, epochs, run_losses=None):
             self.trainingProgress.emit(epoch, epochs, run_losses)
 
-        def work():
-            try:
-                result = self._compute(s, data, cancel, progress)
-            except (nn.Cancelled,):
-                return
-            except Exception as exc:  # shown in the panel, never raised into Qt
-                result = exc
-            self._finished.emit((gen, result))
+        self.jobs.submit("train", lambda cancel: self._compute(s, data, cancel, progress))
 
-        self._executor.submit(work)
-
-    def _compute(self, s: NNSettings, data, cancel, progress) -> RunResult:
+    def _compute(self, s: nn.NetworkSettings, data, cancel, progress) -> RunResult:
         model = nn.MLP(s.depth, s.width, s.activation, s.residual)
         curve = ([], [])
 
@@ -300,8 +276,7 @@ class NNController(QtCore.QObject):
                             seed=s.seed, trajectory=run.trajectory, test_data=run.test_data,
                             progress=lambda done, total: self.landscapeProgress.emit(done, total),
                             cancel=cancel.is_set)
-        if cancel.is_set():
-            raise nn.Cancelled()
+        check(cancel.is_set)
         self.message.emit("sharpness: power iteration on Hessian-vector products…")
         sharp = nn.sharpness(run.model, run.train_data, run.params, iters=100, tol=1e-5, cancel=cancel.is_set)
         sam = nn.sam_sharpness(run.model, run.train_data, run.params, rho=0.05, steps=10, cancel=cancel.is_set)
@@ -309,19 +284,10 @@ class NNController(QtCore.QObject):
         return RunResult(s, run, land, sharp, sam, rough)
 
     def cancel(self) -> None:
-        self._cancel.set()
-        self._generation += 1
-        if self.busy:
-            self.busy = False
-            self.busyChanged.emit(False)
+        if self.jobs.cancel("train"):
             self.message.emit("training cancelled")
 
-    def _on_finished(self, payload) -> None:
-        gen, result = payload
-        if gen != self._generation:
-            return
-        self.busy = False
-        self.busyChanged.emit(False)
+    def _on_finished(self, _job: str, result, _ms: float) -> None:
         if isinstance(result, Exception):
             self.message.emit(f"training failed: {type(result).__name__}: {result}")
             return
@@ -337,8 +303,7 @@ class NNController(QtCore.QObject):
             self.resultChanged.emit()
 
     def shutdown(self) -> None:
-        self._cancel.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.jobs.shutdown()
 
 
 # --- widgets -----------------------------------------------------------------------------------------

@@ -134,9 +134,16 @@ def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
 @njit(**_JIT)
 def dataset_loss(theta, X, yi, yf, dims, woff, boff, residual, act, loss_kind):
     """(mean loss, accuracy) over all samples; accuracy 0 for regression."""
+    return _loss_feature_major(theta, np.ascontiguousarray(X.T), yi, yf, dims, woff, boff, residual, act,
+                               loss_kind)
+
+
+@njit(**_JIT)
+def _loss_feature_major(theta, XT, yi, yf, dims, woff, boff, residual, act, loss_kind):
+    """``dataset_loss`` for data already transposed to (features, samples): the plane kernels
+    transpose once for all their grid points."""
     n_layers = dims.shape[0] - 1
     wmax = dims.max()
-    XT = np.ascontiguousarray(X.T)
     A = np.empty((wmax, BLOCK))
     B = np.empty((wmax, BLOCK))
     out = np.empty(wmax)
@@ -144,7 +151,7 @@ def dataset_loss(theta, X, yi, yf, dims, woff, boff, residual, act, loss_kind):
     n_out = dims[n_layers]
     total = 0.0
     correct = 0.0
-    n_samples = X.shape[0]
+    n_samples = XT.shape[1]
     for i0 in range(0, n_samples, BLOCK):
         m = min(BLOCK, n_samples - i0)
         Z = _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B)
@@ -204,19 +211,21 @@ def plane_losses(theta, d1, d2, alphas, betas, X, yi, yf, dims, woff, boff, resi
                  out, acc):
     """L(theta + a*d1 + b*d2) for every (a, b) = (alphas[i], betas[j]): out[j, i]; parallel over points."""
     nb, na = betas.shape[0], alphas.shape[0]
+    XT = np.ascontiguousarray(X.T)
     for p in prange(na * nb):
         j = p // na
         i = p % na
         q = theta + alphas[i] * d1 + betas[j] * d2
-        out[j, i], acc[j, i] = dataset_loss(q, X, yi, yf, dims, woff, boff, residual, act, loss_kind)
+        out[j, i], acc[j, i] = _loss_feature_major(q, XT, yi, yf, dims, woff, boff, residual, act, loss_kind)
 
 
 @njit(parallel=True, **_JIT)
 def points_losses(theta, d1, d2, ab, X, yi, yf, dims, woff, boff, residual, act, loss_kind, out):
     """L(theta + a*d1 + b*d2) at arbitrary plane points ab (k, 2)."""
+    XT = np.ascontiguousarray(X.T)
     for p in prange(ab.shape[0]):
         q = theta + ab[p, 0] * d1 + ab[p, 1] * d2
-        out[p], _ = dataset_loss(q, X, yi, yf, dims, woff, boff, residual, act, loss_kind)
+        out[p], _ = _loss_feature_major(q, XT, yi, yf, dims, woff, boff, residual, act, loss_kind)
 
 
 @njit(**_JIT)

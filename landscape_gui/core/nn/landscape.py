@@ -25,7 +25,7 @@ import numpy as np
 
 from .datasets import Dataset
 from .model import MLP
-from .training import Cancelled
+from ..cancel import check
 
 DIRECTIONS = ("filter", "pca", "random")
 
@@ -143,8 +143,7 @@ def plane_values(model, data, params, d1, d2, alphas, betas, *, executor=None, t
     if isinstance(ex, LocalExecutor):
         results = []
         for tile in tiles:
-            if cancel is not None and cancel():
-                raise Cancelled("landscape cancelled")
+            check(cancel, "landscape cancelled")
             results.append(fn(tile))
             if progress is not None:
                 progress(tile[1], nb)
@@ -280,8 +279,7 @@ def sharpness(model: MLP, data: Dataset, params, iters: int = 200, tol: float = 
     v /= np.linalg.norm(v)
     lam = 0.0
     for _ in range(int(iters)):
-        if cancel is not None and cancel():
-            raise Cancelled("sharpness cancelled")
+        check(cancel, "sharpness cancelled")
         hv = hessian_vector_product(model, data, params, v)
         new = float(v @ hv)
         n = np.linalg.norm(hv)
@@ -306,8 +304,7 @@ def sam_sharpness(model: MLP, data: Dataset, params, rho: float = 0.05, steps: i
     best = evaluate(model, data, params + e)[0]
     step = rho / 4
     for _ in range(int(steps)):
-        if cancel is not None and cancel():
-            raise Cancelled("sharpness cancelled")
+        check(cancel, "sharpness cancelled")
         _, g = _gradient(model, data, params + e)
         ng = np.linalg.norm(g)
         if ng == 0:

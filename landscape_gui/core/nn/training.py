@@ -12,13 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import optimizers
+from ..cancel import Cancelled, check  # noqa: F401  (Cancelled re-exported by nn)
 from ..optimizer_kinds import N_COEF, N_STATE, NEWTON
 from .datasets import Dataset, DatasetError
 from .model import MLP
-
-
-class Cancelled(Exception):
-    """Raised when a ``cancel()`` callback returned True."""
 
 
 @dataclass
@@ -111,11 +108,12 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     snaps = [theta.copy()]
     rng = np.random.default_rng(seed + 1)
 
+    tyi, tyf = test_data.kernel_targets() if test_data is not None else (None, None)
+
     def measure(q):
         tr = kernels.dataset_loss(q, X, yi, yf, *layout)
         if test_data is None:
             return tr, (math.nan, math.nan)
-        tyi, tyf = test_data.kernel_targets()
         return tr, kernels.dataset_loss(q, test_data.X, tyi, tyf, *layout)
 
     box = 1e6 * max(1.0, float(np.abs(theta).max()))   # as for formulas: 1e6 x the start's scale
@@ -123,8 +121,7 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     t = 0
     diverged = None
     for epoch in range(1, epochs + 1):
-        if cancel is not None and cancel():
-            raise Cancelled("training cancelled")
+        check(cancel, "training cancelled")
         perm = rng.permutation(n).astype(np.int64)
         t = kernels.train_epoch(theta, X, yi, yf, perm, batch_size, *layout, kind, h, table, S, t, step_losses)
         if (not np.isfinite(theta).all() or not np.isfinite(step_losses[t - per_epoch: t]).all()
