@@ -154,7 +154,7 @@ def bench_drag(repeats: int) -> dict:
 
 def _numpy_run(f, name, hyper, starts, steps):
     """The numpy reference rule vectorised over starts: the baseline for batch figures."""
-    from .core.optimizer_reference import ReferenceOptimizer
+    from .core.optimizers.reference import ReferenceOptimizer
 
     kind, h = optimizers.pack(name, hyper)
     opt = ReferenceOptimizer(kind, h, starts.shape)
@@ -168,7 +168,7 @@ def _numpy_run(f, name, hyper, starts, steps):
 def bench_analysis(quick: bool, repeats: int) -> list[dict]:
     """Basin map, critical points of every library function, LR sweep (issue 8's targets)."""
     from .core import analysis, functions
-    from .core.analysis_kernels import newton_search_reference
+    from .core.analysis.newton import newton_search_reference
 
     rows = []
     lib = get_function("himmelblau")

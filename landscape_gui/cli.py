@@ -86,7 +86,7 @@ def _fail(message: str) -> int:
 def build_session(args):
     """The export's session: --session, then --preset/--function, then each flag on top."""
     from .core import ExpressionError, optimizers
-    from .core.loss_function import compile_expression
+    from .core.formula import compile_expression
     from .core.session import PALETTE, OptimizerInstance, Session, SessionError
 
     if args.session:

@@ -70,7 +70,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
     n = 15 if quick else 60
 
     # drag: press on the start marker, then moves; each move timed through the repaint
-    from ..core.picking import project
+    from ..core.scene.picking import project
 
     x0, y0 = c.session.starts[0]
     h = c.heights(c.function.value(x0, y0))

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..core.surface import isolines
+from ..core.scene.surface import isolines
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
 N_ISOLINES = 12

@@ -15,9 +15,9 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from ..core import ExpressionError, compile_function, grid_axes, optimizers
-from ..core.loss_function import LossFunction, compile_expression
+from ..core.formula import LossFunction, compile_expression
 from ..core.session import OptimizerInstance, Session, next_color
-from ..core.surface import height_map
+from ..core.scene.surface import height_map
 
 
 class SnapshotCommand(QtGui.QUndoCommand):

@@ -289,7 +289,7 @@ def _atomic(path: Path, write) -> None:
 def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int = 20, camera=None,
            progress=None) -> Path:
     """Write ``path``; its suffix picks the kind: .png .svg .pdf .gif .mp4 .csv .json .npz."""
-    from ..core import export_data
+    from ..core.files import trajectories as export_data
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core import nn, optimizers
 from ..core.cancel import check
 from ..core.session import COLORMAPS
-from ..core.surface import Z_SCALES, height_map
+from ..core.scene.surface import Z_SCALES, height_map
 from .background import BackgroundJobs
 
 TRAJECTORY_COLOR = "#ff4d4d"

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core import functions, optimizers
-from ..core.expression import ALIASES, CONSTANTS, FUNCTIONS
+from ..core.formula.expression import ALIASES, CONSTANTS, FUNCTIONS
 
 COLORMAPS = ["viridis", "plasma", "inferno", "magma", "cividis", "turbo"]
 RESOLUTIONS = [64, 128, 200, 256, 384, 512]

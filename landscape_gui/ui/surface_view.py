@@ -12,7 +12,7 @@ import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
-from ..core import picking
+from ..core.scene import picking
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
 HALF = 5.0      # the domain spans [-HALF, HALF] in scene x and y

@@ -11,7 +11,7 @@ from PIL import Image
 
 from landscape_gui.cli import main
 from landscape_gui.core import compile_function, optimizers
-from landscape_gui.core.export_data import read_trajectories_csv
+from landscape_gui.core.files.trajectories import read_trajectories_csv
 
 BASE = ["export", "--function", "(1-x)^2 + 100*(y-x^2)^2", "--xrange", "-2", "2", "--yrange", "-1", "3",
         "--start", "-1.5,2", "--start", "1.5,2.5",

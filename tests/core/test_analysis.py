@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from landscape_gui.core import analysis, compile_function, functions, optimizers
-from landscape_gui.core.analysis_kernels import CONVERGED, newton_search, newton_search_reference
+from landscape_gui.core.analysis.newton import CONVERGED, newton_search, newton_search_reference
 
 
 def lib(key):

@@ -100,7 +100,7 @@ def test_grid_reuses_a_caller_buffer_and_validates_ranges():
 
 
 def test_numpy_tier_is_used_before_the_kernels_are_ready():
-    from landscape_gui.core.loss_function import LossFunction, compile_expression
+    from landscape_gui.core.formula.loss_function import LossFunction, compile_expression
 
     compiled = compile_expression("x^3 - 0.777*y")  # parse + tier 1 only, Numba not started
     f = LossFunction(compiled, {})
@@ -111,8 +111,8 @@ def test_numpy_tier_is_used_before_the_kernels_are_ready():
 
 
 def test_hoisting_puts_separable_parts_outside_the_inner_loop():
-    from landscape_gui.core import codegen
-    from landscape_gui.core.expression import parse_expression
+    from landscape_gui.core.formula import codegen
+    from landscape_gui.core.formula.expression import parse_expression
 
     src, _ = codegen.numba_source(parse_expression("20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)").expr, ())
     inner = src.split("for i in range(nx):")[-1]
@@ -123,7 +123,7 @@ def test_kernel_cache_keeps_the_most_recent_formulas(tmp_path):
     import os
     import time as _time
 
-    from landscape_gui.core.codegen import prune_kernel_dir
+    from landscape_gui.core.formula.codegen import prune_kernel_dir
 
     (tmp_path / "__pycache__").mkdir()
     for k in range(6):

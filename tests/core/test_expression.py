@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from landscape_gui.core import ExpressionError, compile_function
-from landscape_gui.core.expression import parse_expression
+from landscape_gui.core.formula.expression import parse_expression
 
 
 def error_of(text):

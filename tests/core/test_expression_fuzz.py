@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from landscape_gui.core import ExpressionError
-from landscape_gui.core.loss_function import LossFunction, compile_expression
+from landscape_gui.core.formula.loss_function import LossFunction, compile_expression
 
 UNARY = ["sin", "cos", "tanh", "exp", "log", "sqrt", "abs", "atan", "sigmoid", "softplus", "relu", "sinh"]
 BINARY = ["atan2", "min", "max", "hypot"]

@@ -8,7 +8,7 @@ import pytest
 
 from landscape_gui.core import nn, optimizers
 from landscape_gui.core.nn import kernels, reference
-from landscape_gui.core.optimizer_reference import ReferenceOptimizer
+from landscape_gui.core.optimizers.reference import ReferenceOptimizer
 
 
 def layout_and_targets(model, data):
@@ -155,7 +155,7 @@ def test_training_uses_the_engines_update_rules_exactly():
                 idx = perm[b: b + 16]
                 _, g = reference.loss_and_grad(theta, data.X, yi, yf, idx, *model.layout)
                 if name == "SAM":
-                    from landscape_gui.core.optimizer_reference import sam_perturbation
+                    from landscape_gui.core.optimizers.reference import sam_perturbation
 
                     e = sam_perturbation(h, theta, g)
                     _, g = reference.loss_and_grad(theta + e, data.X, yi, yf, idx, *model.layout)

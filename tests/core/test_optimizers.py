@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from landscape_gui.core import compile_function, optimizers
-from landscape_gui.core import optimizer_kernels as K
-from landscape_gui.core.optimizer_reference import reference_batch
+from landscape_gui.core.optimizers import rules as K
+from landscape_gui.core.optimizers.reference import reference_batch
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 INDEX = json.loads((FIXTURES / "torch_reference.json").read_text())
@@ -202,7 +202,7 @@ def test_parse_call_is_safe_and_exact():
 
 
 def test_run_many_shapes_and_fallback():
-    from landscape_gui.core.loss_function import LossFunction, compile_expression
+    from landscape_gui.core.formula.loss_function import LossFunction, compile_expression
 
     f = LossFunction(compile_expression("(x - 0.25)^2 + 3*(y + 0.5)^2 + 0.01*x*y"), {})
     configs = [("SGD", {"lr": 0.05}), ("Adam", {"lr": 0.1})]

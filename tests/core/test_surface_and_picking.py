@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from landscape_gui.core import compile_function, grid_axes
-from landscape_gui.core.picking import intersect_heightfield, pixel_ray, project
+from landscape_gui.core.scene.picking import intersect_heightfield, pixel_ray, project
 from landscape_gui.core.session import Session, default_optimizers
-from landscape_gui.core.surface import height_map, isolines
+from landscape_gui.core.scene.surface import height_map, isolines
 
 
 def test_height_map_modes():

@@ -23,7 +23,7 @@ def pixel_of(view, x, y):
     c = view.controller
     h = c.heights(c.function.value(x, y))
     sx, sy, sz = view.to_scene(np.array([x]), np.array([y]), np.array([h]))
-    from landscape_gui.core.picking import project
+    from landscape_gui.core.scene.picking import project
 
     return project(np.c_[sx, sy, sz], view.mvp(), view.width(), view.height())[0]
 

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from landscape_gui.core.picking import project
+from landscape_gui.core.scene.picking import project
 from landscape_gui.ui.export import FigureOptions, FigureRenderer, _qimage_to_rgb
 from landscape_gui.ui.export_dialog import run_export
 from landscape_gui.ui.surface_view import LIFT, qmatrix_to_numpy

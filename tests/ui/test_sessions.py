@@ -173,7 +173,7 @@ def test_a_failed_save_keeps_the_previous_file(window, tmp_path, monkeypatch):
     def crash(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("landscape_gui.core.files.os.replace", crash)
+    monkeypatch.setattr("landscape_gui.core.files.atomic.os.replace", crash)
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: None)
     assert not window.save_to(path)
     assert path.read_text() == good  # untouched

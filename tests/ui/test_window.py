@@ -172,7 +172,7 @@ def test_rendered_pixels_show_surface_and_trajectories(window, qtbot):
     for item in view.lines:
         item.setVisible(True)
     changed = np.abs(with_paths - without).sum(axis=2) > 40
-    from landscape_gui.core.picking import project
+    from landscape_gui.core.scene.picking import project
 
     for ci, o in enumerate(c.session.enabled_optimizers()):
         pts = c.batch.points[ci, 0]

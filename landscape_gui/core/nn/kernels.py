@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..optimizer_kernels import sam_perturbation, update
-from ..optimizer_kinds import SAM
+from ..optimizers.rules import sam_perturbation, update
+from ..optimizers.kinds import SAM
 
 from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import optimizers
 from ..cancel import Cancelled, check  # noqa: F401  (Cancelled re-exported by nn)
-from ..optimizer_kinds import N_COEF, N_STATE, NEWTON
+from ..optimizers.kinds import N_COEF, N_STATE, NEWTON
 from .datasets import Dataset, DatasetError
 from .model import MLP
 
@@ -99,7 +99,7 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     per_epoch = -(-n // batch_size)
     total = max(epochs * per_epoch, 1)
     table = np.empty((total, N_COEF))
-    from .. import optimizer_kernels
+    from ..optimizers import rules as optimizer_kernels
 
     optimizer_kernels.step_coefficients(kind, h, total, table)
     S = np.zeros((N_STATE, theta.size))

@@ -4,7 +4,7 @@
 >>> batch = run_many(f, [("Adam", {"lr": 0.05}), ("SGD", {"lr": 0.01})], starts, 500)
 
 Every (optimizer, start) pair of a batch runs in one parallel Numba call
-(``optimizer_kernels.run_batch``), with the formula's exact gradient passed in as
+(``rules.run_batch``), with the formula's exact gradient passed in as
 a compiled function. Before the formula's kernels are compiled, ``wait=False``
 falls back to the numpy reference implementation so the window never blocks.
 """
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import optimizer_kinds as K
+from . import kinds as K
 
 _kernels_module = None
 _kernels_lock = threading.Lock()
 
 
 def kernels(wait: bool = True):
-    """The compiled runner (``optimizer_kernels``), or None while it loads in the background.
+    """The compiled runner (``rules``), or None while it loads in the background.
 
     The first import on a machine compiles it (tens of seconds, once; Numba caches
     it on disk); later imports load it in about a second.
@@ -35,14 +35,14 @@ def kernels(wait: bool = True):
     if _kernels_module is None:
         if wait:
             with _kernels_lock:
-                from . import optimizer_kernels
+                from . import rules as optimizer_kernels
 
                 _kernels_module = optimizer_kernels
         elif _kernels_lock.acquire(blocking=False):
             def load():
                 global _kernels_module
                 try:
-                    from . import optimizer_kernels
+                    from . import rules as optimizer_kernels
 
                     _kernels_module = optimizer_kernels
                 finally:
@@ -367,7 +367,7 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
     module = f.kernels(wait=wait)
     runner = kernels(wait=wait)
     if module is None or runner is None:
-        from .optimizer_reference import reference_batch
+        from .reference import reference_batch
 
         out = reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record_state,
                               int(stream_offset))
@@ -378,7 +378,7 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
     grads, first, second = (np.full(rshape, np.nan) for _ in range(3))
     diverged = np.empty((n_cfg, n_st), dtype=np.int64)
     if n_cfg and n_st:
-        from .loss_function import PARALLEL_LOCK
+        from ..formula.loss_function import PARALLEL_LOCK
 
         with PARALLEL_LOCK:
             runner.run_batch(module.value_and_gradient, module.hessian, f.param_array, kinds, hypers,

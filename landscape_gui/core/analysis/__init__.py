@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import optimizers
-from .cancel import Cancelled
-from .cancel import check as _check
-from .loss_function import PARALLEL_LOCK, LossFunction
+from .. import optimizers
+from ..cancel import Cancelled
+from ..cancel import check as _check
+from ..formula.loss_function import PARALLEL_LOCK, LossFunction
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
@@ -42,7 +42,7 @@ def _analysis_kernels(f: LossFunction, wait: bool):
     module = f.kernels(wait=wait)
     if module is None or optimizers.kernels(wait=wait) is None:
         return None, None
-    from . import analysis_kernels
+    from . import newton as analysis_kernels
 
     return analysis_kernels, module
 
@@ -109,7 +109,7 @@ def critical_points(f: LossFunction, xrange, yrange, resolution: int = 96, *, ma
     max_step, xtol = 0.25 * diag, 1e-11 * diag
     kernels, module = _analysis_kernels(f, wait)
     if kernels is None:
-        from .analysis_kernels import newton_search_reference
+        from .newton import newton_search_reference
 
         found, status = newton_search_reference(f, seeds, max_iter, max_step, xtol)
     else:

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from . import optimizers
-from .files import atomic_write_text
-from .functions import get as get_function
-from .surface import Z_SCALES
+from .. import optimizers
+from ..files import atomic_write_text
+from ..functions import get as get_function
+from ..scene.surface import Z_SCALES
 
 FORMAT_VERSION = 1
 SUFFIX = ".landscape.json"
@@ -215,8 +215,8 @@ _KEYS = {"format_version", "function_text", "params", "xrange", "yrange", "resol
 
 
 def _from_dict(data) -> Session:
-    from .expression import ExpressionError, is_parameter_name
-    from .loss_function import compile_expression
+    from ..formula.expression import ExpressionError, is_parameter_name
+    from ..formula.loss_function import compile_expression
 
     if not isinstance(data, dict):
         raise SessionError("not a session file: expected a JSON object at the top level")
@@ -308,7 +308,7 @@ def _from_dict(data) -> Session:
     s.preset = preset
     network = data.get("network")
     if network is not None:
-        from .nn.settings import NetworkSettings
+        from ..nn.settings import NetworkSettings
 
         try:
             network = NetworkSettings.from_dict(network).to_dict()

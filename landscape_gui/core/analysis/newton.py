@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
-from .optimizer_kernels import _VG
+from ..optimizers.rules import _VG
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 

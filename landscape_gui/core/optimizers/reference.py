@@ -1,4 +1,4 @@
-"""Plain-numpy twins of ``optimizer_kernels``: the readable version of each rule.
+"""Plain-numpy twins of ``rules``: the readable version of each rule.
 
 Written as torch.optim writes them (vector operations on the whole parameter
 vector), with Lion, SAM and Newton taken from their papers. Tests run both
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import optimizer_kinds as K
+from . import kinds as K
 
 _MASK = (1 << 64) - 1
 
@@ -21,7 +21,7 @@ def _mix64(z: int) -> int:
 
 
 def gaussian(seed: int, stream: int, t: int, k: int) -> float:
-    """Same counter-based normal draw as ``optimizer_kernels.gaussian``."""
+    """Same counter-based normal draw as ``rules.gaussian``."""
     gold = 0x9E3779B97F4A7C15
     key = _mix64((seed * gold + stream) & _MASK)
     key = _mix64((key + t * gold) & _MASK)
@@ -154,7 +154,7 @@ class ReferenceOptimizer:
         raise ValueError(f"unknown optimizer kind {kind}")
 
     def moments(self):
-        """(first moment, second moment) as ``optimizer_kernels.moments`` reports them."""
+        """(first moment, second moment) as ``rules.moments`` reports them."""
         n = self.m.shape[0]
         nan = np.full(n, np.nan)
         kind, h = self.kind, self.h
@@ -184,7 +184,7 @@ def sam_perturbation(h, q, g):
 
 
 def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
-    """One trajectory with the same conventions as ``optimizer_kernels.run_one``."""
+    """One trajectory with the same conventions as ``rules.run_one``."""
     n = 2
     pts = np.full((steps + 1, n), np.nan)
     ls = np.full(steps + 1, np.nan)

@@ -9,7 +9,7 @@ Layout conventions shared with :mod:`landscape_gui.core.optimizers`:
 ``h`` is the packed hyperparameter vector (see ``optimizers.SPECS``), ``S`` is
 ``(N_STATE, n)`` per-coordinate state, ``t`` the 1-based step number and ``c``
 that step's row of ``step_coefficients``. The plain-numpy twin of every rule is in
-``optimizer_reference.py``; tests compare both, and both against torch.
+``reference.py``; tests compare both, and both against torch.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import literally, njit, prange, types
 
-from .optimizer_kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF,
+from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF,
                               N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")

@@ -21,7 +21,7 @@ from pathlib import Path
 import sympy as sp
 
 from .expression import X, Y, ExpressionError, Relu, Sigmoid, Softplus
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 CODEGEN_VERSION = "4"  # bump when the generated source changes shape
 

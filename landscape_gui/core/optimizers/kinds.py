@@ -1,6 +1,6 @@
 """Optimizer ids and array sizes shared by the kernels, the reference and the API.
 
-Kept apart from ``optimizer_kernels`` so that importing the API does not compile
+Kept apart from ``rules`` so that importing the API does not compile
 (or load) any Numba code: the window opens at once, kernels load in the background.
 """
 

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from .optimizers import Batch
+from ..optimizers import Batch
 
 CSV_COLUMNS = ["optimizer", "start", "step", "x", "y", "loss", "hyperparameters"]
 
