@@ -238,7 +238,8 @@ def bench_nn(quick: bool) -> list[dict]:
              "target_ms": 2000.0, "meets_target": ours * 1e3 <= 2000.0, "max_abs_diff": float(check)}]
 
 
-def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out=sys.stdout) -> dict:
+def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, cold: bool = False,
+              out=sys.stdout) -> dict:
     n = 256 if quick else 1024
     repeats = 3 if quick else 9
     rows = bench_grids(n, repeats)
@@ -255,6 +256,10 @@ def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, out
         from .ui.bench_gui import bench_gui
 
         rows += bench_gui(quick=quick)
+    if cold:
+        from .bench_cold import bench_cold
+
+        rows += bench_cold()
     result = {"machine": _machine(), "figures": rows}
     if as_json:
         json.dump(result, out, indent=1)

@@ -6,17 +6,37 @@ import argparse
 import sys
 
 
-def build_parser() -> argparse.ArgumentParser:
+SUBCOMMANDS = ("bench", "functions", "export")
+
+
+def window_parser() -> argparse.ArgumentParser:
+    """``landscape-gui [SESSION] [--preset NAME]``: open the window.
+
+    Separate from the subcommands' parser: argparse cannot tell an optional
+    positional file from a subcommand name, so ``landscape-gui my.landscape.json``
+    would be refused as an invalid command.
+    """
     parser = argparse.ArgumentParser(
         prog="landscape-gui",
-        description="Type a loss f(x, y), drop start points, and watch optimizers walk down it.")
+        description="Type a loss f(x, y), drop start points, and watch optimizers walk down it.",
+        epilog="headless commands: landscape-gui {bench,functions,export} --help")
     parser.add_argument("session", nargs="?", help="a session file to open (*.landscape.json)")
     parser.add_argument("--preset", help="start with a library function, e.g. rosenbrock")
-    sub = parser.add_subparsers(dest="command")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The headless subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="landscape-gui",
+        description="Headless commands (without one, landscape-gui [SESSION] opens the window).")
+    sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="performance figures as ratios against numpy / torch baselines")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a measurement)")
     bench.add_argument("--gui", action="store_true", help="also time the window (needs a display)")
+    bench.add_argument("--cold", action="store_true",
+                       help="also time a first launch with an empty kernel cache, and a later one")
     sub.add_parser("functions", help="list the test-function library")
     ex = sub.add_parser("export", help="write a figure, an animation or data without opening the window",
                         description="Output type from the extension of -o: .png .svg .pdf (2-D) .gif .mp4 "
@@ -55,15 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(len(argv) - 1, 0, -1):
         if argv[i - 1] in ("--start", "--camera") and argv[i].startswith("-"):
             argv[i - 1:i + 1] = [f"{argv[i - 1]}={argv[i]}"]
-    parser = build_parser()
-    if argv and argv[0] in ("bench", "functions"):
-        args = parser.parse_args(argv)
-    else:
-        args = parser.parse_args(argv)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        args = window_parser().parse_args(argv)
+        if args.preset:
+            from .core.functions import UnknownPreset, get
+
+            try:
+                get(args.preset)
+            except UnknownPreset as exc:
+                window_parser().error(str(exc))
+        from .ui.app import run_app
+
+        return run_app(session=args.session, preset=args.preset)
+    args = build_parser().parse_args(argv)
     if args.command == "bench":
         from .bench import run_bench
 
-        run_bench(quick=args.quick, as_json=args.json, gui=args.gui)
+        run_bench(quick=args.quick, as_json=args.json, gui=args.gui, cold=args.cold)
         return 0
     if args.command == "export":
         return _export(args)
@@ -73,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in functions.FUNCTIONS:
             print(f"{f.key:18s} {f.title:24s} {f.formula}")
         return 0
-    from .ui.app import run_app
-
-    return run_app(session=args.session, preset=args.preset)
+    raise AssertionError(args.command)
 
 
 def _fail(message: str) -> int:
@@ -98,7 +124,7 @@ def build_session(args):
         try:
             s = Session.from_preset(args.export_preset)
         except KeyError as exc:
-            raise ValueError(f"--preset: {str(exc).strip(chr(39))}") from None
+            raise ValueError(f"--preset: {exc}") from None
     else:
         s = Session.default()
     if args.function:
@@ -187,7 +213,7 @@ def _export(args) -> int:
     from .ui.controller import SessionController
     from .ui.export import ExportError, FigureOptions, export
 
-    optimizers.kernels(wait=True)
+    optimizers.prepare([o.name for o in session.enabled_optimizers()], background=False)
     controller = SessionController(session)
     controller.function.kernels(wait=True)
     controller.step = session.steps

@@ -189,4 +189,12 @@ def get(name: str) -> LibraryFunction:
     import difflib
 
     hint = difflib.get_close_matches(key, list(_BY_KEY), n=1)
-    raise KeyError(f"unknown preset '{name}'" + (f" — did you mean '{hint[0]}'?" if hint else ""))
+    raise UnknownPreset(f"unknown preset '{name}'" + (f" — did you mean '{hint[0]}'?" if hint else "")
+                        + f" (presets: {', '.join(_BY_KEY)})")
+
+
+class UnknownPreset(KeyError):
+    """A preset name not in the library; ``str()`` is the plain message (KeyError's would quote it)."""
+
+    def __str__(self) -> str:
+        return self.args[0]

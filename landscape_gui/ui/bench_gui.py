@@ -47,7 +47,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
     # virtual screen holds the ~2000 px wide window; on a smaller one the view is what fits)
     window.resize(1000 + 1000, 750 + 260)
     window.show()
-    optimizers.kernels(wait=True)
+    optimizers.prepare(optimizers.names(), background=False)
     c.function.kernels(wait=True)
     for _ in range(20):
         app.processEvents()

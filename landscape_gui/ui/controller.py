@@ -106,6 +106,7 @@ class SessionController(QtCore.QObject):
         self._compile_later.timeout.connect(lambda: self.function.compiled.start_numba(background=True))
         self._kernel_poll = QtCore.QTimer(self, interval=100)
         self._kernel_poll.timeout.connect(self._check_kernels)
+        self._kernels_were_pending = False
         self._kernel_poll.start()
         self._recompute_surface()
         self._recompute_trajectories()
@@ -360,10 +361,33 @@ class SessionController(QtCore.QObject):
         self.trajectoriesChanged.emit(starts)
 
     def _check_kernels(self) -> None:
-        if self.function.compiled_ready and optimizers.kernels(wait=False) is not None:
+        """Poll (10 Hz, only while something compiles): the status bar counts kernels as they arrive.
+
+        Says "ready" only when this poll saw something still compiling, so a new
+        session whose kernels are all cached says nothing; a failure is said once.
+        """
+        names = [o.name for o in self.session.enabled_optimizers()]
+        optimizers.prepare(names + optimizers.names())  # the session's first, then the rest (idempotent)
+        ready, wanted, error = optimizers.kernel_progress()
+        compiled = self.function.compiled
+        formula_done = compiled.numba_ready or compiled.numba_error is not None
+        if error or compiled.numba_error:
             self._kernel_poll.stop()
-            ms = self.function.compiled.timings.get("numba_ms", 0.0)
-            self.status.emit(f"kernels ready (compiled in {ms:.0f} ms)")
+            self.status.emit("fast kernels unavailable, using the slower numpy path: "
+                             + (error or compiled.numba_error))
+            return
+        if formula_done and ready == wanted:
+            self._kernel_poll.stop()
+            if self._kernels_were_pending:
+                self.status.emit(f"fast kernels ready: formula and {wanted} optimizers")
+            self._kernels_were_pending = False
+            return
+        self._kernels_were_pending = True
+        parts = [f"{ready} of {wanted} optimizers"] + ([] if formula_done else ["formula compiling"])
+        msg = "fast kernels: " + ", ".join(parts) + " (numpy meanwhile, same numbers)"
+        if msg != getattr(self, "_last_kernel_status", None):
+            self._last_kernel_status = msg
+            self.status.emit(msg)
 
     # -- queries for views ----------------------------------------------------------------
     def known_minima(self) -> np.ndarray:

@@ -143,6 +143,14 @@ class FigureRenderer:
         self._legend = None
         self._colorbar = None
 
+    def close(self) -> None:
+        """Destroy the offscreen views now (not whenever the garbage collector gets to them)."""
+        for w in (self.contour, self._surface):
+            if w is not None:
+                w.hide()
+                w.deleteLater()
+        self._surface = None
+
     def surface(self):
         if self._surface is None:
             if not has_opengl_display():
@@ -308,6 +316,14 @@ def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int 
                                                          controller.session.params))
         return path
     renderer = FigureRenderer(controller, camera=camera)
+    try:
+        _render_to(renderer, path, suffix, opts, frames, fps, progress)
+    finally:
+        renderer.close()  # offscreen views are top-level widgets: left open, they keep the app alive
+    return path
+
+
+def _render_to(renderer, path, suffix, opts, frames, fps, progress) -> None:
     if suffix in IMAGE_SUFFIXES:
         img = renderer.image(opts)
         _atomic(path, lambda p: _save_image(img, p))
@@ -325,7 +341,6 @@ def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int 
     else:
         raise ExportError(f"-o: unknown output type {suffix or '(none)'}: use .png .svg .pdf .gif .mp4 "
                           ".csv .json or .npz")
-    return path
 
 
 def _save_image(img: QtGui.QImage, p: Path) -> None:

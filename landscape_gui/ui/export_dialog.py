@@ -73,8 +73,10 @@ def run_export(window, path, opts: FigureOptions, frames: int = 60, fps: int = 2
     except Cancelled:
         window.status_label.setText("export cancelled")
         return False
-    except (ExportError, OSError) as exc:
-        QtWidgets.QMessageBox.warning(window, "Export failed", str(exc))
+    except Exception as exc:  # noqa: BLE001  (every failure gets a dialog with its reason, never a traceback)
+        reason = str(exc) if isinstance(exc, (ExportError, OSError)) else f"{type(exc).__name__}: {exc}"
+        window.status_label.setText(f"export failed: {reason}")
+        QtWidgets.QMessageBox.warning(window, "Export failed", reason)
         return False
     finally:
         if progress is not None:

@@ -128,12 +128,17 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit")
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        quit_action.triggered.connect(self.quit)
         edit = self.menuBar().addMenu("&Edit")
         undo = c.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
         redo = c.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence.StandardKey.Redo])
+        # StandardKey.Redo is Ctrl+Shift+Z on Linux (Ctrl+Y on Windows): listing Ctrl+Shift+Z too
+        # registered it twice, and Qt ignores an ambiguous shortcut ("Ambiguous shortcut overload")
+        keys = QtGui.QKeySequence.keyBindings(QtGui.QKeySequence.StandardKey.Redo)
+        if QtGui.QKeySequence("Ctrl+Shift+Z") not in keys:
+            keys.append(QtGui.QKeySequence("Ctrl+Shift+Z"))
+        redo.setShortcuts(keys)
         edit.addAction(undo)
         edit.addAction(redo)
         self.undo_action, self.redo_action = undo, redo
@@ -372,6 +377,14 @@ class MainWindow(QtWidgets.QMainWindow):
             return True
         answer = self.ask_save_changes()
         return answer == "discard" or (answer == "save" and self.save())
+
+    def quit(self) -> None:
+        """File → Quit: close (asking about unsaved work), then end the application even if
+        some other top-level widget (a dialog, an offscreen view) is still around."""
+        if self.close():
+            app = QtWidgets.QApplication.instance()
+            if app is not None and app.property("landscape_gui_quit_exits") is not False:
+                app.quit()
 
     def closeEvent(self, ev) -> None:
         if not self._may_discard():

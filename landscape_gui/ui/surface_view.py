@@ -13,6 +13,7 @@ import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
 from ..core.scene import picking
+from . import pyqtgraph_private
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
 HALF = 5.0      # the domain spans [-HALF, HALF] in scene x and y
@@ -39,10 +40,12 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
     trail = False  # True: trajectories end at the playback step (animation export)
 
     def __init__(self, controller, parent=None):
+        pyqtgraph_private.check()
         super().__init__(parent)
         self.setObjectName("surfaceView")
         self.controller = controller
         self.opts_view = {"wireframe": False, "show_arrows": True}
+        self._wireframe_drawn = None
         self.setBackgroundColor(pg.mkColor("#15171c"))
         self.setMinimumSize(320, 240)
         self.setMouseTracking(True)
@@ -91,7 +94,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
 
     def mvp(self) -> np.ndarray:
         w, h = self.width(), self.height()
-        proj = self.projectionMatrix((0, 0, w, h), (0, 0, w, h))
+        proj = pyqtgraph_private.projection_matrix(self, w, h)
         return qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
 
     def reset_camera(self) -> None:
@@ -126,9 +129,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self._grid_key = grid_key
         else:
             self.surface.setData(z=sz.T, colors=colors.reshape(-1, 4))
-        self.surface.opts["drawEdges"] = self.opts_view["wireframe"]
+        if self._wireframe_drawn != self.opts_view["wireframe"]:
+            self._wireframe_drawn = self.opts_view["wireframe"]
+            self.surface.setData(showGrid=self._wireframe_drawn, lineColor=(0, 0, 0, 0.25))
         self._surface_version += 1  # the cached landscape image is stale
-        self.surface.opts["edgeColor"] = (0, 0, 0, 0.25)
         self._update_box()
         m = c.known_minima()
         if len(m):
@@ -179,18 +183,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         return [*self.lines, self.heads, self.markers, self.arrows]
 
     def _draw(self, items) -> None:
-        """Paint some top-level items as GLViewWidget.drawItemTree does, without
-        toggling visibility (which would schedule another frame)."""
-        for it in sorted(items, key=lambda a: a.depthValue()):
-            if not it.visible():
-                continue
-            self._modelViewStack.append(self.currentModelView() * it.transform())
-            try:
-                if self.default_vao.isCreated():
-                    self.default_vao.bind()
-                it.paint()
-            finally:
-                self._modelViewStack.pop()
+        pyqtgraph_private.draw_items(self, items)
 
     def paintGL(self, *args, **kwargs):
         """The landscape from a cached image, the trajectories over it, then the labels.
@@ -286,7 +279,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         if not self.labels:
             return
         pos = np.array([p for p, _, _ in self.labels], dtype=float)
-        proj = self.projectionMatrix((0, 0, width, height), (0, 0, width, height))
+        proj = pyqtgraph_private.projection_matrix(self, width, height)
         mvp = qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
         screen = picking.project(pos, mvp, width, height)
         painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)

@@ -35,7 +35,7 @@ def window(qtbot):
     # the optimizer kernels: wait so drags measure the compiled path
     from landscape_gui.core import optimizers
 
-    optimizers.kernels(wait=True)
+    optimizers.prepare(optimizers.names(), background=False)
     w.controller.function.kernels(wait=True)
     qtbot.wait(50)
     return w

@@ -239,14 +239,18 @@ def test_dragging_a_start_keeps_the_window_responsive_while_basins_compute(windo
     mouse(view, "press", p0)
     import time
 
-    worst = 0.0
-    for k in range(1, 8):
+    times = []
+    for k in range(1, 12):
         t = time.perf_counter()
-        mouse(view, "move", (p0[0] + 6 * k, p0[1] + 4 * k))
-        worst = max(worst, time.perf_counter() - t)
-    mouse(view, "release", (p0[0] + 42, p0[1] + 28))
+        mouse(view, "move", (p0[0] + 4 * k, p0[1] + 3 * k))
+        times.append(time.perf_counter() - t)
+    mouse(view, "release", (p0[0] + 44, p0[1] + 33))
+    assert "basins" in model.running  # the map was computing throughout
     assert window.session.starts[0] != (x0, y0)
-    assert worst < 1.0    # a move waits at most for one basin chunk, never for the whole map
+    # optimizer runs share no lock with the basin map's threads: a move never waits for a chunk
+    # (~50 ms a move on an idle 2-core machine; the bound leaves room for a loaded CI machine)
+    times.sort()
+    assert times[len(times) // 2] < 0.1 and times[-1] < 0.3, times
     panel.basins_check.setChecked(False)
     assert "basins" not in model.running
     window.controller.set_run_options(steps=300)

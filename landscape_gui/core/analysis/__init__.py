@@ -40,7 +40,7 @@ def _domain(xrange, yrange):
 def _analysis_kernels(f: LossFunction, wait: bool):
     """(kernel module, formula module) or (None, None) while either is still compiling."""
     module = f.kernels(wait=wait)
-    if module is None or optimizers.kernels(wait=wait) is None:
+    if module is None:
         return None, None
     from . import newton as analysis_kernels
 
@@ -305,7 +305,7 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
     seed = int(seed) & 0x7FFF_FFFF_FFFF_FFFF
     box = optimizers._box(np.array([[x0, y0], [x1, y1]]), ((x0, x1), (y0, y1)))
     module = f.kernels(wait=True)  # a numpy fallback would take minutes: wait for Numba
-    runner = optimizers.kernels(wait=True)
+    from ..optimizers import runner
     ring = _RING
     k = min(_RING // 2, (steps + 1) // 2)   # compare the centroids of the last two k-step windows
     order = np.arange(steps - 2 * k + 1, steps + 1)
@@ -324,9 +324,8 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
         last = np.empty((len(starts), ring, 2))
         last_loss = np.empty((len(starts), ring))
         div = np.empty(len(starts), dtype=np.int64)
-        with PARALLEL_LOCK:
-            runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
-                                 starts, steps, noise, seed, stream0, box, last, last_loss, div)
+        runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
+                             starts, steps, noise, seed, stream0, box, last, last_loss, div)
         tail, fl = last[:, rows_of], last_loss[:, rows_of[-1]]
         n = j1 - j0
         with np.errstate(invalid="ignore"):

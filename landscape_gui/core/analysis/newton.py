@@ -4,7 +4,7 @@ Newton's method on grad f = 0 finds minima, maxima and saddles alike (it solves
 for a zero gradient, it does not descend), so running it from a dense grid of
 seeds and keeping where the runs stop gives the landscape's critical points.
 The formula's gradient and Hessian arrive as compiled function pointers (as in
-``optimizer_kernels.run_batch``), so this compiles once per machine.
+``optimizers.runner``), so this compiles once per machine.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
-from ..optimizers.rules import _VG
+from ..optimizers.kinds import FORMULA_KERNEL as _VG
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 

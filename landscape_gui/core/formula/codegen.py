@@ -20,10 +20,11 @@ from pathlib import Path
 
 import sympy as sp
 
-from .expression import X, Y, ExpressionError, Relu, Sigmoid, Softplus
+from .expression import (X, Y, ExpressionError, Maximum, Minimum, RealAbs, RealSign, Relu, Sigmoid,
+                         Softplus, Step)
 from ..files import atomic_write_text
 
-CODEGEN_VERSION = "4"  # bump when the generated source changes shape
+CODEGEN_VERSION = "5"  # bump when the generated source changes shape
 
 _UNARY = {
     sp.sin: "np.sin", sp.cos: "np.cos", sp.tan: "np.tan",
@@ -31,6 +32,7 @@ _UNARY = {
     sp.sinh: "np.sinh", sp.cosh: "np.cosh", sp.tanh: "np.tanh",
     sp.asinh: "np.arcsinh", sp.acosh: "np.arccosh", sp.atanh: "np.arctanh",
     sp.exp: "np.exp", sp.log: "np.log", sp.Abs: "np.abs", sp.sign: "np.sign",
+    RealAbs: "np.abs", RealSign: "np.sign",
 }
 
 
@@ -88,13 +90,13 @@ class Printer:
             return f"{_UNARY[f]}({self.p(args[0])})"
         if f is sp.atan2:
             return f"np.arctan2({self.p(args[0])}, {self.p(args[1])})"
-        if f in (sp.Min, sp.Max):
-            name = "np.minimum" if f is sp.Min else "np.maximum"
+        if f in (sp.Min, sp.Max, Minimum, Maximum):
+            name = "np.minimum" if f in (sp.Min, Minimum) else "np.maximum"
             s = self.p(args[0])
             for a in args[1:]:
                 s = f"{name}({s}, {self.p(a)})"
             return s
-        if f is sp.Heaviside:
+        if f is sp.Heaviside or f is Step:
             a = self.p(args[0])
             h0 = _float_literal(args[1]) if len(args) > 1 else "0.5"
             return f"(1.0 * ({a} > 0.0) + {h0} * ({a} == 0.0))"
@@ -102,8 +104,9 @@ class Printer:
             return "0.0"  # derivative of sign/step: zero almost everywhere
         if f is Relu:
             return f"np.maximum({self.p(args[0])}, 0.0)"
-        if f is Sigmoid:
-            return f"(0.5 + 0.5 * np.tanh(0.5 * {self.p(args[0])}))"
+        if f is Sigmoid:  # exp of a non-positive number only: no overflow, no 1 - 1 cancellation
+            a = self.p(args[0])
+            return f"(np.exp(np.minimum({a}, 0.0)) / (1.0 + np.exp(-np.abs({a}))))"
         if f is Softplus:
             a = self.p(args[0])
             return f"(np.maximum({a}, 0.0) + np.log1p(np.exp(-np.abs({a}))))"

@@ -42,8 +42,9 @@ class Sigmoid(sp.Function):
     """1 / (1 + exp(-x)); a named function so codegen can print a stable form."""
 
     def fdiff(self, argindex=1):
-        s = Sigmoid(self.args[0])
-        return s * (1 - s)
+        # s(u) * s(-u), not s * (1 - s): 1 - s(u) cancels to 0 for u > 37, this stays exact
+        u = self.args[0]
+        return Sigmoid(u) * Sigmoid(-u)
 
     def _eval_evalf(self, prec):  # lets sympy compare constants, e.g. max(3, sigmoid(1))
         return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
@@ -69,13 +70,158 @@ class Relu(sp.Function):
     """max(x, 0) with derivative 0 at 0, as torch defines it."""
 
     def fdiff(self, argindex=1):
-        return sp.Heaviside(self.args[0], 0)
+        return Step(self.args[0], sp.S.Zero)
 
     def _eval_evalf(self, prec):
-        return sp.Max(self.args[0], 0)._eval_evalf(prec)
+        return Maximum(self.args[0], 0)._eval_evalf(prec)
 
     def _eval_is_real(self):
         return self.args[0].is_real
+
+
+# abs, sign, min and max as real functions. sympy's own Abs differentiates a sub-expression
+# it cannot prove real (log(x), acos(x - 1.5), x^y) through re/im/arg and Derivative, which
+# no kernel can compute; the formulas here are real-valued by definition (a complex
+# value is NaN), so these carry torch's derivatives instead: d|u| = sign(u) (0 at 0),
+# d sign(u) = 0, and maximum/minimum pass the gradient to the larger/smaller argument
+# (half to each on a tie, as torch.maximum does).
+
+
+class Step(sp.Function):
+    """Heaviside step with value ``h0`` at 0, for any argument: sympy's Heaviside refuses an
+    argument it cannot prove real. Its derivative is 0 (almost everywhere), as torch's."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, u, h0):
+        if u.is_Number and u.is_real:
+            return sp.S.One if u > 0 else (h0 if u == 0 else sp.S.Zero)
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _eval_is_real(self):
+        return True
+
+
+class RealAbs(sp.Function):
+    @classmethod
+    def eval(cls, u):
+        if u.is_Number and u.is_real:
+            return abs(u)
+        if isinstance(u, (RealAbs, sp.Abs)):
+            return u
+
+    def fdiff(self, argindex=1):
+        return RealSign(self.args[0])
+
+    def _eval_evalf(self, prec):
+        return sp.Abs(self.args[0])._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_nonnegative(self):
+        return True if self.args[0].is_real else None
+
+
+class RealSign(sp.Function):
+    @classmethod
+    def eval(cls, u):
+        if u.is_Number and u.is_real:
+            return sp.sign(u)
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _eval_evalf(self, prec):
+        return sp.sign(self.args[0])._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class _Pairwise(sp.Function):
+    """maximum/minimum of two arguments (n arguments nest: max(a, b, c) = max(max(a, b), c))."""
+
+    nargs = 2
+    _pick = None  # max or min, for constant arguments
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_Number and b.is_Number and a.is_real and b.is_real:
+            return cls._pick(a, b)
+
+    def _eval_evalf(self, prec):
+        a, b = (arg.evalf(prec) for arg in self.args)
+        if a.is_Number and b.is_Number and a.is_real and b.is_real:
+            return self._pick(a, b)
+        return None
+
+    def _eval_is_real(self):
+        return self.args[0].is_real and self.args[1].is_real
+
+
+class Maximum(_Pairwise):
+    _pick = staticmethod(max)
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return Step(a - b, sp.S.Half) if argindex == 1 else Step(b - a, sp.S.Half)
+
+
+class Minimum(_Pairwise):
+    _pick = staticmethod(min)
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return Step(b - a, sp.S.Half) if argindex == 1 else Step(a - b, sp.S.Half)
+
+
+def _fold(pairwise):
+    def build(*args):
+        out = args[0]
+        for a in args[1:]:
+            out = pairwise(out, a)
+        return out
+    return build
+
+
+def _is_sigmoid(e) -> bool:
+    return isinstance(e, Sigmoid)
+
+
+def _log_rewrite(arg):
+    """log of a logistic form, written so that it neither underflows nor overflows.
+
+    log(sigmoid(u)) = -softplus(-u); log(1 - sigmoid(u)) = -softplus(u);
+    log(1 + exp(u)) = softplus(u). Otherwise None (keep the log).
+    """
+    if isinstance(arg, Sigmoid):
+        return -Softplus(-arg.args[0])
+    if arg.is_Add and len(arg.args) == 2 and sp.S.One in arg.args:
+        other = arg.args[1] if arg.args[0] == sp.S.One else arg.args[0]
+        if isinstance(other, sp.exp):
+            return Softplus(other.args[0])
+        if other.is_Mul and len(other.args) == 2 and other.args[0] == -1 and isinstance(other.args[1], Sigmoid):
+            return -Softplus(other.args[1].args[0])
+    if arg.is_Pow and arg.exp == -1:  # log(1/g) = -log(g)
+        inner = _log_rewrite(arg.base)
+        if inner is not None:
+            return -inner
+    return None
+
+
+def stabilise(expr: sp.Expr) -> sp.Expr:
+    """Rewrite the logistic losses ML users type into forms that stay finite over +-700."""
+    def fix(e):
+        if isinstance(e, sp.log) and len(e.args) == 1:
+            new = _log_rewrite(e.args[0])
+            return e if new is None else new
+        return e
+
+    return expr.replace(lambda e: isinstance(e, sp.log), fix)
 
 
 def _log(arg, base=None):
@@ -96,8 +242,8 @@ FUNCTIONS: dict[str, tuple] = {
     "exp": (sp.exp, 1, 1), "log": (_log, 1, 2), "ln": (sp.log, 1, 1),
     "log2": (lambda a: sp.log(a) / sp.log(2), 1, 1),
     "log10": (lambda a: sp.log(a) / sp.log(10), 1, 1),
-    "sqrt": (sp.sqrt, 1, 1), "abs": (sp.Abs, 1, 1), "sign": (sp.sign, 1, 1),
-    "min": (sp.Min, 2, 16), "max": (sp.Max, 2, 16), "hypot": (_hypot, 2, 2),
+    "sqrt": (sp.sqrt, 1, 1), "abs": (RealAbs, 1, 1), "sign": (RealSign, 1, 1),
+    "min": (_fold(Minimum), 2, 16), "max": (_fold(Maximum), 2, 16), "hypot": (_hypot, 2, 2),
     "relu": (Relu, 1, 1), "sigmoid": (Sigmoid, 1, 1), "softplus": (Softplus, 1, 1),
 }
 ALIASES = {
@@ -204,6 +350,8 @@ def parse_expression(text: str) -> ParsedExpression:
         raise ExpressionError("the formula is nested too deeply", 0) from None
     builder = _Builder(norm, origin)
     expr = builder.build(tree.body, 0)
+    if isinstance(expr, sp.Expr):
+        expr = stabilise(expr)
     if not isinstance(expr, sp.Expr):
         raise ExpressionError("the formula is not a number-valued expression", 0)
     if expr.has(sp.zoo, sp.nan, sp.I, sp.oo, -sp.oo):

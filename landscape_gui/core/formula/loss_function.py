@@ -40,8 +40,12 @@ class CompiledExpression:
         t0 = time.perf_counter()
         self._numpy = codegen.load_numpy_functions(
             codegen.numpy_value_source(parsed.expr, parsed.parameters))
-        self.timings["numpy_ms"] = (time.perf_counter() - t0) * 1e3
+        _refuse_if_nowhere_finite(parsed, self._numpy["value"])
         self._numpy_derivs: dict | None = None
+        # A formula is accepted only if its gradient and Hessian can be generated too:
+        # otherwise the surface would show and every optimizer would then fail.
+        self.numpy_derivatives()
+        self.timings["numpy_ms"] = (time.perf_counter() - t0) * 1e3
         self._numba = None
         self.numba_error: str | None = None
         self._numba_done = threading.Event()
@@ -96,6 +100,24 @@ class CompiledExpression:
     @property
     def numba_ready(self) -> bool:
         return self._numba is not None
+
+
+#: Where a formula is probed before it is accepted: 0 and +-10^k for k = -3 ... 6 (in steps of
+#: 0.5) on each axis, so a formula meant for any reasonable domain is finite somewhere here.
+_MAGNITUDES = 10.0 ** np.arange(-3.0, 6.25, 0.5)
+_PROBE = np.concatenate([-_MAGNITUDES[::-1], [0.0], _MAGNITUDES])
+
+
+def _refuse_if_nowhere_finite(parsed: ParsedExpression, value) -> None:
+    """``exp(1000) + x`` or ``sqrt(-1 - x^2)``: a surface of inf/NaN is a mistake, say so now."""
+    p = np.ones(len(parsed.parameters))
+    with np.errstate(all="ignore"):
+        v = np.asarray(value(_PROBE[None, :], _PROBE[:, None], p), dtype=np.float64)
+    if np.isfinite(v).any():
+        return
+    what = "infinite" if np.isinf(v).all() else "undefined (NaN) or infinite"
+    raise ExpressionError(f"the formula is {what} everywhere (tried x and y from -1e6 to 1e6): "
+                          "a constant overflows, or a square root or log of a negative number", 0)
 
 
 def _warm_up(module, n_params: int) -> None:

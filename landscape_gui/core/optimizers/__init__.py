@@ -3,10 +3,12 @@
 >>> t = run(f, "SGD", start=(-1.5, 2.0), steps=1000, lr=0.001, momentum=0.9)
 >>> batch = run_many(f, [("Adam", {"lr": 0.05}), ("SGD", {"lr": 0.01})], starts, 500)
 
-Every (optimizer, start) pair of a batch runs in one parallel Numba call
-(``rules.run_batch``), with the formula's exact gradient passed in as
-a compiled function. Before the formula's kernels are compiled, ``wait=False``
-falls back to the numpy reference implementation so the window never blocks.
+The (optimizer, start) pairs of a batch run in one parallel Numba call per
+optimizer kind (``runner.run_batch``), with the formula's exact gradient passed in
+as a compiled function. Each kind's kernel compiles the first time it is needed
+(``prepare`` starts that early, off the caller's thread); until the formula's and
+the kind's kernels are ready, ``wait=False`` runs the numpy reference instead
+(same numbers, slower), so the window never blocks.
 """
 
 from __future__ import annotations
@@ -21,35 +23,8 @@ import numpy as np
 
 from . import kinds as K
 
-_kernels_module = None
-_kernels_lock = threading.Lock()
+from .warmup import kernel_progress, prepare, runner_ready  # noqa: E402  (re-exported)
 
-
-def kernels(wait: bool = True):
-    """The compiled runner (``rules``), or None while it loads in the background.
-
-    The first import on a machine compiles it (tens of seconds, once; Numba caches
-    it on disk); later imports load it in about a second.
-    """
-    global _kernels_module
-    if _kernels_module is None:
-        if wait:
-            with _kernels_lock:
-                from . import rules as optimizer_kernels
-
-                _kernels_module = optimizer_kernels
-        elif _kernels_lock.acquire(blocking=False):
-            def load():
-                global _kernels_module
-                try:
-                    from . import rules as optimizer_kernels
-
-                    _kernels_module = optimizer_kernels
-                finally:
-                    _kernels_lock.release()
-
-            threading.Thread(target=load, name="optimizer-kernels", daemon=True).start()
-    return _kernels_module
 
 # name -> (kernel id, [(hyperparameter, default), ...]); the order is the packing
 # order of the kernel's ``h`` vector ("betas" takes two slots). A name starting
@@ -364,30 +339,66 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
     canon, kinds, hypers, starts, steps, noise, seed = _prepare(configs, starts, steps, noise, seed)
     n_cfg, n_st = len(canon), starts.shape[0]
     box = _box(starts, domain)
-    module = f.kernels(wait=wait)
-    runner = kernels(wait=wait)
-    if module is None or runner is None:
-        from .reference import reference_batch
-
-        out = reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record_state,
-                              int(stream_offset))
-        return Batch(canon, starts, *out, used_kernels=False)
     points = np.empty((n_cfg, n_st, steps + 1, 2))
     losses = np.empty((n_cfg, n_st, steps + 1))
-    rshape = (n_cfg, n_st, max(steps, 1), 2) if record_state else (1, 1, 1, 2)
-    grads, first, second = (np.full(rshape, np.nan) for _ in range(3))
     diverged = np.empty((n_cfg, n_st), dtype=np.int64)
-    if n_cfg and n_st:
-        from ..formula.loss_function import PARALLEL_LOCK
+    rshape = (n_cfg, n_st, max(steps, 1), 2)
+    grads, first, second = ((np.full(rshape, np.nan) for _ in range(3)) if record_state
+                            else (None, None, None))
+    module = f.kernels(wait=wait) if n_cfg and n_st else None
+    all_compiled = True
+    compiled = []
+    for kind in dict.fromkeys(kinds.tolist()):  # each kind once, in order of first use
+        rows = np.flatnonzero(kinds == kind)
+        if module is not None and runner_ready(kind, wait=wait):
+            compiled.append((kind, rows))
+            continue
+        all_compiled = False
+        from .reference import reference_batch
 
-        with PARALLEL_LOCK:
-            runner.run_batch(module.value_and_gradient, module.hessian, f.param_array, kinds, hypers,
-                             starts, steps, noise, seed, int(stream_offset), box, bool(record_state),
-                             points, losses, grads, first, second, diverged)
+        out = reference_batch(f, kinds[rows], hypers[rows], starts, steps, noise, seed, box,
+                              record_state, int(stream_offset))
+        points[rows], losses[rows], diverged[rows] = out[:3]
+        if record_state:
+            grads[rows], first[rows], second[rows] = out[3:]
+    if compiled:
+        _run_numba(f, module, compiled, hypers, starts, steps, noise, seed, stream_offset, box, record_state,
+                   points, losses, diverged, grads, first, second)
     if record_state:
         return Batch(canon, starts, points, losses, diverged, grads[:, :, :steps], first[:, :, :steps],
-                     second[:, :, :steps])
-    return Batch(canon, starts, points, losses, diverged)
+                     second[:, :, :steps], used_kernels=all_compiled)
+    return Batch(canon, starts, points, losses, diverged, used_kernels=all_compiled)
+
+
+def _run_numba(f, module, groups, hypers, starts, steps, noise, seed, stream_offset, box, record,
+               points, losses, diverged, grads, first, second):
+    """Every (kind, rows) group in one threaded Numba run, written into the batch arrays."""
+    from .runner import KindBatch, run_batches
+
+    batches, copy_back = [], []
+    n_st = starts.shape[0]
+    for kind, rows in groups:
+        n = rows.size
+        contiguous = n == rows[-1] - rows[0] + 1  # the usual case: write straight into the batch arrays
+        sl = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows
+        pts = points[sl] if contiguous else np.empty((n, n_st, steps + 1, 2))
+        ls = losses[sl] if contiguous else np.empty((n, n_st, steps + 1))
+        dv = diverged[sl] if contiguous else np.empty((n, n_st), dtype=np.int64)
+        if record:
+            rec = [a[sl] if contiguous else np.full((n, n_st, max(steps, 1), 2), np.nan)
+                   for a in (grads, first, second)]
+        else:
+            rec = [np.empty((1, 1, 1, 2))] * 3
+        batches.append(KindBatch(kind, module.value_and_gradient, module.hessian, f.param_array,
+                                 np.ascontiguousarray(hypers[rows]), starts, steps, noise, seed,
+                                 int(stream_offset), box, bool(record), pts, ls, *rec, dv))
+        if not contiguous:
+            copy_back.append((rows, pts, ls, dv, rec))
+    run_batches(batches)
+    for rows, pts, ls, dv, rec in copy_back:
+        points[rows], losses[rows], diverged[rows] = pts, ls, dv
+        if record:
+            grads[rows], first[rows], second[rows] = rec
 
 
 def run(f, name: str, start, steps: int = 1000, *, noise: float = 0.0, seed: int = 0, domain=None,

@@ -1,6 +1,6 @@
 """Optimizer ids and array sizes shared by the kernels, the reference and the API.
 
-Kept apart from ``rules`` so that importing the API does not compile
+Kept apart from ``rules`` and ``runner`` so that importing the API does not compile
 (or load) any Numba code: the window opens at once, kernels load in the background.
 """
 
@@ -8,3 +8,16 @@ SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, NADAM, RADAM, LION, SAM, N
 N_STATE = 3   # per-coordinate state vectors (momentum, second moment, ...)
 N_COEF = 4    # per-step scalars from step_coefficients
 N_HYPER = 10  # packed hyperparameter slots
+
+#: Numba type of a formula kernel passed to the runners as a first-class function:
+#: (x, y, parameters) -> (f, df/dx, df/dy), or the Hessian's (xx, xy, yy).
+#: numba is already imported by the formula package, so this costs nothing.
+from numba import types as _types  # noqa: E402
+
+FORMULA_KERNEL = _types.FunctionType(_types.UniTuple(_types.float64, 3)(
+    _types.float64, _types.float64, _types.float64[::1]))
+
+#: Kernel id -> short name, for messages ("fast kernels: Adam ready").
+KIND_NAMES = {SGD: "SGD", ADAGRAD: "Adagrad", RMSPROP: "RMSprop", ADADELTA: "Adadelta", ADAM: "Adam",
+              ADAMW: "AdamW", ADAMAX: "Adamax", NADAM: "NAdam", RADAM: "RAdam", LION: "Lion", SAM: "SAM",
+              NEWTON: "Newton"}

@@ -184,7 +184,7 @@ def sam_perturbation(h, q, g):
 
 
 def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
-    """One trajectory with the same conventions as ``rules.run_one``."""
+    """One trajectory with the same conventions as ``runner.trajectory_kernel``."""
     n = 2
     pts = np.full((steps + 1, n), np.nan)
     ls = np.full(steps + 1, np.nan)

@@ -15,7 +15,7 @@ that step's row of ``step_coefficients``. The plain-numpy twin of every rule is 
 from __future__ import annotations
 
 import numpy as np
-from numba import literally, njit, prange, types
+from numba import njit
 
 from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF,
                               N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
@@ -216,34 +216,29 @@ def newton_step(h, q, g, H):
 
     |H| replaces every Hessian eigenvalue by its absolute value, so on an
     indefinite Hessian the step still goes downhill (Dauphin et al. 2014)
-    instead of jumping to the saddle.
+    instead of jumping to the saddle. Two dimensions only (a network's Hessian
+    is never formed): the symmetric 2x2 eigen-decomposition in closed form, which
+    needs no LAPACK (so no scipy) and is faster than a library call. ``hypot``
+    keeps Hessian entries above 1e154 from overflowing when squared.
     """
     lr, damping = h[0], h[1]
-    n = q.shape[0]
-    if n == 2:
-        a, b, d = H[0, 0], H[0, 1], H[1, 1]
-        mean = 0.5 * (a + d)
-        r = np.sqrt(0.25 * (a - d) * (a - d) + b * b)
-        l1, l2 = mean + r, mean - r
-        if b == 0.0 and a >= d:
-            v1x, v1y = 1.0, 0.0
-        elif b == 0.0:
-            v1x, v1y = 0.0, 1.0
-        else:
-            v1x, v1y = l1 - d, b
-            nv = np.sqrt(v1x * v1x + v1y * v1y)
-            v1x, v1y = v1x / nv, v1y / nv
-        v2x, v2y = -v1y, v1x
-        c1 = (v1x * g[0] + v1y * g[1]) / (abs(l1) + damping)
-        c2 = (v2x * g[0] + v2y * g[1]) / (abs(l2) + damping)
-        q[0] = q[0] - lr * (c1 * v1x + c2 * v2x)
-        q[1] = q[1] - lr * (c1 * v1y + c2 * v2y)
+    a, b, d = H[0, 0], H[0, 1], H[1, 1]
+    mean = 0.5 * a + 0.5 * d
+    r = np.hypot(0.5 * a - 0.5 * d, b)
+    l1, l2 = mean + r, mean - r
+    if b == 0.0 and a >= d:
+        v1x, v1y = 1.0, 0.0
+    elif b == 0.0:
+        v1x, v1y = 0.0, 1.0
     else:
-        w, v = np.linalg.eigh(H)
-        coef = (v.T @ g) / (np.abs(w) + damping)
-        step = v @ coef
-        for i in range(n):
-            q[i] = q[i] - lr * step[i]
+        v1x, v1y = l1 - d, b
+        nv = np.hypot(v1x, v1y)
+        v1x, v1y = v1x / nv, v1y / nv
+    v2x, v2y = -v1y, v1x
+    c1 = (v1x * g[0] + v1y * g[1]) / (abs(l1) + damping)
+    c2 = (v2x * g[0] + v2y * g[1]) / (abs(l2) + damping)
+    q[0] = q[0] - lr * (c1 * v1x + c2 * v2x)
+    q[1] = q[1] - lr * (c1 * v1y + c2 * v2y)
 
 
 @njit(**_JIT)
@@ -304,8 +299,8 @@ def step_coefficients(kind, h, steps, table):
 def update(kind, h, q, g, H, S, t, table):
     """One step of optimizer ``kind`` (``table`` from ``step_coefficients``).
 
-    For a runtime ``kind``. The hot loop in ``_trajectory`` spells the same switch
-    out instead of calling this: there ``kind`` is a literal, Numba prunes the
+    For a runtime ``kind``. The hot loop in ``runner`` spells the same switch
+    out instead of calling this: there ``kind`` is a constant, Numba prunes the
     switch before typing, and a step costs ~15 ns instead of ~50 ns (measured:
     neither a call to this function nor inlining it gets the pruning).
     """
@@ -407,215 +402,6 @@ def escaped(q, box):
         if not np.isfinite(q[i]) or abs(q[i]) > box:
             return True
     return False
-
-
-# --- the 2-D runner: every (optimizer, start) pair in one parallel call -------------
-# The formula's kernels arrive as function pointers (first-class functions), so this
-# runner compiles once per machine (cache=True) and serves every formula.
-
-_VG = types.FunctionType(types.UniTuple(types.float64, 3)(types.float64, types.float64,
-                                                           types.float64[::1]))
-_RUN_ONE_SIG = types.int64(
-    _VG, _VG, types.float64[::1], types.int64, types.float64[::1], types.float64[:, ::1],
-    types.float64[::1], types.int64, types.float64, types.int64, types.int64, types.float64,
-    types.boolean, types.float64[:, ::1], types.float64[::1], types.float64[:, ::1],
-    types.float64[:, ::1], types.float64[:, ::1])
-
-
-@njit(**_JIT)
-def _trajectory(kind, value_and_gradient, hessian, p, h, table, start, steps, noise, seed, stream,
-                box, record, pts, ls, gr, m1, m2):
-    # ``kind`` is made a compile-time constant, so each optimizer gets its own tight
-    # loop: a runtime switch over all the rules inside the loop (or one more call
-    # level around the rule) made a step ~4x slower. run_one dispatches outside.
-    literally(kind)
-    n = start.shape[0]
-    q = start.copy()
-    g = np.empty(n)
-    qe = np.empty(n)
-    e = np.empty(n)
-    H = np.zeros((n, n))
-    S = np.zeros((N_STATE, n))
-    mom1 = np.empty(n)
-    mom2 = np.empty(n)
-    init_state(kind, h, S)
-    # Endpoint mode: when ``pts``/``ls`` have fewer rows than steps+1 (a power of two),
-    # they are a ring holding the last points only (step t in row t & mask), so a
-    # basin map of 65k starts needs no 500-step paths.
-    full = pts.shape[0] > steps
-    mask = pts.shape[0] - 1
-    pts[0, 0] = q[0]
-    pts[0, 1] = q[1]
-    for t in range(1, steps + 2):
-        f, gx, gy = value_and_gradient(q[0], q[1], p)
-        ls[(t - 1) if full else ((t - 1) & mask)] = f
-        if not np.isfinite(f):
-            _blank_from(pts, ls, t - 1)
-            return t - 1
-        if t == steps + 1:
-            break
-        g[0] = gx
-        g[1] = gy
-        add_noise(g, noise, seed, stream, t, 0)
-        if record:
-            gr[t - 1, 0] = g[0]
-            gr[t - 1, 1] = g[1]
-        if kind == SAM:
-            sam_perturbation(h, q, g, e)
-            qe[0] = q[0] + e[0]
-            qe[1] = q[1] + e[1]
-            _, gx, gy = value_and_gradient(qe[0], qe[1], p)
-            g[0] = gx
-            g[1] = gy
-            add_noise(g, noise, seed, stream, t, 1)
-        elif kind == NEWTON:
-            hxx, hxy, hyy = hessian(q[0], q[1], p)
-            H[0, 0] = hxx
-            H[0, 1] = hxy
-            H[1, 0] = hxy
-            H[1, 1] = hyy
-        # kind is a literal: Numba prunes this switch (the one in ``update``) to one branch
-        if kind == SGD or kind == SAM:
-            sgd_step(h, q, g, S, t)
-        elif kind == ADAGRAD:
-            adagrad_step(h, q, g, S, table, t)
-        elif kind == RMSPROP:
-            rmsprop_step(h, q, g, S, t)
-        elif kind == ADADELTA:
-            adadelta_step(h, q, g, S, t)
-        elif kind == ADAM or kind == ADAMW:
-            adam_step(h, q, g, S, table, t)
-        elif kind == ADAMAX:
-            adamax_step(h, q, g, S, table, t)
-        elif kind == NADAM:
-            nadam_step(h, q, g, S, table, t)
-        elif kind == RADAM:
-            radam_step(h, q, g, S, table, t)
-        elif kind == LION:
-            lion_step(h, q, g, S, t)
-        else:
-            newton_step(h, q, g, H)
-        if record:
-            moments(kind, h, S, mom1, mom2)
-            m1[t - 1, 0] = mom1[0]
-            m1[t - 1, 1] = mom1[1]
-            m2[t - 1, 0] = mom2[0]
-            m2[t - 1, 1] = mom2[1]
-        if escaped(q, box):
-            _blank_from(pts, ls, t)
-            return t
-        i = t if full else (t & mask)
-        pts[i, 0] = q[0]
-        pts[i, 1] = q[1]
-    return -1
-
-
-@njit(**_JIT)
-def _blank_from(pts, ls, k):
-    """After a divergence nothing is kept: NaN from step k on (written only then, not up front)."""
-    pts[k:, :] = np.nan
-    ls[k:] = np.nan
-
-
-@njit(_RUN_ONE_SIG, **_JIT)
-def run_one(value_and_gradient, hessian, p, kind, h, table, start, steps, noise, seed, stream,
-            box, record, pts, ls, gr, m1, m2):
-    """One trajectory; returns the step at which it diverged, or -1.
-
-    ``pts[t]`` is the point after t steps and ``ls[t]`` its loss; from the
-    divergence on both are NaN (the trajectory keeps what came before).
-    """
-    if kind == SGD:
-        return _trajectory(SGD, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == SAM:
-        return _trajectory(SAM, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == ADAGRAD:
-        return _trajectory(ADAGRAD, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == RMSPROP:
-        return _trajectory(RMSPROP, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == ADADELTA:
-        return _trajectory(ADADELTA, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == ADAM:
-        return _trajectory(ADAM, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == ADAMW:
-        return _trajectory(ADAMW, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == ADAMAX:
-        return _trajectory(ADAMAX, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == NADAM:
-        return _trajectory(NADAM, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == RADAM:
-        return _trajectory(RADAM, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    if kind == LION:
-        return _trajectory(LION, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                           stream, box, record, pts, ls, gr, m1, m2)
-    return _trajectory(NEWTON, value_and_gradient, hessian, p, h, table, start, steps, noise, seed,
-                       stream, box, record, pts, ls, gr, m1, m2)
-
-
-_RUN_BATCH_SIG = types.void(
-    _VG, _VG, types.float64[::1], types.int64[::1], types.float64[:, ::1], types.float64[:, ::1],
-    types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
-    types.float64[:, :, :, ::1], types.float64[:, :, ::1], types.float64[:, :, :, ::1],
-    types.float64[:, :, :, ::1], types.float64[:, :, :, ::1], types.int64[:, ::1])
-
-
-@njit(_RUN_BATCH_SIG, parallel=True, **_JIT)
-def run_batch(value_and_gradient, hessian, p, kinds, hypers, starts, steps, noise, seed, stream0,
-              box, record, points, losses, grads, first, second, diverged_at):
-    """All configs x starts in one ``prange``; state arrays are only written if ``record``.
-
-    Start s draws its gradient noise from stream ``stream0 + s``, so recomputing one
-    start of a larger set (a drag) reproduces exactly what the full batch gave it.
-    """
-    n_cfg = kinds.shape[0]
-    n_st = starts.shape[0]
-    tables = np.empty((n_cfg, max(steps, 1), N_COEF))
-    for c in prange(n_cfg):
-        step_coefficients(kinds[c], hypers[c], steps, tables[c])
-    for job in prange(n_cfg * n_st):
-        c = job // n_st
-        s = job % n_st
-        r = c if record else 0
-        k = s if record else 0
-        diverged_at[c, s] = run_one(value_and_gradient, hessian, p, kinds[c], hypers[c], tables[c],
-                                    starts[s], steps, noise, seed, stream0 + s, box, record, points[c, s],
-                                    losses[c, s], grads[r, k], first[r, k], second[r, k])
-
-
-_RUN_ENDPOINTS_SIG = types.void(
-    _VG, _VG, types.float64[::1], types.int64, types.float64[::1], types.float64[:, ::1],
-    types.int64, types.float64, types.int64, types.int64, types.float64,
-    types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1])
-
-
-@njit(_RUN_ENDPOINTS_SIG, parallel=True, **_JIT)
-def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise, seed, stream0,
-                  box, last, last_loss, diverged_at):
-    """One optimizer from many starts, keeping only each run's last R points.
-
-    ``last`` is (starts, R, 2) with R a power of two: if R > steps, row t is the
-    point after step t; otherwise a ring, ``last[s, t & (R - 1)]`` for the last R
-    steps (so the caller can tell settling from drifting); ``last_loss`` likewise.
-    Used by basin maps, where full (starts, steps) paths would not fit in memory.
-    """
-    n_st = starts.shape[0]
-    table = np.empty((max(steps, 1), N_COEF))
-    step_coefficients(kind, h, steps, table)
-    dummy = np.empty((1, 2))
-    for s in prange(n_st):
-        diverged_at[s] = run_one(value_and_gradient, hessian, p, kind, h, table, starts[s], steps,
-                                 noise, seed, stream0 + s, box, False, last[s], last_loss[s],
-                                 dummy, dummy, dummy)
 
 
 @njit(**_JIT)

@@ -1,0 +1,277 @@
+"""The 2-D runner: trajectories of one optimizer kind from many starts, in parallel.
+
+One small kernel per optimizer kind (``trajectory_kernel(kind)``), compiled the
+first time that kind is used and cached on disk, instead of one runner holding
+all twelve rules: a new machine compiles in seconds what the default session needs
+(SGD, Adam, RMSprop), not a minute for everything. Each kind's kernel has its rule
+inlined with ``kind`` a compile-time constant, so the hot loop is as tight as a
+hand-written one. The driver (``run_batch``) compiles once and receives
+that kernel, and the formula's kernels, as first-class functions: an indirect call
+per trajectory, not per step. It runs without the GIL on a few Python threads
+rather than in a Numba parallel region, so optimizer runs never queue behind
+another parallel kernel (a basin map, a grid).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit, types
+
+from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, FORMULA_KERNEL, KIND_NAMES, LION, N_COEF, N_STATE,
+                    NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
+from .rules import (_JIT, adadelta_step, adagrad_step, adam_step, adamax_step, add_noise, escaped,
+                    init_state, lion_step, moments, nadam_step, newton_step, radam_step, rmsprop_step,
+                    sam_perturbation, sgd_step, step_coefficients)
+
+_VG = FORMULA_KERNEL
+
+
+@njit(**_JIT)
+def _blank_from(pts, ls, k):
+    """After a divergence nothing is kept: NaN from step k on (written only then, not up front)."""
+    pts[k:, :] = np.nan
+    ls[k:] = np.nan
+
+
+_TRAJECTORY_SIG = types.int64(
+    _VG, _VG, types.float64[::1], types.float64[::1], types.float64[:, ::1], types.float64[::1],
+    types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
+    types.float64[:, ::1], types.float64[::1], types.float64[:, ::1], types.float64[:, ::1],
+    types.float64[:, ::1])
+TRAJECTORY = types.FunctionType(_TRAJECTORY_SIG)
+
+
+def _make_trajectory_kernel(kind: int):
+    """Compile (or load from Numba's disk cache) the trajectory kernel of one kind.
+
+    A closure over ``KIND``, renamed per kind so that each kind has its own cache
+    index file: two processes compiling different kinds at once never overwrite
+    each other's entry (Numba also keys the entry on the closure's contents).
+    """
+    KIND = int(kind)
+
+    def trajectory(value_and_gradient, hessian, p, h, table, start, steps, noise, seed, stream,
+                    box, record, pts, ls, gr, m1, m2):
+        n = start.shape[0]
+        q = start.copy()
+        g = np.empty(n)
+        qe = np.empty(n)
+        e = np.empty(n)
+        H = np.zeros((n, n))
+        S = np.zeros((N_STATE, n))
+        mom1 = np.empty(n)
+        mom2 = np.empty(n)
+        init_state(KIND, h, S)
+        # Endpoint mode: when ``pts``/``ls`` have fewer rows than steps+1 (a power of two),
+        # they are a ring holding the last points only (step t in row t & mask), so a
+        # basin map of 65k starts needs no 500-step paths.
+        full = pts.shape[0] > steps
+        mask = pts.shape[0] - 1
+        pts[0, 0] = q[0]
+        pts[0, 1] = q[1]
+        for t in range(1, steps + 2):
+            f, gx, gy = value_and_gradient(q[0], q[1], p)
+            ls[(t - 1) if full else ((t - 1) & mask)] = f
+            if not np.isfinite(f):
+                _blank_from(pts, ls, t - 1)
+                return t - 1
+            if t == steps + 1:
+                break
+            g[0] = gx
+            g[1] = gy
+            add_noise(g, noise, seed, stream, t, 0)
+            if record:
+                gr[t - 1, 0] = g[0]
+                gr[t - 1, 1] = g[1]
+            if KIND == SAM:
+                sam_perturbation(h, q, g, e)
+                qe[0] = q[0] + e[0]
+                qe[1] = q[1] + e[1]
+                _, gx, gy = value_and_gradient(qe[0], qe[1], p)
+                g[0] = gx
+                g[1] = gy
+                add_noise(g, noise, seed, stream, t, 1)
+            elif KIND == NEWTON:
+                hxx, hxy, hyy = hessian(q[0], q[1], p)
+                H[0, 0] = hxx
+                H[0, 1] = hxy
+                H[1, 0] = hxy
+                H[1, 1] = hyy
+            # KIND is a constant: Numba prunes this switch (the one in ``rules.update``) to one branch
+            if KIND == SGD or KIND == SAM:
+                sgd_step(h, q, g, S, t)
+            elif KIND == ADAGRAD:
+                adagrad_step(h, q, g, S, table, t)
+            elif KIND == RMSPROP:
+                rmsprop_step(h, q, g, S, t)
+            elif KIND == ADADELTA:
+                adadelta_step(h, q, g, S, t)
+            elif KIND == ADAM or KIND == ADAMW:
+                adam_step(h, q, g, S, table, t)
+            elif KIND == ADAMAX:
+                adamax_step(h, q, g, S, table, t)
+            elif KIND == NADAM:
+                nadam_step(h, q, g, S, table, t)
+            elif KIND == RADAM:
+                radam_step(h, q, g, S, table, t)
+            elif KIND == LION:
+                lion_step(h, q, g, S, t)
+            else:
+                newton_step(h, q, g, H)
+            if record:
+                moments(KIND, h, S, mom1, mom2)
+                m1[t - 1, 0] = mom1[0]
+                m1[t - 1, 1] = mom1[1]
+                m2[t - 1, 0] = mom2[0]
+                m2[t - 1, 1] = mom2[1]
+            if escaped(q, box):
+                _blank_from(pts, ls, t)
+                return t
+            i = t if full else (t & mask)
+            pts[i, 0] = q[0]
+            pts[i, 1] = q[1]
+        return -1
+
+    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}"
+    return njit(_TRAJECTORY_SIG, **_JIT)(trajectory)
+
+
+_kernels: dict[int, object] = {}
+_kernels_lock = threading.Lock()
+
+
+def trajectory_kernel(kind: int):
+    """The compiled trajectory kernel of ``kind`` (compiled on first use, then kept)."""
+    k = _kernels.get(kind)
+    if k is None:
+        with _kernels_lock:
+            k = _kernels.get(kind)
+            if k is None:
+                k = _kernels[kind] = _make_trajectory_kernel(kind)
+    return k
+
+
+def ready(kind: int) -> bool:
+    """True when ``trajectory_kernel(kind)`` returns at once."""
+    return kind in _kernels
+
+
+_RUN_JOBS_SIG = types.void(
+    TRAJECTORY, _VG, _VG, types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1],
+    types.float64[:, ::1], types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
+    types.float64[:, :, :, ::1], types.float64[:, :, ::1], types.float64[:, :, :, ::1],
+    types.float64[:, :, :, ::1], types.float64[:, :, :, ::1], types.int64[:, ::1], types.int64,
+    types.int64)
+
+
+@njit(_RUN_JOBS_SIG, **_JIT)
+def _run_jobs(trajectory, value_and_gradient, hessian, p, hypers, tables, starts, steps, noise, seed,
+              stream0, box, record, points, losses, grads, first, second, diverged_at, job0, job1):
+    """Jobs ``job0 <= j < job1`` of the configs x starts grid (j = config * n_starts + start).
+
+    Serial and without the GIL: ``run_batch`` splits the jobs over threads itself,
+    so no Numba parallel region (and its one-at-a-time threading layer) is involved
+    and a drag never waits for a basin map that is computing.
+    """
+    n_st = starts.shape[0]
+    for job in range(job0, job1):
+        c = job // n_st
+        s = job % n_st
+        r = c if record else 0
+        k = s if record else 0
+        diverged_at[c, s] = trajectory(value_and_gradient, hessian, p, hypers[c], tables[c], starts[s],
+                                       steps, noise, seed, stream0 + s, box, record, points[c, s],
+                                       losses[c, s], grads[r, k], first[r, k], second[r, k])
+
+
+_TABLES_SIG = types.void(types.int64, types.float64[:, ::1], types.int64, types.float64[:, :, ::1])
+
+
+@njit(_TABLES_SIG, **_JIT)
+def _step_tables(kind, hypers, steps, tables):
+    for c in range(hypers.shape[0]):
+        step_coefficients(kind, hypers[c], steps, tables[c])
+
+
+#: Threads a batch is split over (this machine class has 2 cores).
+THREADS = max(1, min(os.cpu_count() or 1, 8))
+_pool = ThreadPoolExecutor(max_workers=THREADS - 1, thread_name_prefix="optimizer-run") if THREADS > 1 else None
+#: Below this many optimizer steps in all, one thread is faster than handing work out.
+_MIN_STEPS_TO_SPLIT = 20_000
+
+
+class KindBatch:
+    """The arguments of one kind's share of a batch: configs (all of ``kind``) x starts.
+
+    ``points``/``losses`` may hold fewer rows than steps+1 (a power of two): then
+    each run keeps only its last points, in a ring (see ``trajectory``); state
+    arrays are written only if ``record``. Start s draws its gradient noise from
+    stream ``stream0 + s``, so recomputing one start of a larger set (a drag)
+    reproduces exactly what the full batch gave it.
+    """
+
+    def __init__(self, kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0, box,
+                 record, points, losses, grads, first, second, diverged_at):
+        tables = np.empty((hypers.shape[0], max(steps, 1), N_COEF))
+        _step_tables(kind, hypers, steps, tables)
+        self.args = (trajectory_kernel(kind), value_and_gradient, hessian, p, hypers, tables, starts, steps,
+                     noise, seed, stream0, box, record, points, losses, grads, first, second, diverged_at)
+        self.jobs = hypers.shape[0] * starts.shape[0]
+        self.steps = max(steps, 1)
+
+
+def run_batches(batches: list[KindBatch]) -> None:
+    """Run every kind's batch, its jobs dealt out over ``THREADS`` threads (the caller's included)."""
+    total = sum(b.jobs * b.steps for b in batches)
+    parts = THREADS if (_pool is not None and total >= _MIN_STEPS_TO_SPLIT) else 1
+    if parts == 1:
+        for b in batches:
+            _run_jobs(*b.args, 0, b.jobs)
+        return
+    # Each thread takes a contiguous slice of the concatenated job list (equal step counts).
+    work = [[] for _ in range(parts)]
+    edges = np.linspace(0, total, parts + 1)
+    offset = 0
+    for b in batches:
+        for i in range(parts):
+            lo = max(edges[i], offset)
+            hi = min(edges[i + 1], offset + b.jobs * b.steps)
+            j0, j1 = int(round((lo - offset) / b.steps)), int(round((hi - offset) / b.steps))
+            if j1 > j0:
+                work[i].append((b.args, j0, j1))
+        offset += b.jobs * b.steps
+
+    def do(items):
+        for args, j0, j1 in items:
+            _run_jobs(*args, j0, j1)
+
+    futures = [_pool.submit(do, items) for items in work[1:] if items]
+    do(work[0])
+    for fut in futures:
+        fut.result()
+
+
+def run_batch(kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0, box,
+              record, points, losses, grads, first, second, diverged_at):
+    """One kind's configs x starts (see ``KindBatch``)."""
+    run_batches([KindBatch(kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0,
+                           box, record, points, losses, grads, first, second, diverged_at)])
+
+
+def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise, seed, stream0, box,
+                  last, last_loss, diverged_at):
+    """One optimizer from many starts, keeping only each run's last R points.
+
+    ``last`` is (starts, R, 2) with R a power of two: if R > steps, row t is the
+    point after step t; otherwise a ring, ``last[s, t & (R - 1)]`` for the last R
+    steps (so the caller can tell settling from drifting); ``last_loss`` likewise.
+    Used by basin maps, where full (starts, steps) paths would not fit in memory.
+    """
+    dummy = np.empty((1, 1, 1, 2))
+    run_batch(kind, value_and_gradient, hessian, p, np.ascontiguousarray(h, dtype=np.float64)[None, :],
+              starts, steps, noise, seed, stream0, box, False, last[None], last_loss[None], dummy, dummy,
+              dummy, diverged_at[None])

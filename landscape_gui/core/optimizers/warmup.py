@@ -1,0 +1,199 @@
+"""Optimizer kernels compiled before they are needed, off the caller's thread.
+
+``prepare(["SGD", "Adam"])`` queues kinds, most needed first. A worker thread has
+a child process compile them (``python -m landscape_gui.core.optimizers.warmup
+KIND ...``): Numba's compiler is mostly Python, and in this process it would hold
+the GIL for seconds and stall the window. The child writes Numba's on-disk cache
+and names each kind as it finishes; this process then loads that kind from the
+cache (milliseconds). If the child cannot run (no interpreter, a read-only cache),
+the worker compiles here instead. A failure is recorded once (``kernel_progress``),
+never raised in a loop: the numpy reference keeps serving meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from . import kinds as K
+
+_lock = threading.Lock()
+_wanted: list[int] = []          # every kind asked for, in order
+_pending: list[int] = []         # asked for, not yet handled by the worker
+_worker: threading.Thread | None = None
+_error: str | None = None
+_timings: dict[int, float] = {}  # kind -> seconds from its request to ready here
+_asked_at: dict[int, float] = {}
+
+#: Compile in a child process (the default); False compiles in a thread of this process.
+USE_CHILD_PROCESS = os.environ.get("LANDSCAPE_GUI_COMPILE_IN_PROCESS", "") == ""
+
+
+def _kind_of(item) -> int:
+    if isinstance(item, str):
+        from . import SPECS, _canonical
+
+        return SPECS[_canonical(item)][0]
+    return int(item)
+
+
+def prepare(items, *, background: bool = True) -> None:
+    """Make sure the kernels of these optimizers (names or kind ids) get compiled, in this order."""
+    global _worker
+    kinds = [_kind_of(i) for i in items]
+    if not background:
+        from .runner import trajectory_kernel
+
+        for k in kinds:
+            trajectory_kernel(k)
+        return
+    with _lock:
+        for k in kinds:
+            if k not in _wanted:
+                _wanted.append(k)
+                _asked_at[k] = time.perf_counter()
+                if not _is_ready(k):
+                    _pending.append(k)
+        if _pending and (_worker is None or not _worker.is_alive()):
+            _worker = threading.Thread(target=_work, name="optimizer-kernels", daemon=True)
+            _worker.start()
+
+
+def _is_ready(kind: int) -> bool:
+    # never imports the runner (that would compile it here); it may be half-imported by the worker
+    ready = getattr(sys.modules.get(__package__ + ".runner"), "ready", None)
+    return ready is not None and ready(kind)
+
+
+def runner_ready(kind, wait: bool = True) -> bool:
+    """True when kind's kernel can run now; ``wait`` compiles (or waits for) it first."""
+    kind = _kind_of(kind)
+    if _is_ready(kind):
+        return True
+    if wait:
+        from .runner import trajectory_kernel
+
+        trajectory_kernel(kind)
+        return True
+    prepare([kind])
+    return False
+
+
+def kernel_progress() -> tuple[int, int, str | None]:
+    """(kinds ready, kinds asked for, the first error or None) for a status line."""
+    with _lock:
+        wanted = list(_wanted)
+    return sum(_is_ready(k) for k in wanted), len(wanted), _error
+
+
+def timings() -> dict[str, float]:
+    """Seconds from each kind's request to its kernel being usable here."""
+    return {K.KIND_NAMES[k]: v for k, v in _timings.items()}
+
+
+def _note_ready(kind: int) -> None:
+    if kind in _asked_at and kind not in _timings:
+        _timings[kind] = time.perf_counter() - _asked_at[kind]
+
+
+def _stamp(kind: int):
+    """A file saying "kind's kernel is in Numba's disk cache for this code": then loading it here
+    takes milliseconds and no child process is needed (a later launch)."""
+    import hashlib
+
+    import numba
+
+    from ..formula.codegen import kernel_dir
+
+    here = os.path.dirname(__file__)
+    h = hashlib.sha1(numba.__version__.encode() + sys.version.encode())
+    for name in ("kinds.py", "rules.py", "runner.py"):
+        st = os.stat(os.path.join(here, name))
+        h.update(f"{name}:{st.st_mtime_ns}:{st.st_size}".encode())
+    return kernel_dir() / f"optimizer-{K.KIND_NAMES[kind]}-{h.hexdigest()[:12]}.ready"
+
+
+def _work() -> None:
+    global _error
+    while True:
+        with _lock:
+            batch = [k for k in _pending if not _is_ready(k)]
+            _pending.clear()
+        if not batch:
+            return
+        try:
+            cached = [k for k in batch if _stamp(k).exists()]
+            if USE_CHILD_PROCESS and len(cached) < len(batch):
+                _compile_in_child([k for k in batch if k not in cached])
+            for k in batch:  # loads from the cache the child wrote, or compiles here
+                from .runner import trajectory_kernel
+
+                trajectory_kernel(k)
+                _note_ready(k)
+        except Exception as exc:  # noqa: BLE001  (reported once; the numpy tier keeps working)
+            if _error is None:
+                _error = f"optimizer kernels failed to compile: {type(exc).__name__}: {exc}"
+                print(f"landscape-gui: {_error}", file=sys.stderr)
+            return
+
+
+#: Child processes compiling at once (this machine class has 2 cores; the window needs one too).
+CHILDREN = 2
+
+
+def _compile_in_child(batch: list[int]) -> None:
+    """Compile ``batch`` in child processes; load each kind here as soon as its child reports it.
+
+    Kinds are dealt out in turn (first to child 0, second to child 1, ...), so
+    the kinds asked for first are ready first.
+    """
+    shares = [batch[i::CHILDREN] for i in range(min(CHILDREN, len(batch)))]
+    children = []
+    for share in shares:
+        try:
+            children.append(subprocess.Popen([sys.executable, "-m", __name__, *map(str, share)],
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        except OSError:
+            break  # the caller compiles what is missing in this process
+    readers = [threading.Thread(target=_follow, args=(c,), daemon=True) for c in children]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join()
+
+
+def _follow(child: subprocess.Popen) -> None:
+    from .runner import trajectory_kernel
+
+    for line in child.stdout:
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "ready":
+            kind = int(parts[1])
+            trajectory_kernel(kind)  # from the cache the child just wrote
+            _note_ready(kind)
+    err = child.stderr.read()
+    if child.wait() != 0:
+        # not fatal: the worker compiles what is missing in this process
+        tail = err.strip().splitlines()[-1:] or ["no message"]
+        print(f"landscape-gui: compiling optimizer kernels in a child process failed ({tail[0]}); "
+              "compiling in the app instead", file=sys.stderr)
+
+
+def _main(argv: list[str]) -> int:
+    from .runner import trajectory_kernel
+
+    for arg in argv:
+        trajectory_kernel(int(arg))
+        try:
+            _stamp(int(arg)).touch()
+        except OSError:
+            pass
+        print("ready", int(arg), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
