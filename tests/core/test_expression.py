@@ -124,3 +124,77 @@ def test_undefined_points_give_nan_or_inf_without_warnings():
     h = compile_function("exp(x^2)", background=False)
     assert h.value(40.0, 0.0) == np.inf
     assert np.isinf(h.grid((30, 40), (0, 1), (4, 4))).all()
+
+
+# --- derivatives of kinks of any sub-expression (abs, sign, min, max) -----------------------
+
+KINKED = ["abs(log(x))", "abs(sqrt(x)-1)", "sign(log(x))", "abs(x^y)", "abs(acos(x-1.5))",
+          "abs(log10(x)*tan(y))", "max(log(x), y)", "min(acos(x - 1.5), y^2)", "relu(log(x)) * y"]
+
+
+@pytest.mark.parametrize("text", KINKED)
+def test_kinks_of_any_sub_expression_have_compiled_derivatives(text):
+    """Formerly accepted while the gradient raised (re/im/arg/Derivative from sympy's Abs)."""
+    f = compile_function(text, background=False)
+    x, y, h = 1.7, 0.45, 1e-6
+    with np.errstate(all="ignore"):
+        gx, gy = f.gradient(x, y)
+        fd = ((f.value(x + h, y) - f.value(x - h, y)) / (2 * h), (f.value(x, y + h) - f.value(x, y - h)) / (2 * h))
+        hess = f.hessian(x, y)
+        k = f.kernels()
+        kv = k.value_and_gradient(x, y, f.param_array)
+    if np.isfinite(f.value(x, y)):
+        assert gx == pytest.approx(fd[0], rel=1e-5, abs=1e-7) and gy == pytest.approx(fd[1], rel=1e-5, abs=1e-7)
+        assert np.isfinite(np.array(hess, dtype=float)).all()
+        assert kv == pytest.approx((f.value(x, y), gx, gy), rel=1e-12)
+
+
+def test_kinks_take_torch_values_at_the_kink():
+    f = compile_function("abs(x) + max(y, 0.5) + relu(x - 1)", background=False)
+    assert f.gradient(0.0, 0.5) == (0.0, 0.5)   # sign(0) = 0; a tie splits maximum's gradient
+    assert f.gradient(1.0, 1.0) == (1.0, 1.0)   # relu'(0) = 0 (plus d|x| = 1)
+
+
+# --- logistic forms stay finite and accurate over +-700 ---------------------------------------
+
+def _exact(text, x):
+    import mpmath
+
+    mpmath.mp.dps = 400  # 1 - sigmoid(700) ~ 1e-304 must not round to 0
+    X = mpmath.mpf(x)
+    sig = lambda u: 1 / (1 + mpmath.exp(-u))
+    sp_ = lambda u: mpmath.log(1 + mpmath.exp(u))
+    table = {"sigmoid(x)": sig(X), "-log(sigmoid(x))": -mpmath.log(sig(X)),
+             "-log(1 - sigmoid(x))": -mpmath.log(1 - sig(X)), "log(1 + exp(x))": sp_(X),
+             "softplus(x)": sp_(X), "log(softplus(x))": mpmath.log(sp_(X))}
+    value = table[text]
+    d = mpmath.diff(lambda t: {"sigmoid(x)": sig, "-log(sigmoid(x))": lambda u: -mpmath.log(sig(u)),
+                               "-log(1 - sigmoid(x))": lambda u: -mpmath.log(1 - sig(u)),
+                               "log(1 + exp(x))": sp_, "softplus(x)": sp_,
+                               "log(softplus(x))": lambda u: mpmath.log(sp_(u))}[text](t), X)
+    return float(value), float(d)
+
+
+@pytest.mark.parametrize("text", ["sigmoid(x)", "-log(sigmoid(x))", "-log(1 - sigmoid(x))", "log(1 + exp(x))",
+                                  "softplus(x)", "log(softplus(x))"])
+def test_logistic_losses_are_accurate_from_minus_to_plus_700(text):
+    f = compile_function(text, background=False)
+    k = f.kernels()
+    for x in (-700.0, -40.0, -1.0, 0.0, 2.5, 40.0, 700.0):
+        value, slope = _exact(text, x)
+        with np.errstate(all="raise"):
+            v, (gx, _) = f.value(x, 0.0), f.gradient(x, 0.0)
+        assert v == pytest.approx(value, rel=1e-12, abs=1e-300), (x, v, value)
+        assert gx == pytest.approx(slope, rel=1e-9, abs=1e-300), (x, gx, slope)
+        assert k.value_and_gradient(x, 0.0, f.param_array)[:2] == pytest.approx((value, slope), rel=1e-9,
+                                                                                abs=1e-300)
+
+
+@pytest.mark.parametrize("text", ["exp(1000) + x", "exp(exp(exp(exp(1000))))", "sqrt(-1 - x^2 - y^2)",
+                                  # asin(2) is complex: NaN everywhere (sympy's Min raised ValueError)
+                                  "minimum(-(hypot(arcsin(2), e)/x), x, cosh(y))"])
+def test_a_formula_that_is_nowhere_finite_is_refused_at_once(text):
+    t0 = time.perf_counter()
+    with pytest.raises(ExpressionError, match="everywhere"):
+        compile_function(text)
+    assert time.perf_counter() - t0 < 0.5

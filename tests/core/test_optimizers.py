@@ -217,3 +217,47 @@ def test_run_many_shapes_and_fallback():
     t = fast.trajectory(1, 2)
     assert t.name == "Adam" and t.start == (0.0, -2.0) and t.label == "Adam(lr=0.1)"
     np.testing.assert_allclose(t.losses, f.value(t.points[:, 0], t.points[:, 1]), rtol=1e-12)
+
+
+def test_kernels_compile_per_kind_in_a_child_process_and_report_progress(tmp_path):
+    """A fresh cache: the default session's kinds come first, each usable as its child reports it."""
+    import subprocess
+    import sys
+
+    code = ("import time\n"
+            "from landscape_gui.core import compile_function, optimizers\n"
+            "optimizers.prepare(['SGD', 'Adam'])\n"
+            "t0 = time.time()\n"
+            "while optimizers.kernel_progress()[0] < 2 and time.time() - t0 < 300:\n"
+            "    time.sleep(0.05)\n"
+            "print(optimizers.kernel_progress())\n"
+            "from landscape_gui.core.optimizers import runner\n"
+            "print(sorted(runner._kernels))\n")
+    env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               LANDSCAPE_GUI_KERNEL_DIR=str(tmp_path / "kernels"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(2, 2, None)" in out.stdout and "[0, 4]" in out.stdout
+    assert len(list((tmp_path / "kernels").glob("optimizer-*.ready"))) == 2  # a later launch skips the child
+
+
+def test_runs_from_two_threads_at_once_agree_with_one_at_a_time():
+    """No lock is shared with other parallel kernels any more: concurrent batches must not interfere."""
+    import threading
+
+    f = compile_function("(x^2 + y - 11)^2 + (x + y^2 - 7)^2", background=False)
+    configs = [("Adam", {"lr": 0.05}), ("SGD", {"lr": 1e-3, "momentum": 0.9}), ("RMSprop", {"lr": 0.01})]
+    starts = np.random.default_rng(1).uniform(-5, 5, (64, 2))
+    alone = optimizers.run_many(f, configs, starts, 400)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = optimizers.run_many(f, configs, starts, 400)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r.points, alone.points)

@@ -30,12 +30,14 @@ def test_redo_has_one_unambiguous_shortcut_that_works(window, qtbot):
         if a is not redo:
             assert not set(keys) & {k.toString() for k in a.shortcuts()}, a.text()
     window.activateWindow()
+    window.raise_()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=3000)
     window.surface_view.setFocus()
     qtbot.keyClick(window.surface_view, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
-    assert len(c.session.starts) == n - 1
+    qtbot.waitUntil(lambda: len(c.session.starts) == n - 1, timeout=2000)
     qtbot.keyClick(window.surface_view, QtCore.Qt.Key.Key_Z,
                    QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier)
-    assert len(c.session.starts) == n
+    qtbot.waitUntil(lambda: len(c.session.starts) == n, timeout=2000)
 
 
 CHILD = textwrap.dedent("""
