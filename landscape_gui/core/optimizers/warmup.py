@@ -1,12 +1,12 @@
 """Optimizer kernels compiled before they are needed, off the caller's thread.
 
 ``prepare(["SGD", "Adam"])`` queues kinds, most needed first. A worker thread has
-a child process compile them (``python -m landscape_gui.core.optimizers.warmup
-KIND ...``): Numba's compiler is mostly Python, and in this process it would hold
-the GIL for seconds and stall the window. The child writes Numba's on-disk cache
-and names each kind as it finishes; this process then loads that kind from the
-cache (milliseconds). If the child cannot run (no interpreter, a read-only cache),
-the worker compiles here instead. A failure is recorded once (``kernel_progress``),
+child processes compile them (``compile_child``): Numba's compiler is mostly
+Python, and in this process it would hold the GIL for seconds and stall the
+window. A child writes Numba's on-disk cache and names each kind as it finishes;
+this process then loads that kind from the cache (milliseconds). A later launch
+finds a stamp file per kind and loads without a child. If a child cannot run, the
+worker compiles here instead. A failure is recorded once (``kernel_progress``),
 never raised in a loop: the numpy reference keeps serving meanwhile.
 """
 
@@ -154,7 +154,7 @@ def _compile_in_child(batch: list[int]) -> None:
     children = []
     for share in shares:
         try:
-            children.append(subprocess.Popen([sys.executable, "-m", __name__, *map(str, share)],
+            children.append(subprocess.Popen([sys.executable, "-m", __package__ + ".compile_child", *map(str, share)],
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         except OSError:
             break  # the caller compiles what is missing in this process
@@ -180,20 +180,3 @@ def _follow(child: subprocess.Popen) -> None:
         tail = err.strip().splitlines()[-1:] or ["no message"]
         print(f"landscape-gui: compiling optimizer kernels in a child process failed ({tail[0]}); "
               "compiling in the app instead", file=sys.stderr)
-
-
-def _main(argv: list[str]) -> int:
-    from .runner import trajectory_kernel
-
-    for arg in argv:
-        trajectory_kernel(int(arg))
-        try:
-            _stamp(int(arg)).touch()
-        except OSError:
-            pass
-        print("ready", int(arg), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
