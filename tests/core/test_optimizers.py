@@ -261,3 +261,32 @@ def test_runs_from_two_threads_at_once_agree_with_one_at_a_time():
         t.join()
     for r in results:
         np.testing.assert_array_equal(r.points, alone.points)
+
+
+def test_a_failed_kernel_compile_is_reported_once_and_never_retried_in_a_loop(monkeypatch, capsys):
+    import time
+
+    from landscape_gui.core.optimizers import runner, warmup
+
+    for name, value in (("_wanted", []), ("_pending", []), ("_worker", None), ("_error", None),
+                        ("_timings", {}), ("_asked_at", {}), ("USE_CHILD_PROCESS", False)):
+        monkeypatch.setattr(warmup, name, value)
+
+    def broken(kind):
+        raise RuntimeError("LLVM exploded")
+
+    monkeypatch.setattr(runner, "_make_trajectory_kernel", broken)
+    monkeypatch.setattr(runner, "_kernels", {})
+    for _ in range(50):  # what the window's poll and every drag do
+        warmup.runner_ready(0, wait=False)
+        time.sleep(0.005)
+    deadline = time.time() + 10
+    while warmup.kernel_progress()[2] is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    ready, wanted, error = warmup.kernel_progress()
+    assert (ready, wanted) == (0, 1) and "LLVM exploded" in error
+    assert capsys.readouterr().err.count("LLVM exploded") == 1
+    f = compile_function("x^2 + y^2", background=False)
+    batch = optimizers.run_many(f, [("SGD", {"lr": 0.1})], [(1.0, 1.0)], 10, wait=False)
+    assert not batch.used_kernels and batch.points[0, 0, -1, 0] == pytest.approx(0.8 ** 10)
