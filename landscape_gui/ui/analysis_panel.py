@@ -251,7 +251,8 @@ class AnalysisModel(QtCore.QObject):
         n = q.basin_resolution
         return analysis.basins(q.f, q.opt.name, q.opt.hyperparameters, q.xrange, q.yrange, shape=(n, n),
                                steps=q.steps, noise=q.noise, seed=q.seed, cancel=cancel.is_set,
-                               progress=lambda done, total: self.progress.emit(done, total))
+                               progress=lambda done, total: self.progress.emit(done, total),
+                               background=True)  # niced threads: a drag keeps its core
 
     @staticmethod
     def _compute_sweep(cancel, q):

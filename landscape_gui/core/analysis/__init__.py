@@ -276,7 +276,7 @@ def cell_centres(xrange, yrange, shape) -> tuple[np.ndarray, np.ndarray]:
 def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yrange,
            shape=(256, 256), steps: int = 500, *, noise: float = 0.0, seed: int = 0,
            settle_tol: float | None = None, cluster_tol: float | None = None,
-           progress=None, cancel=None) -> Basins:
+           progress=None, cancel=None, background: bool = False) -> Basins:
     """Run ``name`` from every cell of the domain and group the endpoints into attractors.
 
     ``cluster_tol`` (default 1.5 cell diagonals): settled endpoints closer than this
@@ -287,6 +287,7 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
     ``cluster_tol``); one still crawling along a valley is labelled -2, not given an
     attractor of its own. Runs in row chunks, calling
     ``progress(done_rows, total_rows)`` and honouring ``cancel()`` between chunks.
+    ``background=True`` runs on low-priority threads (the window's map: a drag keeps a core).
     """
     cname, hyper = optimizers.validate(name, hyperparameters)
     kind, h = optimizers._pack_valid(cname, hyper)
@@ -325,7 +326,8 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
         last_loss = np.empty((len(starts), ring))
         div = np.empty(len(starts), dtype=np.int64)
         runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
-                             starts, steps, noise, seed, stream0, box, last, last_loss, div)
+                             starts, steps, noise, seed, stream0, box, last, last_loss, div,
+                             background=background)
         tail, fl = last[:, rows_of], last_loss[:, rows_of[-1]]
         n = j1 - j0
         with np.errstate(invalid="ignore"):

@@ -200,6 +200,19 @@ def _step_tables(kind, hypers, steps, tables):
 #: Threads a batch is split over (this machine class has 2 cores).
 THREADS = max(1, min(os.cpu_count() or 1, 8))
 _pool = ThreadPoolExecutor(max_workers=THREADS - 1, thread_name_prefix="optimizer-run") if THREADS > 1 else None
+
+
+def _lower_priority() -> None:
+    """Nice this thread (Linux: per thread) so the window's thread always gets a core first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
+
+
+#: Background work (a basin map while the user drags) runs on these niced threads only.
+_background_pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="optimizer-background",
+                                      initializer=_lower_priority)
 #: Below this many optimizer steps in all, one thread is faster than handing work out.
 _MIN_STEPS_TO_SPLIT = 20_000
 
@@ -224,11 +237,15 @@ class KindBatch:
         self.steps = max(steps, 1)
 
 
-def run_batches(batches: list[KindBatch]) -> None:
-    """Run every kind's batch, its jobs dealt out over ``THREADS`` threads (the caller's included)."""
+def run_batches(batches: list[KindBatch], background: bool = False) -> None:
+    """Run every kind's batch, its jobs dealt out over ``THREADS`` threads (the caller's included).
+
+    ``background``: all of it on low-priority threads (the caller just waits), so that a
+    drag in the window keeps a core while a basin map computes.
+    """
     total = sum(b.jobs * b.steps for b in batches)
     parts = THREADS if (_pool is not None and total >= _MIN_STEPS_TO_SPLIT) else 1
-    if parts == 1:
+    if parts == 1 and not background:
         for b in batches:
             _run_jobs(*b.args, 0, b.jobs)
         return
@@ -249,6 +266,10 @@ def run_batches(batches: list[KindBatch]) -> None:
         for args, j0, j1 in items:
             _run_jobs(*args, j0, j1)
 
+    if background:
+        for fut in [_background_pool.submit(do, items) for items in work if items]:
+            fut.result()
+        return
     futures = [_pool.submit(do, items) for items in work[1:] if items]
     do(work[0])
     for fut in futures:
@@ -263,7 +284,7 @@ def run_batch(kind, value_and_gradient, hessian, p, hypers, starts, steps, noise
 
 
 def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise, seed, stream0, box,
-                  last, last_loss, diverged_at):
+                  last, last_loss, diverged_at, background: bool = False):
     """One optimizer from many starts, keeping only each run's last R points.
 
     ``last`` is (starts, R, 2) with R a power of two: if R > steps, row t is the
@@ -272,6 +293,6 @@ def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise,
     Used by basin maps, where full (starts, steps) paths would not fit in memory.
     """
     dummy = np.empty((1, 1, 1, 2))
-    run_batch(kind, value_and_gradient, hessian, p, np.ascontiguousarray(h, dtype=np.float64)[None, :],
-              starts, steps, noise, seed, stream0, box, False, last[None], last_loss[None], dummy, dummy,
-              dummy, diverged_at[None])
+    run_batches([KindBatch(kind, value_and_gradient, hessian, p, np.ascontiguousarray(h, dtype=np.float64)[None, :],
+                           starts, steps, noise, seed, stream0, box, False, last[None], last_loss[None], dummy,
+                           dummy, dummy, diverged_at[None])], background=background)
