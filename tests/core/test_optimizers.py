@@ -269,7 +269,7 @@ def test_a_failed_kernel_compile_is_reported_once_and_never_retried_in_a_loop(mo
     from landscape_gui.core.optimizers import runner, warmup
 
     for name, value in (("_wanted", []), ("_pending", []), ("_worker", None), ("_error", None),
-                        ("_timings", {}), ("_asked_at", {}), ("USE_CHILD_PROCESS", False)):
+                        ("USE_CHILD_PROCESS", False)):
         monkeypatch.setattr(warmup, name, value)
 
     def broken(kind):

@@ -4,7 +4,7 @@
 >>> batch = run_many(f, [("Adam", {"lr": 0.05}), ("SGD", {"lr": 0.01})], starts, 500)
 
 The (optimizer, start) pairs of a batch run in one parallel Numba call per
-optimizer kind (``runner.run_batch``), with the formula's exact gradient passed in
+optimizer kind (``runner.run_batches``), with the formula's exact gradient passed in
 as a compiled function. Each kind's kernel compiles the first time it is needed
 (``prepare`` starts that early, off the caller's thread); until the formula's and
 the kind's kernels are ready, ``wait=False`` runs the numpy reference instead
@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import difflib
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np

@@ -227,7 +227,7 @@ def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e3
 
 
 def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, stream0=0):
-    """``run_batch`` in plain Python/numpy; returns the arrays of a ``Batch``."""
+    """``runner.run_batches`` in plain Python/numpy; returns the arrays of a ``Batch``."""
     n_cfg, n_st = len(kinds), len(starts)
     points = np.full((n_cfg, n_st, steps + 1, 2), np.nan)
     losses = np.full((n_cfg, n_st, steps + 1), np.nan)

@@ -5,7 +5,7 @@ first time that kind is used and cached on disk, instead of one runner holding
 all twelve rules: a new machine compiles in seconds what the default session needs
 (SGD, Adam, RMSprop), not a minute for everything. Each kind's kernel has its rule
 inlined with ``kind`` a compile-time constant, so the hot loop is as tight as a
-hand-written one. The driver (``run_batch``) compiles once and receives
+hand-written one. The driver (``run_batches``) compiles once and receives
 that kernel, and the formula's kernels, as first-class functions: an indirect call
 per trajectory, not per step. It runs without the GIL on a few Python threads
 rather than in a Numba parallel region, so optimizer runs never queue behind
@@ -173,7 +173,7 @@ def _run_jobs(trajectory, value_and_gradient, hessian, p, hypers, tables, starts
               stream0, box, record, points, losses, grads, first, second, diverged_at, job0, job1):
     """Jobs ``job0 <= j < job1`` of the configs x starts grid (j = config * n_starts + start).
 
-    Serial and without the GIL: ``run_batch`` splits the jobs over threads itself,
+    Serial and without the GIL: ``run_batches`` splits the jobs over threads itself,
     so no Numba parallel region (and its one-at-a-time threading layer) is involved
     and a drag never waits for a basin map that is computing.
     """
@@ -274,13 +274,6 @@ def run_batches(batches: list[KindBatch], background: bool = False) -> None:
     do(work[0])
     for fut in futures:
         fut.result()
-
-
-def run_batch(kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0, box,
-              record, points, losses, grads, first, second, diverged_at):
-    """One kind's configs x starts (see ``KindBatch``)."""
-    run_batches([KindBatch(kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0,
-                           box, record, points, losses, grads, first, second, diverged_at)])
 
 
 def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise, seed, stream0, box,

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 from . import kinds as K
 
@@ -25,8 +24,6 @@ _wanted: list[int] = []          # every kind asked for, in order
 _pending: list[int] = []         # asked for, not yet handled by the worker
 _worker: threading.Thread | None = None
 _error: str | None = None
-_timings: dict[int, float] = {}  # kind -> seconds from its request to ready here
-_asked_at: dict[int, float] = {}
 
 #: Compile in a child process (the default); False compiles in a thread of this process.
 USE_CHILD_PROCESS = os.environ.get("LANDSCAPE_GUI_COMPILE_IN_PROCESS", "") == ""
@@ -54,7 +51,6 @@ def prepare(items, *, background: bool = True) -> None:
         for k in kinds:
             if k not in _wanted:
                 _wanted.append(k)
-                _asked_at[k] = time.perf_counter()
                 if not _is_ready(k):
                     _pending.append(k)
         if _pending and (_worker is None or not _worker.is_alive()):
@@ -87,16 +83,6 @@ def kernel_progress() -> tuple[int, int, str | None]:
     with _lock:
         wanted = list(_wanted)
     return sum(_is_ready(k) for k in wanted), len(wanted), _error
-
-
-def timings() -> dict[str, float]:
-    """Seconds from each kind's request to its kernel being usable here."""
-    return {K.KIND_NAMES[k]: v for k, v in _timings.items()}
-
-
-def _note_ready(kind: int) -> None:
-    if kind in _asked_at and kind not in _timings:
-        _timings[kind] = time.perf_counter() - _asked_at[kind]
 
 
 def _stamp(kind: int):
@@ -132,7 +118,6 @@ def _work() -> None:
                 from .runner import trajectory_kernel
 
                 trajectory_kernel(k)
-                _note_ready(k)
         except Exception as exc:  # noqa: BLE001  (reported once; the numpy tier keeps working)
             if _error is None:
                 _error = f"optimizer kernels failed to compile: {type(exc).__name__}: {exc}"
@@ -173,7 +158,6 @@ def _follow(child: subprocess.Popen) -> None:
         if len(parts) == 2 and parts[0] == "ready":
             kind = int(parts[1])
             trajectory_kernel(kind)  # from the cache the child just wrote
-            _note_ready(kind)
     err = child.stderr.read()
     if child.wait() != 0:
         # not fatal: the worker compiles what is missing in this process
