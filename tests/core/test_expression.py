@@ -195,6 +195,7 @@ def test_logistic_losses_are_accurate_from_minus_to_plus_700(text):
                                   "minimum(-(hypot(arcsin(2), e)/x), x, cosh(y))"])
 def test_a_formula_that_is_nowhere_finite_is_refused_at_once(text):
     t0 = time.perf_counter()
-    with pytest.raises(ExpressionError, match="everywhere"):
+    # a constant part that is inf/NaN is named with its position; otherwise the whole surface
+    with pytest.raises(ExpressionError, match="everywhere|has no finite real value"):
         compile_function(text)
     assert time.perf_counter() - t0 < 0.5

@@ -16,6 +16,7 @@ import re
 import tokenize
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 MAX_TEXT_LENGTH = 2000
@@ -348,7 +349,7 @@ def parse_expression(text: str) -> ParsedExpression:
         raise ExpressionError(f"syntax error at {pos} near {norm[col:col + 8]!r}", pos) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("the formula is nested too deeply", 0) from None
-    builder = _Builder(norm, origin)
+    builder = _Builder(norm, origin, text)
     expr = builder.build(tree.body, 0)
     if isinstance(expr, sp.Expr):
         expr = stabilise(expr)
@@ -368,40 +369,57 @@ def parse_expression(text: str) -> ParsedExpression:
 class _Builder:
     """Walks the AST, allowing only arithmetic, numbers, names and known functions."""
 
-    def __init__(self, text: str, origin: list[int]):
+    def __init__(self, text: str, origin: list[int], original: str | None = None):
         self.text = text
+        self.original = original
         self.origin = origin
         self.names: set[str] = set()
+        self._constant: dict[int, bool] = {}
 
     def pos(self, node) -> int:
         col = getattr(node, "col_offset", 0) or 0
         return self.origin[min(col, len(self.origin) - 1)]
 
     def segment(self, node) -> str:
-        return ast.get_source_segment(self.text, node) or type(node).__name__
+        """The node's text as the user typed it (``^``, not the parser's ``**``)."""
+        end = getattr(node, "end_col_offset", None)
+        if self.original is None or end is None:
+            return ast.get_source_segment(self.text, node) or type(node).__name__
+        start = self.origin[min(node.col_offset, len(self.origin) - 1)]
+        stop = self.origin[min(end, len(self.origin) - 1)]
+        return self.original[start:stop].strip() or type(node).__name__
 
     def fail(self, node, message: str):
         pos = self.pos(node)
         raise ExpressionError(f"{message} (at {pos})", pos)
+
+    def literal(self, node: ast.Constant):
+        """A number literal as a Python int (exact, below 10^15) or a finite float."""
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            kind = "text" if isinstance(v, str) else type(v).__name__
+            self.fail(node, f"'{self.segment(node)}': {kind} is not allowed, only numbers")
+        if isinstance(v, int) and abs(v) < 10**15:
+            return v
+        try:
+            fv = float(v)
+        except OverflowError:
+            fv = math.inf
+        if not math.isfinite(fv):
+            self.fail(node, f"the number '{self.segment(node)}' is too large")
+        return fv
 
     def build(self, node, depth: int):
         if depth > MAX_DEPTH:
             self.fail(node, f"the formula is nested too deeply (limit {MAX_DEPTH} levels)")
         d = depth + 1
         if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                kind = "text" if isinstance(v, str) else type(v).__name__
-                self.fail(node, f"'{self.segment(node)}': {kind} is not allowed, only numbers")
-            if isinstance(v, int) and abs(v) < 10**15:
-                return sp.Integer(v)
-            try:
-                fv = float(v)
-            except OverflowError:
-                fv = math.inf
-            if not math.isfinite(fv):
-                self.fail(node, f"the number '{self.segment(node)}' is too large")
-            return sp.Float(fv)
+            v = self.literal(node)
+            return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
+        if not isinstance(node, ast.Name) and self.is_constant(node):
+            folded = self.fold(node, d)
+            if folded is not None:
+                return folded
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.UnaryOp):
@@ -434,6 +452,106 @@ class _Builder:
             self.fail(node, "text is not allowed, only numbers")
         self.fail(node, f"'{self.segment(node)}' is not allowed in a formula")
 
+    # -- constant sub-expressions ------------------------------------------------------
+    # A part of the formula without x, y or parameters is a number. Left to sympy,
+    # exp(exp(10^300)) or asin(e) turn into arbitrary-precision or complex-number work that
+    # can run for minutes or fail deep inside sympy; as float64 (numpy's rules) it is
+    # instant and is exactly what the kernels would compute. Plain rational arithmetic
+    # (1/3, 2*pi, 3^2) stays exact, so derivatives and the LaTeX title keep it.
+
+    def is_constant(self, node) -> bool:
+        key = id(node)
+        hit = self._constant.get(key)
+        if hit is None:
+            if isinstance(node, ast.Constant):
+                hit = True
+            elif isinstance(node, ast.Name):
+                hit = node.id in CONSTANTS
+            elif isinstance(node, ast.UnaryOp):
+                hit = self.is_constant(node.operand)
+            elif isinstance(node, ast.BinOp):
+                hit = self.is_constant(node.left) and self.is_constant(node.right)
+            elif isinstance(node, ast.Call):
+                hit = (isinstance(node.func, ast.Name) and not node.keywords and bool(node.args)
+                       and all(self.is_constant(a) for a in node.args))
+            else:
+                hit = False
+            self._constant[key] = hit
+        return hit
+
+    def is_exact(self, node) -> bool:
+        """Rational arithmetic on small literals, pi and e, with small integer powers."""
+        if isinstance(node, (ast.Constant, ast.Name)):
+            return True
+        if isinstance(node, ast.UnaryOp):
+            return self.is_exact(node.operand)
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Pow):
+                r = node.right
+                while isinstance(r, ast.UnaryOp) and isinstance(r.op, (ast.USub, ast.UAdd)):
+                    r = r.operand
+                if not (isinstance(r, ast.Constant) and isinstance(r.value, int)
+                        and not isinstance(r.value, bool) and abs(r.value) <= 64):
+                    return False
+            return self.is_exact(node.left) and self.is_exact(node.right)
+        return False
+
+    def fold(self, node, d: int):
+        """The constant ``node`` as a sympy number, or None to build it symbolically."""
+        if self.is_exact(node):
+            expr = self.build_exact(node, d)
+            try:
+                v = float(expr)
+            except (TypeError, ValueError, OverflowError):
+                v = math.nan
+        else:
+            expr = None
+            with np.errstate(all="ignore"):
+                v = float(self.numeric(node))
+        if not math.isfinite(v):
+            seg = self.segment(node)
+            seg = seg if len(seg) <= 40 else seg[:37] + "..."
+            why = "it is undefined (NaN)" if math.isnan(v) else "it overflows to infinity"
+            self.fail(node, f"'{seg}' has no finite real value: {why}")
+        if expr is not None:
+            return expr
+        return sp.Integer(int(v)) if v.is_integer() and abs(v) < 2**53 else sp.Float(v)
+
+    def build_exact(self, node, d: int):
+        if isinstance(node, ast.Constant):
+            v = self.literal(node)
+            return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
+        if isinstance(node, ast.Name):
+            return CONSTANTS[node.id]
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return -self.build_exact(node.operand, d + 1)
+            if isinstance(node.op, ast.UAdd):
+                return self.build_exact(node.operand, d + 1)
+            self.fail(node, f"'{_OP_TEXT.get(type(node.op), '?')}' is not allowed")
+        return self.binop(node, d + 1, self.build_exact)
+
+    def numeric(self, node):
+        """float64 value of a constant sub-tree, with numpy's inf/NaN instead of errors."""
+        if isinstance(node, ast.Constant):
+            return np.float64(self.literal(node))
+        if isinstance(node, ast.Name):
+            return np.float64(float(CONSTANTS[node.id]))
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return -self.numeric(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return self.numeric(node.operand)
+            self.fail(node, f"'{_OP_TEXT.get(type(node.op), '?')}' is not allowed")
+        if isinstance(node, ast.BinOp):
+            op = self.check_binop(node)
+            a, b = self.numeric(node.left), self.numeric(node.right)
+            if op is ast.Div and b == 0:
+                self.fail(node, "division by zero")
+            return _NUMERIC_OPS[op](a, b)
+        name = self.check_call(node)
+        return np.float64(NUMERIC[name](*[self.numeric(a) for a in node.args]))
+
     def name(self, node: ast.Name):
         n = node.id
         if n == "x":
@@ -451,13 +569,18 @@ class _Builder:
         self.names.add(n)
         return sp.Symbol(n, real=True)
 
-    def binop(self, node: ast.BinOp, d: int):
+    def check_binop(self, node: ast.BinOp):
         op = type(node.op)
         if op not in (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow):
             sym = _OP_TEXT.get(op, "?")
             self.fail(node, f"the operator '{sym}' is not allowed (use + - * / ^)")
-        a = self.build(node.left, d)
-        b = self.build(node.right, d)
+        return op
+
+    def binop(self, node: ast.BinOp, d: int, build=None):
+        op = self.check_binop(node)
+        build = build or self.build
+        a = build(node.left, d)
+        b = build(node.right, d)
         if op is ast.Add:
             return a + b
         if op is ast.Sub:
@@ -486,6 +609,22 @@ class _Builder:
         return a ** b
 
     def call(self, node: ast.Call, d: int):
+        name = self.check_call(node)
+        builder = FUNCTIONS[name][0]
+        args = [self.build(a, d) for a in node.args]
+        if name == "log" and len(args) == 2 and args[1].is_number:
+            base = float(args[1])
+            if not (base > 0 and base != 1):
+                self.fail(node.args[1], f"the base of log() must be positive and not 1, got {base:g}")
+        try:
+            return builder(*args)
+        except (TypeError, ValueError, ZeroDivisionError) as exc:  # sympy refusing odd input
+            self.fail(node, f"cannot use {node.func.id}() here: {exc}")
+
+    def check_call(self, node) -> str:
+        """The canonical function name of a well-formed call, or an error at its position."""
+        if not isinstance(node, ast.Call):
+            self.build(node, 0)  # reports what is not allowed there
         if not isinstance(node.func, ast.Name):
             if isinstance(node.func, ast.Attribute):
                 self.fail(node.func, f"'{self.segment(node.func)}': attribute access is not allowed")
@@ -502,21 +641,42 @@ class _Builder:
             self.fail(node, f"{name}() takes no keyword arguments")
         if any(isinstance(a, ast.Starred) for a in node.args):
             self.fail(node, "'*' arguments are not allowed")
-        builder, lo, hi = FUNCTIONS[name]
+        _, lo, hi = FUNCTIONS[name]
         n = len(node.args)
         if not lo <= n <= hi:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
             self.fail(node, f"{node.func.id}() takes {want} argument{'s' if hi > 1 else ''}, got {n}")
-        args = [self.build(a, d) for a in node.args]
-        try:
-            return builder(*args)
-        except (TypeError, ValueError, ZeroDivisionError) as exc:  # sympy refusing odd input
-            self.fail(node, f"cannot use {node.func.id}() here: {exc}")
+        return name
 
 
 _OP_TEXT = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&",
             ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~",
             ast.Not: "not", ast.BitXor: "^"}
+
+def _fold_pairs(f):
+    def apply(*args):
+        out = args[0]
+        for a in args[1:]:
+            out = f(out, a)
+        return out
+    return apply
+
+
+#: float64 twins of FUNCTIONS, for constant sub-expressions (same results as the kernels)
+NUMERIC = {
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+    "atan": np.arctan, "atan2": np.arctan2, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
+    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "exp": np.exp,
+    "log": lambda a, b=None: np.log(a) if b is None else np.log(a) / np.log(b),
+    "ln": np.log, "log2": np.log2, "log10": np.log10, "sqrt": np.sqrt, "abs": np.abs,
+    "sign": np.sign, "min": _fold_pairs(np.minimum), "max": _fold_pairs(np.maximum),
+    "hypot": np.hypot, "relu": lambda a: np.maximum(a, 0.0),
+    "sigmoid": lambda a: np.exp(np.minimum(a, 0.0)) / (1.0 + np.exp(-np.abs(a))),
+    "softplus": lambda a: np.logaddexp(0.0, a),
+}
+_NUMERIC_OPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
+                ast.Div: np.divide, ast.Pow: np.power}
+assert set(NUMERIC) == set(FUNCTIONS)
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 

@@ -13,6 +13,7 @@ parameters are runtime arguments, so ``with_params`` never recompiles.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
@@ -22,6 +23,7 @@ import numba as _numba  # noqa: F401  (imported in the caller's thread, never fi
 import numpy as np
 
 from . import codegen
+from .budget import SYMBOLIC_SECONDS, OverBudget, budget, stage
 from .expression import ExpressionError, ParsedExpression, is_parameter_name, parse_expression
 
 #: Numba's workqueue threading layer must not run two parallel kernels at once.
@@ -38,13 +40,19 @@ class CompiledExpression:
         self.timings: dict[str, float] = {}
         self._lock = threading.Lock()
         t0 = time.perf_counter()
-        self._numpy = codegen.load_numpy_functions(
-            codegen.numpy_value_source(parsed.expr, parsed.parameters))
+        stage("generating the value's code")
+        value_source = codegen.numpy_value_source(parsed.expr, parsed.parameters)
+        _refuse_if_too_large(codegen.count_operations(value_source), "value")
+        self._numpy = codegen.load_numpy_functions(value_source)
+        stage("evaluating the value")
         _refuse_if_nowhere_finite(parsed, self._numpy["value"])
         self._numpy_derivs: dict | None = None
         # A formula is accepted only if its gradient and Hessian can be generated too:
         # otherwise the surface would show and every optimizer would then fail.
-        self.numpy_derivatives()
+        stage("computing the exact derivatives")
+        source = codegen.numpy_derivative_source(parsed.expr, parsed.parameters)
+        _refuse_if_too_large(codegen.count_operations(value_source + source), "derivatives")
+        self._numpy_derivs = codegen.load_numpy_functions(source)
         self.timings["numpy_ms"] = (time.perf_counter() - t0) * 1e3
         self._numba = None
         self.numba_error: str | None = None
@@ -57,11 +65,6 @@ class CompiledExpression:
         return self._numpy["value"]
 
     def numpy_derivatives(self) -> dict:
-        if self._numpy_derivs is None:
-            with self._lock:
-                if self._numpy_derivs is None:
-                    src = codegen.numpy_derivative_source(self.parsed.expr, self.parsed.parameters)
-                    self._numpy_derivs = codegen.load_numpy_functions(src)
         return self._numpy_derivs
 
     # -- tier 2 -------------------------------------------------------------------
@@ -78,7 +81,8 @@ class CompiledExpression:
     def _build_numba(self) -> None:
         t0 = time.perf_counter()
         try:
-            source, key = codegen.numba_source(self.parsed.expr, self.parsed.parameters)
+            with budget(3 * SYMBOLIC_SECONDS, "generating the Numba kernels"):
+                source, key = codegen.numba_source(self.parsed.expr, self.parsed.parameters)
             module = codegen.load_numba_module(source, key)
             _warm_up(module, len(self.parsed.parameters))
             self._numba = module
@@ -120,6 +124,13 @@ def _refuse_if_nowhere_finite(parsed: ParsedExpression, value) -> None:
                           "a constant overflows, or a square root or log of a negative number", 0)
 
 
+def _refuse_if_too_large(operations: int, what: str) -> None:
+    if operations > codegen.MAX_OPERATIONS:
+        raise ExpressionError(
+            f"the {what} of this formula {'is' if what == 'value' else 'are'} too large to compute: "
+            f"{operations:,} operations (limit {codegen.MAX_OPERATIONS:,}); simplify the formula", None)
+
+
 def _warm_up(module, n_params: int) -> None:
     """Run the grid once: the first call of a parallel kernel starts Numba's thread pool."""
     xs = np.array([0.5, 1.0])
@@ -133,13 +144,26 @@ _cache_lock = threading.Lock()
 
 def compile_expression(text: str) -> CompiledExpression:
     """Parse and generate tier 1 for ``text``, reusing an earlier compile of the same text."""
+    if not isinstance(text, str):
+        raise ExpressionError("the formula must be text", None)
     key = text.strip()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    compiled = CompiledExpression(parse_expression(text))
+    # Everything symbolic runs under one time budget: a formula whose constants, derivatives
+    # or code would take longer is refused (ExpressionError), never left running.
+    with budget(SYMBOLIC_SECONDS, "parsing and folding constants"):
+        try:
+            compiled = CompiledExpression(parse_expression(text))
+        except ExpressionError:
+            raise
+        except (RecursionError, MemoryError, OverBudget):
+            raise  # the budget turns these into ExpressionError with the stage's name
+        except Exception as exc:  # sympy failing inside; never a crash for the caller
+            raise ExpressionError(f"this formula cannot be handled: {type(exc).__name__}: {exc}",
+                                  None) from None
     with _cache_lock:
         compiled = _cache.setdefault(key, compiled)
         while len(_cache) > _CACHE_SIZE:
@@ -224,18 +248,18 @@ class LossFunction:
     # -- evaluation (numpy tier: any broadcastable shapes) -----------------------------
     def value(self, x, y):
         x, y, shape = _inputs(x, y)
-        with np.errstate(all="ignore"):
+        with _evaluating():
             return _broadcast(self._compiled.numpy_value(x, y, self.param_array), shape)
 
     def gradient(self, x, y):
         x, y, shape = _inputs(x, y)
-        with np.errstate(all="ignore"):
+        with _evaluating():
             gx, gy = self._compiled.numpy_derivatives()["gradient"](x, y, self.param_array)
         return _broadcast(gx, shape), _broadcast(gy, shape)
 
     def hessian(self, x, y):
         x, y, shape = _inputs(x, y)
-        with np.errstate(all="ignore"):
+        with _evaluating():
             hxx, hxy, hyy = self._compiled.numpy_derivatives()["hessian"](x, y, self.param_array)
         hxy = _broadcast(hxy, shape)
         return (_broadcast(hxx, shape), hxy), (hxy, _broadcast(hyy, shape))
@@ -256,7 +280,7 @@ class LossFunction:
             with PARALLEL_LOCK:
                 module.grid(xs, ys, self.param_array, out)
             return out
-        with np.errstate(all="ignore"):
+        with _evaluating():
             out[...] = self._compiled.numpy_value(xs[None, :], ys[:, None], self.param_array)
         return out
 
@@ -278,6 +302,20 @@ def grid_axes(xrange, yrange, shape) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite([x0, x1, y0, y1]).all() and x1 > x0 and y1 > y0):
         raise ValueError(f"invalid ranges x {xrange}, y {yrange}: need finite min < max")
     return np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
+
+
+@contextlib.contextmanager
+def _evaluating():
+    """Generated code follows numpy's rules (inf/NaN); anything it still raises is the
+    formula's fault and reaches the caller as the one documented error."""
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    except ExpressionError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"this formula cannot be evaluated here: {type(exc).__name__}: {exc}",
+                              None) from None
 
 
 def _inputs(x, y):
