@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import time
 import sys
 
 
@@ -37,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--gui", action="store_true", help="also time the window (needs a display)")
     bench.add_argument("--cold", action="store_true",
                        help="also time a first launch with an empty kernel cache, and a later one")
+    bench.add_argument("--fuzz", type=int, metavar="N", default=None,
+                       help="instead: N generated hostile formulas in worker processes against the budgets")
+    bench.add_argument("--seed", type=int, default=0, help="seed of --fuzz's formulas")
     sub.add_parser("functions", help="list the test-function library")
     ex = sub.add_parser("export", help="write a figure, an animation or data without opening the window",
                         description="Output type from the extension of -o: .png .svg .pdf (2-D) .gif .mp4 "
@@ -88,6 +93,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(session=args.session, preset=args.preset)
     args = build_parser().parse_args(argv)
+    if args.command == "bench" and args.fuzz is not None:
+        from .bench_fuzz import print_report, run_fuzz
+
+        t0 = time.perf_counter()
+        report = run_fuzz(args.fuzz, seed=args.seed,
+                          progress=lambda k, n: print(f"  {k}/{n}", file=sys.stderr, flush=True))
+        if args.json:
+            json.dump(report, sys.stdout, indent=1)
+        else:
+            print_report(report, time.perf_counter() - t0)
+        return 1 if any(report["counts"][k] for k in ("crashed", "over", "hung")) else 0
     if args.command == "bench":
         from .bench import run_bench
 

@@ -50,7 +50,9 @@ class CompiledExpression:
         # A formula is accepted only if its gradient and Hessian can be generated too:
         # otherwise the surface would show and every optimizer would then fail.
         stage("computing the exact derivatives")
-        source = codegen.numpy_derivative_source(parsed.expr, parsed.parameters)
+        self.derivatives = codegen.derivatives(parsed.expr)
+        stage("generating the derivatives' code")
+        source = codegen.numpy_derivative_source(parsed.expr, parsed.parameters, self.derivatives)
         _refuse_if_too_large(codegen.count_operations(value_source + source), "derivatives")
         self._numpy_derivs = codegen.load_numpy_functions(source)
         self.timings["numpy_ms"] = (time.perf_counter() - t0) * 1e3
@@ -82,7 +84,8 @@ class CompiledExpression:
         t0 = time.perf_counter()
         try:
             with budget(3 * SYMBOLIC_SECONDS, "generating the Numba kernels"):
-                source, key = codegen.numba_source(self.parsed.expr, self.parsed.parameters)
+                source, key = codegen.numba_source(self.parsed.expr, self.parsed.parameters,
+                                                   self.derivatives)
             module = codegen.load_numba_module(source, key)
             _warm_up(module, len(self.parsed.parameters))
             self._numba = module
