@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from .surface_view import SurfaceView
 
 class MainWindow(QtWidgets.QMainWindow):
     AUTOSAVE_MS = 2000  # the session reaches disk within this long after any change
+    AUTOSAVE_QUIET_MS = 400  # ... and once a burst of edits pauses this long
 
     def __init__(self, session: Session | None = None, path: str | None = None, *, autosave: bool = True):
         """``autosave=False`` for windows that are not the user's (benchmarks): they
@@ -79,10 +81,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restoreGeometry(geometry)
             self.restoreState(self.settings.value("windowState"))
         # unsaved work: title mark, autosave, and a question on close
-        self.autosave_timer = QtCore.QTimer(self, singleShot=True, interval=self.AUTOSAVE_MS)
+        self.autosave_timer = QtCore.QTimer(self, singleShot=True)
         self.autosave_timer.timeout.connect(self.autosave)
+        self._first_unsaved_change: float | None = None
         if autosave:
-            c.undo_stack.indexChanged.connect(self.autosave_timer.start)
+            c.undo_stack.indexChanged.connect(lambda _index: self.schedule_autosave())
         c.undo_stack.cleanChanged.connect(self._update_title)
         c.sessionReplaced.connect(self._apply_camera)
         self.ask_save_changes = self._ask_save_changes  # tests replace this (no modal dialogs)
@@ -354,8 +357,19 @@ class MainWindow(QtWidgets.QMainWindow):
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"autosave{SUFFIX}"
 
+    def schedule_autosave(self) -> None:
+        """Debounced: a burst of edits is written once, AUTOSAVE_QUIET_MS after the last one,
+        but never later than AUTOSAVE_MS after the first edit not yet on disk."""
+        now = time.monotonic()
+        if self._first_unsaved_change is None:
+            self._first_unsaved_change = now
+        left = self.AUTOSAVE_MS - (now - self._first_unsaved_change) * 1e3
+        self.autosave_timer.start(int(max(0, min(self.AUTOSAVE_QUIET_MS, left))))
+
     def autosave(self) -> None:
         """Write the session where the next launch looks for it (atomically)."""
+        self._first_unsaved_change = None
+        self.autosave_timer.stop()
         try:
             save_text(self.autosave_path(), self.current_session().to_json())
         except (OSError, ValueError) as exc:

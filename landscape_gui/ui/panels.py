@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core import functions, optimizers
+from ..core.formula import ExpressionError, compile_expression
+from ..core.formula.budget import SYMBOLIC_SECONDS, budget
 from ..core.formula.expression import ALIASES, CONSTANTS, FUNCTIONS
 
 COLORMAPS = ["viridis", "plasma", "inferno", "magma", "cividis", "turbo"]
@@ -55,11 +59,16 @@ class FormulaHighlighter(QtGui.QSyntaxHighlighter):
             self.setFormat(start, length, self.formats[kind])
         if 0 <= self.error_position <= len(text):
             pos = min(self.error_position, max(len(text) - 1, 0))
-            self.setFormat(pos, 1, self.error_format)
+            end = pos + 1
+            while end < len(text) and (text[end].isalnum() or text[end] in "_."):
+                end += 1  # the whole bad token: "sinn", not its first letter
+            self.setFormat(pos, end - pos, self.error_format)
 
 
 class FunctionEditor(QtWidgets.QWidget):
     """Formula, presets, domain, resolution, z scale, colour map and one slider per parameter."""
+
+    _typedCompiled = QtCore.Signal(int, str, object)  # generation, text, ExpressionError or None
 
     def __init__(self, controller, parent=None):
         super().__init__(parent)
@@ -86,8 +95,13 @@ class FunctionEditor(QtWidgets.QWidget):
         self.error.hide()
         lay.addWidget(self.error)
         self._debounce = QtCore.QTimer(self, singleShot=True, interval=150)
-        self._debounce.timeout.connect(self.apply_formula)
+        self._debounce.timeout.connect(self._compile_typed_text)
         self.editor.textChanged.connect(self._debounce.start)
+        # typing: the symbolic work runs on a worker thread under its time budget, and the
+        # next keystroke cancels it; the GUI thread only ever takes the finished result
+        self._typed_generation = 0
+        self._typed_guard = None
+        self._typedCompiled.connect(self._typed_text_compiled)
 
         form = QtWidgets.QFormLayout()
         self.ranges = []
@@ -132,6 +146,41 @@ class FunctionEditor(QtWidgets.QWidget):
         """Type-equivalent: replace the text and apply it now (tests, presets)."""
         self.editor.setPlainText(text)
         self._debounce.stop()
+        self.apply_formula()
+
+    def _compile_typed_text(self) -> None:
+        text = self.editor.toPlainText()
+        self._typed_generation += 1
+        if self._typed_guard is not None:
+            self._typed_guard.cancel()  # superseded: stop the previous text's work now
+            self._typed_guard = None
+        if text == self.controller.session.function_text:
+            self.show_error("", -1)
+            return
+        generation = self._typed_generation
+        threading.Thread(target=self._compile_in_worker, args=(generation, text),
+                         name="formula-symbolic", daemon=True).start()
+
+    def _compile_in_worker(self, generation: int, text: str) -> None:
+        error = None
+        try:
+            with budget(SYMBOLIC_SECONDS, "parsing and folding constants") as guard:
+                if generation == self._typed_generation:
+                    self._typed_guard = guard
+                compile_expression(text)  # cached: the GUI thread's compile is then instant
+        except ExpressionError as err:
+            error = err
+        except Exception as exc:  # noqa: BLE001 - reported in the editor, never a crash
+            error = ExpressionError(f"{type(exc).__name__}: {exc}", None)
+        self._typedCompiled.emit(generation, text, error)
+
+    def _typed_text_compiled(self, generation: int, text: str, error) -> None:
+        if generation != self._typed_generation or text != self.editor.toPlainText():
+            return  # a newer keystroke owns the editor now
+        self._typed_guard = None
+        if error is not None:
+            self.show_error(error.message, -1 if error.position is None else error.position)
+            return
         self.apply_formula()
 
     def apply_formula(self) -> None:

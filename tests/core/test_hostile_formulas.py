@@ -41,7 +41,7 @@ def test_every_quoted_formula_is_accepted_or_refused_within_the_budget(text):
 @pytest.mark.parametrize("text, fragment", [
     ("log(x, 0)", "base of log"), ("exp(1000)+x", "overflows to infinity"),
     ("x**exp(exp(10**300))", "overflows to infinity"), ("minimum(-(hypot(arcsin(2), e)/x), x, y)", "NaN"),
-    ("x" + "^y" * 60, "took longer than|ran out of stack"),
+    ("x" + "^(x+y)" * 40, "took longer than"),
 ])
 def test_refusals_say_why(text, fragment):
     with pytest.raises(ExpressionError, match=fragment):

@@ -62,6 +62,7 @@ class Printer:
         self.pending: list[str] = []
         #: sub-expressions used more than once: printed once, then by name
         self.shared: set = set()
+        self._heights: dict = {}
         self._count = 0
 
     def __call__(self, e) -> str:
@@ -89,11 +90,19 @@ class Printer:
     def p(self, e) -> str:
         if e in self.symbols:
             return self.symbols[e]
-        if e in self.shared:
+        if e in self.shared or (e.args and self.height(e) % 12 == 0):
+            # shared, or deep enough that Python's parser (200 nested brackets) needs a break
             name = self.bind(self.p_node(e), force=True)
             self.symbols[e] = name
             return name
         return self.p_node(e)
+
+    def height(self, e) -> int:
+        h = self._heights.get(e)
+        if h is None:
+            h = 1 + max((self.height(a) for a in e.args), default=0)
+            self._heights[e] = h
+        return h
 
     def p_node(self, e) -> str:
         if e.is_Number or e.is_NumberSymbol or (e.is_number and not e.free_symbols):
