@@ -18,7 +18,7 @@ def window_parser() -> argparse.ArgumentParser:
     positional file from a subcommand name, so ``landscape-gui my.landscape.json``
     would be refused as an invalid command.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="landscape-gui",
         description="Type a loss f(x, y), drop start points, and watch optimizers walk down it.",
         epilog="headless commands: landscape-gui {bench,functions,export} --help")
@@ -29,7 +29,7 @@ def window_parser() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The headless subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="landscape-gui",
         description="Headless commands (without one, landscape-gui [SESSION] opens the window).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--function", help='formula, e.g. "(1-x)^2 + 100*(y-x^2)^2"')
     src.add_argument("--preset", dest="export_preset", metavar="NAME", help="a library function (formula and domain)")
     ex.add_argument("--session", help="take everything from a saved session (later flags override)")
-    ex.add_argument("--xrange", nargs=2, type=float, metavar=("MIN", "MAX"))
-    ex.add_argument("--yrange", nargs=2, type=float, metavar=("MIN", "MAX"))
+    ex.add_argument("--xrange", metavar="MIN MAX", help="two numbers (or MIN,MAX)")
+    ex.add_argument("--yrange", metavar="MIN MAX", help="two numbers (or MIN,MAX)")
     ex.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     ex.add_argument("--start", action="append", default=[], metavar="X,Y")
     ex.add_argument("--optimizer", action="append", default=[], metavar='"Adam(lr=0.05)"')
@@ -76,10 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    # "--start -1.5,2": argparse would take "-1.5,2" for an option; glue such values on
-    for i in range(len(argv) - 1, 0, -1):
-        if argv[i - 1] in ("--start", "--camera") and argv[i].startswith("-"):
-            argv[i - 1:i + 1] = [f"{argv[i - 1]}={argv[i]}"]
+    argv = _glue_values(argv)
     if not argv or argv[0] not in SUBCOMMANDS:
         args = window_parser().parse_args(argv)
         if args.preset:
@@ -120,6 +117,51 @@ def main(argv: list[str] | None = None) -> int:
     raise AssertionError(args.command)
 
 
+#: options whose values may start with "-" (a negative number, -inf): argparse would take
+#: "-1e3" for an option and say "expected 2 arguments"
+_VALUE_OPTIONS = {"--start": 1, "--camera": 1, "--size": 1, "--param": 1, "--xrange": 2, "--yrange": 2,
+                  "--steps": 1, "--noise": 1, "--seed": 1, "--resolution": 1}
+
+
+def _glue_values(argv: list[str]) -> list[str]:
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        n = _VALUE_OPTIONS.get(a)
+        if n and len(argv) >= i + 1 + n:
+            values = argv[i + 1:i + 1 + n]
+            if len(values) == n and all(not v.startswith("--") for v in values):
+                out.append(f"{a}={','.join(values)}")
+                i += 1 + n
+                continue
+        out.append(a)
+        i += 1
+    return out
+
+
+def _range(text: str, flag: str) -> tuple[float, float]:
+    from .core.session.model import MAX_DOMAIN
+
+    parts = text.split(",")
+    try:
+        lo, hi = (float(v) for v in parts)
+    except ValueError:
+        raise ValueError(f"{flag} {text.replace(',', ' ')}: expected two numbers MIN MAX") from None
+    if not (abs(lo) <= MAX_DOMAIN and abs(hi) <= MAX_DOMAIN):
+        raise ValueError(f"{flag} {lo:g} {hi:g}: both ends must be finite and within "
+                         f"[-{MAX_DOMAIN:g}, {MAX_DOMAIN:g}]")
+    if not hi > lo:
+        raise ValueError(f"{flag} {lo:g} {hi:g}: min must be below max")
+    return lo, hi
+
+
+class _Parser(argparse.ArgumentParser):
+    """One line of usage and the error, not the whole option list (that is --help's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
+
+
 def _fail(message: str) -> int:
     print(f"landscape-gui export: {message}", file=sys.stderr)
     return 2
@@ -143,7 +185,7 @@ def build_session(args):
             raise ValueError(f"--preset: {exc}") from None
     else:
         s = Session.default()
-    if args.function:
+    if args.function is not None:
         try:
             compile_expression(args.function)  # validate only; no background compile yet
         except ExpressionError as exc:
@@ -163,11 +205,15 @@ def build_session(args):
             s.params[name] = float(value)
         except ValueError:
             raise ValueError(f"--param {item}: '{value}' is not a number") from None
+    if getattr(args, "camera", None):
+        try:
+            el, az, dist = (float(v) for v in args.camera.split(","))
+        except ValueError:
+            raise ValueError(f"--camera {args.camera}: expected ELEVATION,AZIMUTH,DISTANCE") from None
+        s.camera = {"elevation": el, "azimuth": az, "distance": dist}  # checked with the session
     for flag, value in (("--xrange", args.xrange), ("--yrange", args.yrange)):
         if value is not None:
-            if not value[1] > value[0]:
-                raise ValueError(f"{flag}: min must be below max")
-            setattr(s, flag[2:], tuple(value))
+            setattr(s, flag[2:], _range(value, flag))
     if args.start:
         starts = []
         for item in args.start:
@@ -191,7 +237,7 @@ def build_session(args):
             setattr(s, flag, value)
     try:
         return Session.from_dict(s.to_dict())  # every value checked the same way as a file
-    except SessionError as exc:
+    except (SessionError, ValueError) as exc:  # to_dict refuses NaN/inf (allow_nan) too
         raise ValueError(str(exc)) from None
 
 
@@ -205,18 +251,17 @@ def _export(args) -> int:
             width, height = int(w), int(h)
         except ValueError:
             raise ValueError(f"--size {args.size}: expected WIDTHxHEIGHT, e.g. 1600x1200") from None
-        camera = None
-        if args.camera:
-            try:
-                el, az, dist = (float(v) for v in args.camera.split(","))
-            except ValueError:
-                raise ValueError(f"--camera {args.camera}: expected ELEVATION,AZIMUTH,DISTANCE") from None
-            camera = {"elevation": el, "azimuth": az, "distance": dist}
-        elif session.camera:
-            camera = session.camera
+        if not (16 <= width <= 8192 and 16 <= height <= 8192):
+            raise ValueError(f"--size {args.size}: width and height must be between 16 and 8192 pixels")
+        camera = session.camera
     except ValueError as exc:
         return _fail(str(exc))
-    needs_gl = args.view in ("3d", "both") and not args.output.lower().endswith((".csv", ".json", ".npz"))
+    needs_gl = args.view in ("3d", "both") and not args.output.lower().endswith(
+        (".csv", ".json", ".npz", ".svg", ".pdf"))  # vector files are 2-D only: export() says so
+    if needs_gl and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        # Qt would abort (SIGABRT) trying to open the X display
+        return _fail(f"--view {args.view} needs an OpenGL display: run under xvfb-run "
+                     "(xvfb-run -a landscape-gui export ...), or export --view 2d")
     if not needs_gl and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # 2-D figures need no screen
     from .ui.app import configure_qt

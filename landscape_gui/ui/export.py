@@ -206,16 +206,20 @@ class FigureRenderer:
         self._decorate_2d(opts)
         self.contour.resize(opts.width, opts.height)
         QtWidgets.QApplication.processEvents()
+        # Qt's generators ignore write errors (a full disk gave a truncated file and exit 0):
+        # render into memory, then write the bytes with Python, which reports every failure
+        buffer = QtCore.QBuffer()
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
         if path.suffix == ".svg":
             from PySide6 import QtSvg
 
             device = QtSvg.QSvgGenerator()
-            device.setFileName(str(path))
+            device.setOutputDevice(buffer)
             device.setSize(QtCore.QSize(opts.width, opts.height))
             device.setViewBox(QtCore.QRect(0, 0, opts.width, opts.height))
             device.setTitle(_title_text(self.controller))
         else:
-            device = QtGui.QPdfWriter(str(path))
+            device = QtGui.QPdfWriter(buffer)
             device.setPageSize(QtGui.QPageSize(QtCore.QSizeF(opts.width * 0.75, opts.height * 0.75),
                                                QtGui.QPageSize.Unit.Point))
             device.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
@@ -223,6 +227,12 @@ class FigureRenderer:
         painter = QtGui.QPainter(device)
         self.contour.render(painter)
         painter.end()
+        del device  # the PDF writer finishes the document when it goes
+        buffer.close()
+        data = bytes(buffer.data())
+        if not data:
+            raise ExportError(f"-o: Qt produced an empty {path.suffix} document")
+        _write_bytes(path, data)
 
     # 3-D ------------------------------------------------------------------------------------
     def image_3d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
@@ -291,7 +301,10 @@ def _atomic(path: Path, write) -> None:
         raise ExportError(f"-o: folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise ExportError(f"-o: cannot write to {path.parent}")
-    atomic_write(path, write)
+    try:
+        atomic_write(path, write)
+    except OSError as exc:  # name the target, not the temporary file
+        raise ExportError(f"-o: could not write {path}: {exc.strerror or exc}") from None
 
 
 def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int = 20, camera=None,
@@ -343,9 +356,19 @@ def _render_to(renderer, path, suffix, opts, frames, fps, progress) -> None:
                           ".csv .json or .npz")
 
 
+def _write_bytes(p: Path, data: bytes) -> None:
+    with open(p, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _save_image(img: QtGui.QImage, p: Path) -> None:
-    if not img.save(str(p), "PNG"):
-        raise ExportError(f"-o: could not write {p}")
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if not img.save(buffer, "PNG"):
+        raise ExportError("-o: could not encode the PNG image")
+    _write_bytes(p, bytes(buffer.data()))
 
 
 def _qimage_to_rgb(img: QtGui.QImage) -> np.ndarray:
@@ -353,6 +376,23 @@ def _qimage_to_rgb(img: QtGui.QImage) -> np.ndarray:
     arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * img.height())
     return arr.reshape(img.height(), img.bytesPerLine())[:, : 4 * img.width()].reshape(
         img.height(), img.width(), 4).copy()
+
+
+def _check_video(p: Path, frames: int) -> None:
+    """ffmpeg runs in its own process and may die on a full disk while imageio reports
+    nothing: read the file back and count its frames before it replaces the old one."""
+    import imageio.v2 as imageio
+
+    try:
+        reader = imageio.get_reader(p, format="FFMPEG")
+        try:
+            n = sum(1 for _ in reader)
+        finally:
+            reader.close()
+    except Exception as exc:  # noqa: BLE001 - any failure to read it back means a bad file
+        raise ExportError(f"-o: the MP4 could not be written completely ({type(exc).__name__}: {exc})") from None
+    if n < frames:
+        raise ExportError(f"-o: the MP4 could not be written completely ({n} of {frames} frames)")
 
 
 def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -> None:
@@ -373,12 +413,15 @@ def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -
                               "(or export a .gif)") from None
         imageio_ffmpeg.get_ffmpeg_exe()  # fails clearly if the bundled ffmpeg is missing
         # libx264 wants even sizes; the frames are padded by a pixel when needed
+        written = 0
         with imageio.get_writer(p, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=2) as out:
             for img in renderer.frames(opts, frames, tick):
                 rgb = _qimage_to_rgb(img)[:, :, :3]
                 out.append_data(np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge"))
+                written += 1
         if cancelled:
             raise Cancelled()
+        _check_video(p, written)
         return
     from PIL import Image
 

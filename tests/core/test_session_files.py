@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from landscape_gui.core import functions, optimizers
 from landscape_gui.core.session import COLORMAPS, OptimizerInstance, Session, SessionError
+from landscape_gui.core.session.model import MAX_TOTAL_STEPS
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
@@ -29,17 +30,21 @@ def optimizer_instances(draw):
 @st.composite
 def sessions(draw):
     lf = draw(st.sampled_from(functions.FUNCTIONS))
-    x0 = draw(finite)
-    y0 = draw(finite)
+    x0 = draw(st.floats(-1e6, 1e6 - 1e3))
+    y0 = draw(st.floats(-1e6, 1e6 - 1e3))
+    starts = draw(st.lists(st.tuples(finite, finite), max_size=20))
+    opts = draw(st.lists(optimizer_instances(), max_size=8))
+    runs = max(1, len(starts) * sum(o.enabled for o in opts))
+    steps = min(draw(st.integers(1, 100_000)), MAX_TOTAL_STEPS // runs)  # the session's work budget
     return Session(
         function_text=lf.formula, params={k: draw(finite) for k in lf.params},
         xrange=(x0, x0 + draw(st.floats(1e-3, 1e3))), yrange=(y0, y0 + draw(st.floats(1e-3, 1e3))),
         resolution=draw(st.integers(8, 1024)), colormap=draw(st.sampled_from(COLORMAPS)),
         zscale=draw(st.sampled_from(["linear", "log", "clip"])), percentile=draw(st.floats(1, 100)),
-        starts=draw(st.lists(st.tuples(finite, finite), max_size=20)),
-        optimizers=draw(st.lists(optimizer_instances(), max_size=8)),
-        steps=draw(st.integers(1, 100_000)), noise=draw(st.floats(0, 1e3)), seed=draw(st.integers(0, 2**40)),
-        camera=draw(st.none() | st.fixed_dictionaries({"elevation": finite, "azimuth": finite, "distance": finite})),
+        starts=starts, optimizers=opts,
+        steps=steps, noise=draw(st.floats(0, 1e3)), seed=draw(st.integers(0, 2**40)),
+        camera=draw(st.none() | st.fixed_dictionaries({"elevation": st.floats(-90, 90), "azimuth": finite,
+                                                        "distance": st.floats(1e-3, 1e6)})),
         preset=draw(st.none() | st.just(lf.key)))
 
 

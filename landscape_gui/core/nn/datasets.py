@@ -4,6 +4,8 @@ and a user's CSV, validated with messages that say which line is wrong."""
 from __future__ import annotations
 
 import csv
+import re
+import stat
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,23 +126,46 @@ def make_dataset(name: str, n: int = 1000, noise: float = 0.1, seed: int = 0) ->
 def load_csv(path, label_column: int | str = -1, task: str | None = None) -> Dataset:
     """A dataset from CSV: numeric feature columns and one label column (by index or header name).
 
-    A header row is detected (non-numeric first row). ``task`` is inferred: integer
-    labels with at most 20 distinct values mean classification. Every problem is a
+    The separator (comma, semicolon or tab) is taken from the first line; a header row
+    is detected (a non-numeric first row, or column numbers 0..n-1 / 1..n). ``task`` is
+    inferred: integer labels with at most 20 distinct values mean classification. The
+    file is checked (regular, size) before it is read and streamed row by row, so a huge
+    file is refused at the row cap, not after parsing all of it. Every problem is a
     DatasetError naming the line and column.
     """
     p = Path(path)
+    if isinstance(label_column, bool) or not isinstance(label_column, (int, str)):
+        raise DatasetError(f"label_column must be a column index (int) or a header name (str), "
+                           f"got {label_column!r}")
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        info = p.stat()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {p.name}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetError(f"{p.name}: not a regular file")
+    if info.st_size > MAX_CSV_BYTES:
+        raise DatasetError(f"{p.name}: {info.st_size / 1e6:.0f} MB; at most {MAX_CSV_BYTES / 1e6:.0f} MB "
+                           "of CSV are supported")
+    try:
+        with open(p, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline(65536)
+            delimiter = max((",", ";", "\t"), key=first.count) if first.strip() else ","
+            fh.seek(0)
+            rows = []
+            for r in csv.reader(fh, delimiter=delimiter):
+                if r and any(c.strip() for c in r):
+                    rows.append(r)
+                    if len(rows) > MAX_ROWS + 1:
+                        raise DatasetError(f"{p.name}: more than {MAX_ROWS:,} rows; at most {MAX_ROWS:,} "
+                                           "are supported")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read {p.name}: {exc}") from None
-    try:
-        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
     except csv.Error as exc:
         raise DatasetError(f"{p.name}: not a CSV file ({exc})") from None
     if not rows:
         raise DatasetError(f"{p.name} is empty")
     header = None
-    if not all(_is_number(c) for c in rows[0]):
+    if not all(_is_number(c) for c in rows[0]) or _is_index_header(rows):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
     if len(rows) < 4:
         raise DatasetError(f"{p.name}: {len(rows)} data rows; at least 4 are needed")
@@ -148,18 +173,18 @@ def load_csv(path, label_column: int | str = -1, task: str | None = None) -> Dat
         raise DatasetError(f"{p.name}: {len(rows)} rows; at most {MAX_ROWS} are supported")
     width = len(rows[0])
     if width < 2:
-        raise DatasetError(f"{p.name}: need at least two columns (features and a label), found {width}")
+        raise DatasetError(f"{p.name}: need at least two columns (features and a label), found {width} "
+                           "(columns may be separated by commas, semicolons or tabs)")
     first_line = 2 if header else 1
     values = np.empty((len(rows), width))
     for r, row in enumerate(rows):
         if len(row) != width:
             raise DatasetError(f"{p.name} line {r + first_line}: {len(row)} columns, expected {width}")
         for k, cell in enumerate(row):
-            try:
-                v = float(cell)
-            except ValueError:
+            if not _is_number(cell):
                 raise DatasetError(f"{p.name} line {r + first_line}, column {k + 1}: "
-                                   f"'{cell.strip()[:30]}' is not a number") from None
+                                   f"'{cell.strip()[:30]}' is not a number")
+            v = float(cell)
             if not math.isfinite(v):
                 raise DatasetError(f"{p.name} line {r + first_line}, column {k + 1}: {cell.strip()} is not finite")
             values[r, k] = v
@@ -168,9 +193,9 @@ def load_csv(path, label_column: int | str = -1, task: str | None = None) -> Dat
             raise DatasetError(f"{p.name}: no column named '{label_column}'"
                                + (f" (columns: {', '.join(header)})" if header else " (the file has no header)"))
         label_column = header.index(label_column)
-    if not -width <= int(label_column) < width:
+    if not -width <= label_column < width:
         raise DatasetError(f"{p.name}: label column {label_column} does not exist ({width} columns)")
-    lc = int(label_column) % width
+    lc = label_column % width
     X = np.delete(values, lc, axis=1)
     labels = values[:, lc]
     distinct = np.unique(labels)
@@ -189,9 +214,22 @@ def load_csv(path, label_column: int | str = -1, task: str | None = None) -> Dat
     return Dataset(X, labels, "regression", p.stem)
 
 
+#: a plain decimal number in ASCII: no "1_000", no Arabic-Indic or full-width digits,
+#: which Python's float() accepts but no spreadsheet writes
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z|\s*[+-]?(inf|nan|infinity)\s*\Z",
+                     re.IGNORECASE | re.ASCII)
+MAX_CSV_BYTES = 512_000_000
+
+
 def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
+    return bool(_NUMBER.match(cell))
+
+
+def _is_index_header(rows) -> bool:
+    """A first row of column numbers (0,1,2 or 1,2,3) above data that is not one."""
+    first = [c.strip() for c in rows[0]]
+    n = len(first)
+    if n < 2 or len(rows) < 2:
         return False
+    as_index = [str(k) for k in range(n)], [str(k + 1) for k in range(n)]
+    return first in as_index and [c.strip() for c in rows[1]] not in as_index

@@ -58,8 +58,14 @@ class NetworkSettings:
 
         def number(key, lo, hi, integer=False):
             v = data.get(key, getattr(s, key))
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{key}: expected a number")
+            try:
+                finite = math.isfinite(float(v))
+            except OverflowError:  # a huge JSON integer
+                finite = False
+            if not finite:
+                raise ValueError(f"{key}: expected a finite number, got {str(v)[:40]}")
             if integer and v != int(v):
                 raise ValueError(f"{key}: expected a whole number")
             if not lo <= v <= hi:

@@ -127,10 +127,19 @@ def _coerce(cname: str, key: str, value):
 def _number(cname, key, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{cname}: {key} must be a number, got {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf
     if not math.isfinite(v):
-        raise ValueError(f"{cname}: {key} must be finite, got {value!r}")
+        raise ValueError(f"{cname}: {key} must be finite, got {str(value)[:40]}")
+    if abs(v) > MAX_HYPERPARAMETER:
+        raise ValueError(f"{cname}: {key} = {v:g} is beyond any usable value (|{key}| <= {MAX_HYPERPARAMETER:g})")
     return v
+
+
+#: larger hyperparameters only overflow at the first step
+MAX_HYPERPARAMETER = 1e12
 
 
 def _check(cname: str, h: dict) -> None:
@@ -209,6 +218,8 @@ def parse_call(text: str) -> tuple[str, dict]:
     for kw in node.keywords:
         if kw.arg is None:
             raise ValueError(f"optimizer {node.func.id}: '**' is not allowed")
+        if kw.arg in hyper:
+            raise ValueError(f"optimizer {node.func.id}: {kw.arg} is given twice")
         hyper[kw.arg] = _literal(kw.value, node.func.id, kw.arg)
     return validate(node.func.id, hyper)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -115,10 +117,18 @@ class Session:
 
     @classmethod
     def from_json(cls, text: str) -> "Session":
+        if not isinstance(text, str) or len(text) > MAX_SESSION_BYTES:
+            raise SessionError("not a session file: expected JSON text of at most "
+                               f"{MAX_SESSION_BYTES / 1e6:g} MB")
+        depth = _nesting_depth(text)
+        if depth > MAX_NESTING:
+            raise SessionError(f"not a session file: brackets nested {depth} deep (a session needs {MAX_NESTING})")
         try:
             data = json.loads(text, parse_constant=_no_constants)
         except (json.JSONDecodeError, ValueError) as exc:
             raise SessionError(f"not a session file: invalid JSON ({exc})") from None
+        except RecursionError:
+            raise SessionError("not a session file: nested too deeply") from None
         return _from_dict(data)
 
     def save(self, path) -> None:
@@ -128,13 +138,26 @@ class Session:
 
     @classmethod
     def load(cls, path) -> "Session":
+        """Read a session file, checking what it is before reading it: a FIFO would block,
+        /dev/zero never ends, a 100 MB file of tiny lists costs gigabytes to parse."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise SessionError(f"{path.name}: not a text file") from None
+            with open(path, "rb", opener=_open_nonblocking) as fh:
+                info = os.fstat(fh.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise SessionError(f"{path.name}: not a regular file")
+                if info.st_size > MAX_SESSION_BYTES:
+                    raise SessionError(f"{path.name}: {info.st_size / 1e6:.1f} MB is too large for a session "
+                                       f"file (at most {MAX_SESSION_BYTES / 1e6:g} MB)")
+                raw = fh.read(MAX_SESSION_BYTES + 1)
         except OSError as exc:
             raise SessionError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+        if len(raw) > MAX_SESSION_BYTES:
+            raise SessionError(f"{path.name}: too large for a session file")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SessionError(f"{path.name}: not a text file") from None
         return cls.from_json(text)
 
 
@@ -153,6 +176,36 @@ def next_color(session: Session) -> str:
     return PALETTE[len(session.optimizers) % len(PALETTE)]
 
 
+#: a session with every limit at its maximum is ~1 MB
+MAX_SESSION_BYTES = 8_000_000
+MAX_NESTING = 32
+#: parameters and other plain numbers: beyond this nothing can be drawn or run
+MAX_COORDINATE = 1e12
+#: domains and start points, as far as the window's range boxes go
+MAX_DOMAIN = 1e6
+#: optimizers x starts x steps of one session: about 60 bytes each when run and drawn
+MAX_TOTAL_STEPS = 5_000_000
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest [ / { nesting outside strings, without parsing (the parser would recurse)."""
+    import re
+
+    depth = deepest = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok in "]}":
+            depth -= 1
+    return deepest
+
+
+def _open_nonblocking(path, flags):
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def save_text(path, text: str) -> None:
     atomic_write_text(path, text)
 
@@ -169,25 +222,39 @@ def _fail(where: str, what: str):
     raise SessionError(f"{where}: {what}")
 
 
-def _number(value, where, *, lo=-math.inf, hi=math.inf, integer=False):
+def _number(value, where, *, lo=-MAX_COORDINATE, hi=MAX_COORDINATE, integer=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(where, f"expected a number, got {json.dumps(value)[:40]}")
-    if not math.isfinite(value):
-        _fail(where, "expected a finite number")
+        _fail(where, f"expected a number, got {_short(value)}")
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:  # a JSON integer beyond float range
+        finite = False
+    if not finite:
+        _fail(where, f"expected a finite number, got {_short(value)}")
     if integer and int(value) != value:
         _fail(where, f"expected a whole number, got {value}")
     if not lo <= value <= hi:
-        _fail(where, f"{value} is out of range [{lo:g}, {hi:g}]")
+        _fail(where, f"{_short(value)} is out of range [{lo:g}, {hi:g}]")
     return int(value) if integer else float(value)
 
 
-def _pair(value, where, increasing=False):
+def _short(value) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _pair(value, where, increasing=False, limit=MAX_DOMAIN):
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         _fail(where, "expected [x, y] numbers" if not increasing else "expected [min, max] numbers")
-    a = _number(value[0], f"{where}[0]")
-    b = _number(value[1], f"{where}[1]")
+    a = _number(value[0], f"{where}[0]", lo=-limit, hi=limit)
+    b = _number(value[1], f"{where}[1]", lo=-limit, hi=limit)
     if increasing and not b > a:
         _fail(where, f"min {a:g} must be below max {b:g}")
+    if increasing and (b - a) < 1e-9 * max(abs(a), abs(b), 1.0):
+        _fail(where, f"[{a:g}, {b:g}] is too narrow to draw (width below 1e-9 of its size)")
     return (a, b)
 
 
@@ -212,6 +279,17 @@ def _migrate(data: dict) -> dict:
 
 _KEYS = {"format_version", "function_text", "params", "xrange", "yrange", "resolution", "colormap", "zscale",
          "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset", "network"}
+
+
+def _check_work(s: Session) -> None:
+    """The session as a whole: each count may be within its limit and the product not."""
+    runs = len(s.enabled_optimizers()) * len(s.starts)
+    total = runs * s.steps
+    if total > MAX_TOTAL_STEPS:
+        raise SessionError(
+            f"the session asks for {len(s.enabled_optimizers())} optimizers x {len(s.starts)} starts x "
+            f"{s.steps:,} steps = {total:,} optimizer steps; at most {MAX_TOTAL_STEPS:,} "
+            f"(~{MAX_TOTAL_STEPS * 60 / 1e6:.0f} MB): use fewer optimizers, starts or steps")
 
 
 def _from_dict(data) -> Session:
@@ -291,14 +369,16 @@ def _from_dict(data) -> Session:
             _fail(f"{where}.enabled", "expected true or false")
         s.optimizers.append(OptimizerInstance(cname, full, color.lower(), enabled))
     s.steps = _number(data.get("steps", s.steps), "steps", lo=1, hi=MAX_STEPS, integer=True)
-    s.noise = _number(data.get("noise", s.noise), "noise", lo=0)
+    s.noise = _number(data.get("noise", s.noise), "noise", lo=0, hi=1e6)
     s.seed = _number(data.get("seed", s.seed), "seed", lo=0, hi=2**63 - 1, integer=True)
     camera = data.get("camera")
     if camera is not None:
         if not isinstance(camera, dict) or set(camera) - {"elevation", "azimuth", "distance"}:
             _fail("camera", "expected {elevation, azimuth, distance}")
-        camera = {k: _number(v, f"camera.{k}") for k, v in camera.items()}
+        limits = {"elevation": (-90, 90), "azimuth": (-1e6, 1e6), "distance": (1e-3, 1e6)}
+        camera = {k: _number(v, f"camera.{k}", lo=limits[k][0], hi=limits[k][1]) for k, v in camera.items()}
     s.camera = camera
+    _check_work(s)
     preset = data.get("preset")
     if preset is not None:
         try:
