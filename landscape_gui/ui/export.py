@@ -305,6 +305,10 @@ def _atomic(path: Path, write) -> None:
         atomic_write(path, write)
     except OSError as exc:  # name the target, not the temporary file
         raise ExportError(f"-o: could not write {path}: {exc.strerror or exc}") from None
+    except ExportError as exc:
+        if str(path) in str(exc) or str(exc).startswith("-o:"):
+            raise
+        raise ExportError(f"-o: could not write {path}: {exc}") from None
 
 
 def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int = 20, camera=None,
@@ -389,10 +393,10 @@ def _check_video(p: Path, frames: int) -> None:
             n = sum(1 for _ in reader)
         finally:
             reader.close()
-    except Exception as exc:  # noqa: BLE001 - any failure to read it back means a bad file
-        raise ExportError(f"-o: the MP4 could not be written completely ({type(exc).__name__}: {exc})") from None
+    except Exception:  # noqa: BLE001 - any failure to read it back means a bad file
+        raise ExportError("the MP4 could not be written completely (ffmpeg's file is unreadable)") from None
     if n < frames:
-        raise ExportError(f"-o: the MP4 could not be written completely ({n} of {frames} frames)")
+        raise ExportError(f"the MP4 could not be written completely ({n} of {frames} frames)")
 
 
 def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -> None:
