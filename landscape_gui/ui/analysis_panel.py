@@ -430,6 +430,16 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
             self.edge_label.setText("")
 
 
+def _scrolling(page: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    """A tab page that scrolls instead of forcing its minimum width on the whole dock."""
+    area = QtWidgets.QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setWidget(page)
+    return area
+
+
 class AnalysisPanel(QtWidgets.QWidget):
     """Critical points table, basin controls with progress/cancel and legend, LR sweep."""
 
@@ -445,6 +455,9 @@ class AnalysisPanel(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout()
         self.optimizer_box = QtWidgets.QComboBox(objectName="analysisOptimizer")
         self.start_box = QtWidgets.QComboBox(objectName="analysisStart")
+        for box in (self.optimizer_box, self.start_box):  # long labels must not widen the dock
+            box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(14)
         form.addRow("Optimizer", self.optimizer_box)
         form.addRow("Start point", self.start_box)
         lay.addLayout(form)
@@ -467,10 +480,13 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.rho_spin = QtWidgets.QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=1e3, value=model.rho,
                                                  singleStep=0.01)
         row.addWidget(self.rho_spin)
+        for spin in (self.seeds_spin, self.rho_spin):
+            spin.setMinimumWidth(58)
         cl.addLayout(row)
         glyph = {"o": "●", "t1": "▲", "s": "■", "d": "◆"}   # as the 2-D markers are drawn
         legend = QtWidgets.QLabel("  ".join(f"<span style='color:{col}'>{glyph[sym]}</span> {k}"
                                             for k, (col, sym) in KIND_STYLE.items()))
+        legend.setWordWrap(True)
         cl.addWidget(legend)
         self.table = QtWidgets.QTableWidget(0, len(self.COLUMNS), objectName="criticalPointsTable")
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
@@ -481,7 +497,7 @@ class AnalysisPanel(QtWidgets.QWidget):
                               "cond.: |λ|max/|λ|min; SAM sharpness: max f(p+e) − f(p) over |e| ≤ ρ; "
                               "basin area: share of the domain whose runs of the chosen optimizer end here.")
         cl.addWidget(self.table, 1)
-        self.tabs.addTab(cp, "Critical points")
+        self.tabs.addTab(_scrolling(cp), "Critical points")
 
         # basins
         bp = QtWidgets.QWidget()
@@ -510,7 +526,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         bl.addLayout(brow)
         bl.addLayout(prow)
         bl.addWidget(self.legend, 1)
-        self.tabs.addTab(bp, "Basins")
+        self.tabs.addTab(_scrolling(bp), "Basins")
 
         # learning-rate sweep
         sp = QtWidgets.QWidget()
@@ -540,7 +556,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         sl.addLayout(srow)
         sl.addWidget(self.sweep_plot, 1)
         sl.addWidget(self.sweep_note)
-        self.tabs.addTab(sp, "LR sweep")
+        self.tabs.addTab(_scrolling(sp), "LR sweep")
         self.status = QtWidgets.QLabel(wordWrap=True, objectName="analysisStatus")
         lay.addWidget(self.status)
 

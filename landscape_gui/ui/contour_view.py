@@ -26,7 +26,10 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         item = self.getPlotItem()
         item.setLabel("bottom", "x")
         item.setLabel("left", "y")
-        item.getViewBox().setAspectLocked(False)
+        #: "auto": one unit of x is as long as one of y when both axes are the same kind of
+        #: quantity (their spans within 10x of each other), else each axis fills the view;
+        #: "equal" / "free" force one or the other (View menu)
+        self.aspect_mode = "auto"
         item.hideButtons()
         for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
             self.getPlotItem().getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -78,7 +81,25 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.minima.setData(m[:, 0], m[:, 1])
         if (s.xrange, s.yrange) != getattr(self, "_domain", None):  # refit only for a new domain
             self._domain = (s.xrange, s.yrange)
+            self._apply_aspect()
             self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
+
+    def equal_aspect(self) -> bool:
+        """Whether the 2-D view draws x and y units at the same length."""
+        if self.aspect_mode != "auto":
+            return self.aspect_mode == "equal"
+        (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
+        ratio = (x1 - x0) / (y1 - y0)
+        return 0.1 <= ratio <= 10.0
+
+    def set_aspect_mode(self, mode: str) -> None:
+        self.aspect_mode = mode
+        self._apply_aspect()
+        s = self.controller.session
+        self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
+
+    def _apply_aspect(self) -> None:
+        self.getPlotItem().getViewBox().setAspectLocked(self.equal_aspect(), ratio=1.0)
 
     def _update_isolines(self) -> None:
         """Isolines now, unless the surface changes continuously (a slider being dragged):

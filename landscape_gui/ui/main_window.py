@@ -68,16 +68,17 @@ class MainWindow(QtWidgets.QMainWindow):
                                         QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 0)
         self.tabifyDockWidget(self.findChild(QtWidgets.QDockWidget, "Optimizers_dock"), self.analysis_dock)
         self.findChild(QtWidgets.QDockWidget, "Optimizers_dock").raise_()
-        self.resizeDocks([self.loss_dock], [190], QtCore.Qt.Orientation.Vertical)
+        self._layout_pending = True  # sized once the window is shown (docks need a real size)
+        self._default_layout(resize_docks=False)
         self._menus()
         self.status_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.status_label, 1)
         c.status.connect(self.status_label.setText)
         c.trajectoriesChanged.connect(lambda _: self._report_divergence())
-        self.resize(1280, 800)
         self.settings = QtCore.QSettings("landscape-gui", "landscape-gui")
         geometry = self.settings.value("geometry")
-        if geometry is not None and autosave:
+        self._restored_geometry = geometry is not None and autosave
+        if self._restored_geometry:
             self.restoreGeometry(geometry)
             self.restoreState(self.settings.value("windowState"))
         # unsaved work: title mark, autosave, and a question on close
@@ -91,6 +92,37 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ask_save_changes = self._ask_save_changes  # tests replace this (no modal dialogs)
         self._apply_camera()
         self._update_title()
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self._layout_pending:
+            self._layout_pending = False
+            if not self._restored_geometry:
+                QtCore.QTimer.singleShot(0, lambda: self._default_layout(resize_window=False))
+
+    def _default_layout(self, resize_window: bool = True, resize_docks: bool = True) -> None:
+        """Open at 90% of the screen, the 3-D view the largest part: docks sized in proportion
+        (a projector at 1280x800 and a 1920x1080 monitor both get a usable loss plot)."""
+        screen = QtGui.QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1280, 800)
+        if resize_window:
+            w = max(1024, int(avail.width() * 0.9))
+            h = max(700, int(avail.height() * 0.9))
+            w, h = min(w, max(avail.width(), 1024)), min(h, max(avail.height(), 700))
+            self.resize(w, h)
+            if screen is not None and avail.width() >= w:
+                self.move(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2)
+        if not resize_docks:
+            return
+        w, h = self.width(), self.height()
+        left = max(230, int(0.16 * w))
+        right = max(300, int(0.2 * w))
+        self.resizeDocks([self.findChild(QtWidgets.QDockWidget, "Function_dock"),
+                          self.findChild(QtWidgets.QDockWidget, "Optimizers_dock")], [left, right],
+                         QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.loss_dock], [max(210, int(0.27 * h))], QtCore.Qt.Orientation.Vertical)
+        centre = w - left - right
+        self.view_splitter.setSizes([int(centre * 0.58), centre - int(centre * 0.58)])
 
     @property
     def session(self) -> Session:
@@ -164,6 +196,17 @@ class MainWindow(QtWidgets.QMainWindow):
             act.toggled.connect(lambda v, k=key: QtCore.QSettings("landscape-gui", "landscape-gui")
                                 .setValue(f"view/{k}", v))
             self.view_toggles[key] = act
+        aspect = view.addMenu("2-D aspect")
+        group = QtGui.QActionGroup(self)
+        self.aspect_actions = {}
+        for mode, text in (("auto", "Automatic (equal when x and y are alike)"),
+                           ("equal", "Equal x and y scale"), ("free", "Fill the view")):
+            act = aspect.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(mode == "auto")
+            group.addAction(act)
+            act.triggered.connect(lambda _=False, m=mode: self.contour_view.set_aspect_mode(m))
+            self.aspect_actions[mode] = act
         menu = self.menuBar().addMenu("&Analysis")
         p = self.analysis_panel
         self.analysis_actions = {}

@@ -80,6 +80,8 @@ class FunctionEditor(QtWidgets.QWidget):
         for lf in functions.FUNCTIONS:
             self.preset.addItem(lf.title, lf.key)
             self.preset.setItemData(self.preset.count() - 1, lf.lesson, QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.preset.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(10)
         self.preset.activated.connect(self._preset_chosen)
         lay.addWidget(self.preset)
         lay.addWidget(QtWidgets.QLabel("f(x, y) ="))
@@ -110,6 +112,7 @@ class FunctionEditor(QtWidgets.QWidget):
             pair = []
             for _ in range(2):
                 sb = QtWidgets.QDoubleSpinBox(decimals=3, minimum=-1e6, maximum=1e6, singleStep=0.5)
+                sb.setMinimumWidth(72)  # the hint fits "-1000000.000": too wide for a narrow dock
                 sb.setKeyboardTracking(False)
                 sb.valueChanged.connect(self._domain_edited)
                 row.addWidget(sb)
@@ -386,6 +389,13 @@ class OptimizerPanel(QtWidgets.QWidget):
         controller.sessionReplaced.connect(self.rebuild)
         self.rebuild()
 
+    def _show_card(self, card) -> None:
+        self.cards.activate()  # the new card's geometry, before the scroll area uses it
+        self.cards_host.resize(self.scroll.viewport().width(), self.cards_host.sizeHint().height())
+        bar = self.scroll.verticalScrollBar()
+        bar.setMaximum(max(0, self.cards_host.height() - self.scroll.viewport().height()))
+        self.scroll.ensureWidgetVisible(card, 0, 0)
+
     def rebuild(self) -> None:
         s = self.controller.session
         for box, value in ((self.steps, s.steps), (self.noise, s.noise), (self.seed, s.seed)):
@@ -396,36 +406,65 @@ class OptimizerPanel(QtWidgets.QWidget):
         while self.cards.count() > 1:
             w = self.cards.takeAt(0).widget()
             w.deleteLater()
-        for i in range(len(self.controller.session.optimizers)):
+        n = len(self.controller.session.optimizers)
+        for i in range(n):
             self.cards.insertWidget(i, OptimizerCard(self.controller, i))
+        # the cards never get narrower than their content (no clipped close buttons)
+        self.scroll.setMinimumWidth(self.cards_host.minimumSizeHint().width()
+                                    + self.scroll.verticalScrollBar().sizeHint().width() + 4)
+        if n > getattr(self, "_shown_cards", n):  # a card was added: bring it into view
+            card = self.cards.itemAt(n - 1).widget()
+            QtCore.QTimer.singleShot(0, lambda: self._show_card(card))
+        self._shown_cards = n
 
 
 class LossPlot(pg.PlotWidget):
-    """Loss vs step for every trajectory, colours matching; log y optional."""
+    """Loss vs step for every trajectory, colours matching; log y optional.
+
+    The legend sits in its own column right of the axes, so it never covers a curve,
+    and has one entry per enabled optimizer drawn from the optimizer's own colour (not
+    tied to a curve, whose index shifts when start points come and go). The y range
+    comes from the runs that stay finite; a run that blows up is drawn until it leaves
+    that range and marked there with a red cross, instead of rescaling the plot to 1e21.
+    """
 
     def __init__(self, controller, parent=None):
         super().__init__(parent, background="#15171c")
         self.setObjectName("lossPlot")
         self.controller = controller
         self.log_y = True
-        self.getPlotItem().setLabel("bottom", "step")
-        self.getPlotItem().setLabel("left", "f")
-        self.getPlotItem().showGrid(x=True, y=True, alpha=0.2)
+        item = self.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "f")
+        item.showGrid(x=True, y=True, alpha=0.2)
         for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
-            self.getPlotItem().getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            item.getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # SI prefixes on a log axis turned 1e21 into "(x1e+21)" and ticks of 1e-41
+        item.getAxis("left").enableAutoSIPrefix(False)
         self.curves: list[pg.PlotDataItem] = []
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
         self.addItem(self.cursor)
+        self.left_marks = pg.ScatterPlotItem(symbol="x", size=11, pen=pg.mkPen("#ff5555", width=2),
+                                             brush=None)
+        self.left_marks.setZValue(10)
+        self.addItem(self.left_marks)
         self._refit = QtCore.QTimer(self, singleShot=True, interval=250)
-        self._refit.timeout.connect(lambda: self.getPlotItem().enableAutoRange(y=True))
-        self.legend = self.getPlotItem().addLegend(offset=(-10, 8), labelTextColor=(230, 230, 230),
-                                                   brush=pg.mkBrush(21, 23, 28, 200))
+        self._refit.timeout.connect(self._fit_y)
+        self.legend = pg.LegendItem(labelTextColor=(230, 230, 230), brush=pg.mkBrush(21, 23, 28, 230),
+                                    verSpacing=-4)
+        item.layout.addItem(self.legend, 2, 3)  # a column of its own, right of the plot
+        item.layout.setColumnStretchFactor(3, 0)
+        self._legend_entries: list[tuple[str, str]] | None = None
+        self._proxies: list[pg.PlotDataItem] = []
+        self._y_range: tuple[float, float] | None = None
         controller.trajectoriesChanged.connect(self._trajectories_changed)
         self._last_full = -1.0
         self._pending = False  # False: nothing scheduled; None: everything; a set: those starts
         self._deferred = QtCore.QTimer(self, singleShot=True)
         self._deferred.timeout.connect(self._flush)
         controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
+        controller.optimizersChanged.connect(self._update_legend)
+        controller.sessionReplaced.connect(self._update_legend)
         self.refresh()
 
     def set_log(self, on: bool) -> None:
@@ -455,14 +494,31 @@ class LossPlot(pg.PlotWidget):
         self._last_full = time.perf_counter()
         self.refresh(None if pending is None else sorted(pending))
 
+    def _update_legend(self) -> None:
+        entries = [(o.label, o.color) for o in self.controller.session.enabled_optimizers()]
+        if entries == self._legend_entries:
+            return
+        self._legend_entries = entries
+        self.legend.clear()
+        self._proxies = []
+        for label, color in entries:
+            proxy = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.5))  # never in the plot
+            self._proxies.append(proxy)
+            self.legend.addItem(proxy, label)
+
+    def legend_entries(self) -> list[tuple[str, str]]:
+        """(label, colour) of each legend entry as drawn."""
+        return [(label.text, sample.item.opts["pen"].color().name())
+                for sample, label in self.legend.items]
+
     def refresh(self, starts=None) -> None:
         """All curves; the y range is refitted only on full updates, not during a drag
         (refitting re-renders the axes, the most expensive part of this plot)."""
         c = self.controller
         b = c.batch
+        self._update_legend()
         if b is None:
             return
-        self.getPlotItem().enableAutoRange(y=False)
         if starts is None:
             self._refit.start()  # refit once the slider or typing pauses
         enabled = c.session.enabled_optimizers()
@@ -484,21 +540,57 @@ class LossPlot(pg.PlotWidget):
         if axis_state != getattr(self, "_axis_state", None):  # re-rendering the axes is costly
             self._axis_state = axis_state
             self.getPlotItem().setLogMode(y=self.log_y)
-            self.getPlotItem().setLabel("left", label + (" (log)" if self.log_y else ""))
+            self.getPlotItem().setLabel("left", label + (" (log scale)" if self.log_y else ""))
+        self._shift = shift
+        top = self._top(losses + shift)
         steps = np.arange(losses.shape[2])
-        labels = [(o.label, o.color) for o in enabled] if n_st else []
-        relabel = labels != getattr(self, "_legend_labels", None)  # not on every drag
-        if relabel:
-            self.legend.clear()
-            starts = None
         for ci in range(n_cfg):
+            pen = pg.mkPen(enabled[ci].color, width=1)
             for k in (range(n_st) if starts is None else starts):
-                curve = self.curves[ci * n_st + k]
-                curve.setData(steps, losses[ci, k] + shift, pen=pg.mkPen(enabled[ci].color, width=1))
-                if k == 0 and relabel:
-                    self.legend.addItem(curve, enabled[ci].label)
-        self._legend_labels = labels
+                y = losses[ci, k] + shift
+                over = np.flatnonzero(~(y <= top))  # beyond the range, inf or NaN: it has left
+                if over.size:
+                    y = y[: over[0]]
+                self.curves[ci * n_st + k].setData(steps[: y.size], y, pen=pen)
+        self._mark_departures(losses + shift, top)
         self.cursor.setValue(c.step)
+
+    def _top(self, values: np.ndarray) -> float:
+        """Upper end of the y range: the largest value of the runs that stay finite and
+        bounded, at most 1000x the largest starting value (a run on its way to 1e21 is not
+        allowed to squash every other curve into the bottom pixel row)."""
+        start = values[..., 0]
+        ref = np.nanmax(np.abs(start[np.isfinite(start)])) if np.isfinite(start).any() else 1.0
+        limit = max(ref, 1e-300) * 1e3
+        finite = values[np.isfinite(values) & (values <= limit)]
+        return float(finite.max()) if finite.size else limit
+
+    def _mark_departures(self, values: np.ndarray, top: float) -> None:
+        xs, ys, brushes = [], [], []
+        for ci in range(values.shape[0]):
+            for k in range(values.shape[1]):
+                over = np.flatnonzero(~(values[ci, k] <= top))
+                if over.size:
+                    xs.append(max(over[0] - 1, 0))
+                    ys.append(np.log10(top) if self.log_y and top > 0 else top)
+        self.left_marks.setData(xs, ys)
+        self._departures = len(xs)
+
+    def _fit_y(self) -> None:
+        b = self.controller.batch
+        if b is None:
+            return
+        values = b.losses + getattr(self, "_shift", 0.0)
+        top = self._top(values)
+        finite = values[np.isfinite(values) & (values <= top)]
+        if not finite.size:
+            return
+        lo, hi = float(finite.min()), top
+        if self.log_y:
+            lo, hi = np.log10(max(lo, 1e-300)), np.log10(max(hi, 1e-300))
+        pad = 0.04 * (hi - lo) if hi > lo else 0.5
+        self.getPlotItem().setYRange(lo - pad, hi + pad, padding=0)
+        self._y_range = (lo - pad, hi + pad)
 
 
 class PlaybackBar(QtWidgets.QWidget):

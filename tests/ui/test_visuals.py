@@ -1,0 +1,131 @@
+"""Issue 14: what the window shows matches the model (legend colours, log axis, aspect, layout)."""
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+def _image(widget):
+    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return arr[:, : 3 * w].reshape(h, w, 3).astype(int), img.devicePixelRatio()
+
+
+def _legend_matches_curves(window):
+    plot = window.loss_plot
+    enabled = window.session.enabled_optimizers()
+    entries = plot.legend_entries()
+    assert entries == [(o.label, o.color) for o in enabled]
+    n_st = len(window.session.starts)
+    for ci, o in enumerate(enabled):  # every curve of optimizer ci is drawn in its colour
+        for k in range(n_st):
+            assert plot.curves[ci * n_st + k].opts["pen"].color().name() == o.color
+    # and on screen: the legend's sample line of each entry is painted in that colour
+    arr, dpr = _image(plot)
+    for (sample, _), o in zip(plot.legend.items, enabled):
+        r = sample.sceneBoundingRect()
+        p = plot.mapFromScene(QtCore.QPointF(r.center().x(), r.center().y()))
+        x, y = int(p.x() * dpr), int(p.y() * dpr)
+        patch = arr[y - 6:y + 7, x - 10:x + 11].reshape(-1, 3)
+        want = np.array(QtGui.QColor(o.color).getRgb()[:3])
+        assert np.abs(patch - want).sum(axis=1).min() < 60, (o.label, o.color)
+
+
+def test_loss_legend_follows_start_points_presets_and_optimizers(window, qtbot):
+    c = window.controller
+    c.add_start(0.5, 2.5)  # a third start point
+    c.add_start(-0.5, 0.5)
+    qtbot.wait(400)
+    _legend_matches_curves(window)
+    while len(window.session.starts) > 1:
+        c.remove_start(len(window.session.starts) - 1)
+    qtbot.wait(400)
+    _legend_matches_curves(window)
+    c.load_preset("himmelblau")
+    c.add_optimizer("Adagrad")  # a fifth optimizer gets its entry too
+    qtbot.wait(400)
+    assert len(window.loss_plot.legend.items) == 5
+    _legend_matches_curves(window)
+
+
+def test_legend_never_covers_the_curves(window, qtbot):
+    plot = window.loss_plot
+    vb = plot.getPlotItem().getViewBox()
+    legend = plot.legend.sceneBoundingRect()
+    assert legend.intersected(vb.sceneBoundingRect()).width() < 2  # side by side (edges may touch)
+    assert legend.left() >= vb.sceneBoundingRect().right() - 2
+
+
+def test_log_loss_axis_shows_true_values_and_a_divergence_does_not_rescale(window, qtbot):
+    c = window.controller
+    window.function_editor.set_formula("a*x^2 + b*y^2")
+    c.set_param("b", 30.0)  # SGD at lr 0.1 multiplies y by -5 each step: diverges
+    c.set_domain((-2, 2), (-2, 2))
+    while len(window.session.optimizers) > 1:
+        c.remove_optimizer(1)
+    c.update_optimizer(0, hyperparameters={"lr": 0.1})
+    c.add_optimizer("Adam")
+    qtbot.wait(600)
+    plot = window.loss_plot
+    axis = plot.getPlotItem().getAxis("left")
+    assert "x1e" not in axis.labelString() and axis.labelUnitPrefix == ""
+    lo, hi = plot.getPlotItem().getViewBox().viewRange()[1]
+    start_loss = float(np.nanmax(c.batch.losses[:, :, 0]))
+    assert hi <= np.log10(start_loss * 1e3) + 1  # not 1e21
+    assert plot._departures >= 1  # the diverged run is marked where it left
+    ticks = axis.tickValues(lo, hi, 300)[0][1]  # the labelled (major) ticks
+    labels = axis.tickStrings(ticks, 1.0, 1.0)
+    assert len(ticks) >= 2
+    for v, text in zip(ticks, labels):  # each label is the true value 10^v (10⁻¹¹ only if it is)
+        assert abs(np.log10(_value_of(text)) - v) < 0.05, (v, text)
+
+
+def _value_of(text: str) -> float:
+    sup = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+    if text.startswith("10") and len(text) > 2 and text[2] in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻":
+        return 10.0 ** int(text[2:].translate(sup))
+    return float(text.replace("−", "-"))
+
+
+def test_2d_view_has_equal_aspect_for_a_square_domain_and_a_menu_for_the_rest(window, qtbot):
+    vb = window.contour_view.getPlotItem().getViewBox()
+    qtbot.wait(200)
+    px, py = vb.viewPixelSize()
+    assert abs(px / py - 1) < 0.02
+    window.controller.set_domain((-500, 500), (-1, 1))  # unlike quantities: fill the view
+    qtbot.wait(200)
+    px, py = vb.viewPixelSize()
+    assert px / py > 20
+    window.aspect_actions["equal"].trigger()
+    qtbot.wait(200)
+    px, py = vb.viewPixelSize()
+    assert abs(px / py - 1) < 0.02
+
+
+def test_window_opens_relative_to_the_screen_with_the_3d_view_largest(qtbot, tmp_path):
+    from landscape_gui.core.session import Session
+    from landscape_gui.ui import MainWindow
+
+    w = MainWindow(Session.default(), autosave=False)
+    w.ask_save_changes = lambda: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(300)
+    avail = QtGui.QGuiApplication.primaryScreen().availableGeometry()
+    assert w.width() >= 0.8 * avail.width() or w.width() >= 1024
+    area = {name: widget.width() * widget.height() for name, widget in (
+        ("3d", w.surface_view), ("2d", w.contour_view), ("function", w.function_editor),
+        ("optimizers", w.optimizer_panel), ("loss", w.loss_plot))}
+    assert max(area, key=area.get) == "3d", area
+    assert w.loss_plot.height() >= 120
+
+
+def test_a_new_optimizer_card_is_scrolled_into_view(window, qtbot):
+    for name in ("Adagrad", "Adadelta", "NAdam", "Lion"):
+        window.controller.add_optimizer(name)
+    qtbot.wait(300)
+    panel = window.optimizer_panel
+    card = panel.cards.itemAt(len(window.session.optimizers) - 1).widget()
+    top = card.mapTo(panel.scroll.viewport(), QtCore.QPoint(0, 0)).y()
+    assert 0 <= top < panel.scroll.viewport().height()
