@@ -86,6 +86,7 @@ class SessionController(QtCore.QObject):
     stepChanged = QtCore.Signal(int)            # playback step
     sessionReplaced = QtCore.Signal()           # undo/redo/open: every view re-reads the session
     status = QtCore.Signal(str)
+    kernelStatus = QtCore.Signal(str)           # compile progress: its own place, never over a message
 
     def __init__(self, session: Session | None = None, parent=None):
         super().__init__(parent)
@@ -373,13 +374,14 @@ class SessionController(QtCore.QObject):
         formula_done = compiled.numba_ready or compiled.numba_error is not None
         if error or compiled.numba_error:
             self._kernel_poll.stop()
-            self.status.emit("fast kernels unavailable, using the slower numpy path: "
+            self.kernelStatus.emit("fast kernels unavailable, using the slower numpy path: "
                              + (error or compiled.numba_error))
             return
         if formula_done and ready == wanted:
             self._kernel_poll.stop()
             if self._kernels_were_pending:
-                self.status.emit(f"fast kernels ready: formula and {wanted} optimizers")
+                self.kernelStatus.emit(f"fast kernels ready: formula and {wanted} optimizers")
+                QtCore.QTimer.singleShot(8000, lambda: self.kernelStatus.emit(""))
             self._kernels_were_pending = False
             return
         self._kernels_were_pending = True
@@ -387,7 +389,7 @@ class SessionController(QtCore.QObject):
         msg = "fast kernels: " + ", ".join(parts) + " (numpy meanwhile, same numbers)"
         if msg != getattr(self, "_last_kernel_status", None):
             self._last_kernel_status = msg
-            self.status.emit(msg)
+            self.kernelStatus.emit(msg)
 
     # -- queries for views ----------------------------------------------------------------
     def known_minima(self) -> np.ndarray:

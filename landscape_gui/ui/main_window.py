@@ -74,6 +74,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.status_label, 1)
         c.status.connect(self.status_label.setText)
+        self.kernel_label = QtWidgets.QLabel(objectName="kernelStatus")
+        self.kernel_label.setStyleSheet("color: #9aa0a6;")
+        self.statusBar().addPermanentWidget(self.kernel_label)
+        c.kernelStatus.connect(self.kernel_label.setText)
         c.trajectoriesChanged.connect(lambda _: self._report_divergence())
         self.settings = QtCore.QSettings("landscape-gui", "landscape-gui")
         geometry = self.settings.value("geometry")
@@ -243,6 +247,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
             self._nn_panel = NNPanel()
             self._nn_panel.attach(self.controller)
+            # training results reach the window's status bar while the network tab shows
+            self._nn_panel.controller.message.connect(
+                lambda m: self.modes.currentIndex() == 1 and self.status_label.setText(m))
             self._nn_page.setWidget(self._nn_panel)
         return self._nn_panel
 
@@ -254,10 +261,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self._dock_visibility = {d: d.isVisible() for d in docks}
             for d in docks:
                 d.hide()
-            self.status_label.setText("Neural network mode: choose data and a network, then Train")
+            self._formula_status = self.status_label.text()
+            nn = self.nn_panel
+            self.status_label.setText(nn.status.text() if nn.controller.result is not None
+                                      else "Neural network mode: choose data and a network, then Train")
         else:
             for d, visible in getattr(self, "_dock_visibility", {}).items():
                 d.setVisible(visible)
+            # the formula mode's own last message, not the network mode's
+            self.status_label.setText(getattr(self, "_formula_status", ""))
 
     def show_analysis_tab(self, tab: int) -> None:
         self.analysis_dock.show()
@@ -371,6 +383,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.path = Path(path)
         self._remember(self.path)
         self._update_title()
+        self.status_label.setText(f"opened {self.path}")
         return True
 
     def new_session(self) -> None:
@@ -379,6 +392,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.controller.undo_stack.clear()
             self.path = None
             self._update_title()
+            self.status_label.setText("new session (the default Rosenbrock)")
 
     def _remember(self, path: Path) -> None:
         recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]

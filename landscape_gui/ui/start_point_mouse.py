@@ -54,6 +54,10 @@ class StartPointMouse:
             hit = self.data_under(pos)
             if hit is not None:
                 self.controller.move_start(self._dragging, *hit)  # the drag hot path
+                f = self.controller.function.value(*hit)
+                # where the start point is now, not where the drag began
+                self.controller.status.emit(f"start {self._dragging + 1} at x = {hit[0]:.4g}, "
+                                            f"y = {hit[1]:.4g}, f = {f:.6g}")
             ev.accept()
             return
         if not ev.buttons():

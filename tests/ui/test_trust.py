@@ -79,6 +79,7 @@ def test_kernel_status_counts_and_never_claims_a_compile_that_did_not_happen(win
     """All kernels are loaded by the fixture: File → New must not say "compiled in 61744 ms"."""
     messages = []
     window.controller.status.connect(messages.append)
+    window.controller.kernelStatus.connect(messages.append)
     window.new_session()
     qtbot.wait(400)
     assert not any("compiled" in m or "fast kernels" in m for m in messages), messages

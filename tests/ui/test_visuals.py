@@ -129,3 +129,42 @@ def test_a_new_optimizer_card_is_scrolled_into_view(window, qtbot):
     card = panel.cards.itemAt(len(window.session.optimizers) - 1).widget()
     top = card.mapTo(panel.scroll.viewport(), QtCore.QPoint(0, 0)).y()
     assert 0 <= top < panel.scroll.viewport().height()
+
+
+# --- the status bar tells the truth (item 7) ---------------------------------------------------
+
+def test_status_after_a_drag_names_where_the_point_is_now(window, qtbot):
+    from gui_helpers import contour_pixel, mouse
+
+    plot = window.contour_view
+    c = window.controller
+    x0, y0 = c.session.starts[0]
+    mouse(plot.viewport(), "move", contour_pixel(plot, x0, y0), buttons=QtCore.Qt.MouseButton.NoButton)
+    mouse(plot.viewport(), "press", contour_pixel(plot, x0, y0))
+    mouse(plot.viewport(), "move", contour_pixel(plot, 0.5, 1.0))
+    mouse(plot.viewport(), "move", contour_pixel(plot, 1.0, 0.5))
+    mouse(plot.viewport(), "release", contour_pixel(plot, 1.0, 0.5))
+    x1, y1 = c.session.starts[0]
+    text = window.status_label.text()
+    assert f"x = {x1:.4g}" in text and f"y = {y1:.4g}" in text, text
+
+
+def test_new_session_and_kernel_messages_do_not_overwrite_what_happened(window, qtbot):
+    window.status_label.setText("restored the session from before the last crash")
+    window.controller.kernelStatus.emit("fast kernels ready: formula and 12 optimizers")
+    assert window.status_label.text() == "restored the session from before the last crash"
+    assert "kernels ready" in window.kernel_label.text()
+    window.new_session()
+    assert "compiled in" not in window.status_label.text()
+    assert window.status_label.text().startswith("new session")
+
+
+def test_network_mode_message_stays_in_the_network_mode(window, qtbot):
+    window.status_label.setText("grid 200×200 in 3.0 ms")
+    window.modes.setCurrentIndex(1)
+    qtbot.wait(50)
+    assert "Neural network mode" in window.status_label.text()
+    window.modes.setCurrentIndex(0)
+    qtbot.wait(50)
+    assert "Neural network" not in window.status_label.text()
+    assert window.status_label.text() == "grid 200×200 in 3.0 ms"
