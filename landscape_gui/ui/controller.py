@@ -381,7 +381,7 @@ class SessionController(QtCore.QObject):
             self._kernel_poll.stop()
             if self._kernels_were_pending:
                 self.kernelStatus.emit(f"fast kernels ready: formula and {wanted} optimizers")
-                QtCore.QTimer.singleShot(8000, lambda: self.kernelStatus.emit(""))
+                QtCore.QTimer.singleShot(8000, self, lambda: self.kernelStatus.emit(""))
             self._kernels_were_pending = False
             return
         self._kernels_were_pending = True

@@ -11,6 +11,7 @@ the descent, step by step, as GIF (Pillow) or MP4 (imageio + ffmpeg, when instal
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.cancel import Cancelled  # noqa: F401  (export_dialog catches it from here)
 from ..core.files import atomic_write
+from ..core.scene.surface import height_ticks, tick_text
 
 MAX_SIDE = 4096
 IMAGE_SUFFIXES = (".png",)
@@ -117,12 +119,48 @@ def _paint_colorbar(painter, controller, rect: QtCore.QRectF, scale: float) -> N
     f = QtGui.QFont("DejaVu Sans", int(9 * scale))
     painter.setFont(f)
     painter.setPen(QtGui.QColor(235, 235, 240))
-    for k in range(5):
-        u = k / 4
+    for u, text in colorbar_ticks(controller.heights):
         y = bar.bottom() - u * bar.height()
-        painter.drawText(QtCore.QPointF(bar.right() + 4 * scale, y + 4 * scale),
-                         f"{controller.heights.value_at(u):.3g}")
+        painter.drawText(QtCore.QPointF(bar.right() + 4 * scale, y + 4 * scale), text)
     painter.drawText(QtCore.QPointF(bar.left() - 6 * scale, bar.top() - 8 * scale), "f")
+
+
+def colorbar_ticks(hmap) -> list[tuple[float, str]]:
+    """Round values along the bar, and both ends labelled with the values they stand for."""
+    ticks = [(h, tick_text(v)) for h, v in height_ticks(hmap)]
+    ends = [(0.0, tick_text(hmap.value_at(0.0))), (1.0, tick_text(hmap.value_at(1.0)))]
+    for h, text in ends:
+        if all(abs(h - t) > 0.08 for t, _ in ticks):
+            ticks.append((h, text))
+    return sorted(ticks)
+
+
+_MATRIX_GROUP = re.compile(rb'<g ([^>]*?)transform="matrix\(([^)]*)\)"([^>]*)>(.*?)</g>', re.S)
+_PAIR = re.compile(rb"(-?[0-9.]+(?:e[-+]?[0-9]+)?),(-?[0-9.]+(?:e[-+]?[0-9]+)?)")
+
+
+def bake_svg_transforms(svg: bytes) -> bytes:
+    """Qt writes cosmetic (1 px) lines as ``vector-effect="non-scaling-stroke"`` paths in data
+    units under a x100 transform; only browsers honour that, and rsvg, Inkscape and
+    ImageMagick draw every line hundreds of pixels wide. Apply each such group's
+    transform to its coordinates instead, so the strokes are plain pixel widths."""
+
+    def bake(m):
+        body = m.group(4)
+        if b"non-scaling-stroke" not in body or re.search(rb"<(?!path|polyline|/)", body):
+            return m.group(0)  # other elements: leave the group as Qt wrote it
+        a, b, c, d, e, f = (float(v) for v in m.group(2).split(b","))
+
+        def point(p):
+            x, y = float(p.group(1)), float(p.group(2))
+            return f"{a * x + c * y + e:.3f},{b * x + d * y + f:.3f}".encode()
+
+        body = re.sub(rb'(d|points)="([^"]*)"', lambda q: q.group(1) + b'="' + _PAIR.sub(point, q.group(2)) + b'"',
+                      body)
+        body = body.replace(b' vector-effect="non-scaling-stroke"', b"")
+        return b"<g " + m.group(1) + b'transform="matrix(1,0,0,1,0,0)"' + m.group(3) + b">" + body + b"</g>"
+
+    return _MATRIX_GROUP.sub(bake, svg)
 
 
 # --- the two views, offscreen -------------------------------------------------------------------
@@ -163,8 +201,12 @@ class FigureRenderer:
             v.resize(800, 600)
             v.show()  # creates the GL context; never on screen
             QtWidgets.QApplication.processEvents()
-            # a figure has no window chrome around it: step back a little so nothing is clipped
-            v.setCameraPosition(**(self.camera or {"distance": 18.5}))
+            cam = dict(self.camera or {})
+            self._zoom = cam.pop("zoom", None)
+            self._fit = "distance" not in cam  # an explicit distance (--camera) is used as given
+            if self._fit and self._zoom is None:
+                self._zoom = 1.0
+            v.setCameraPosition(**cam)
             self._surface = v
         return self._surface
 
@@ -172,22 +214,22 @@ class FigureRenderer:
     def _decorate_2d(self, opts: FigureOptions) -> None:
         plot = self.contour.getPlotItem()
         plot.setTitle(_title_text(self.controller) if opts.title else None, color="#ebebf0", size="13pt")
-        if self._legend is not None:
-            self._legend.scene() and self._legend.scene().removeItem(self._legend)
-            self._legend = None
-        if opts.legend:
+        # one legend for the renderer's life, refilled per image: removing it from the scene
+        # and asking PlotItem.addLegend again returned the removed one (the GIF legend showed
+        # in its first frame only). Entries are drawn from the optimizers' colours.
+        if self._legend is None:
             self._legend = plot.addLegend(offset=(10, 10), labelTextColor=(235, 235, 240),
                                           brush=pg.mkBrush(21, 23, 28, 200))
-            n_st = max(len(self.controller.session.starts), 1)
-            for ci, o in enumerate(self.controller.session.enabled_optimizers()):
-                if ci * n_st < len(self.contour.curves):
-                    self._legend.addItem(self.contour.curves[ci * n_st], o.label)
+        self._legend.clear()
+        self._legend.setVisible(opts.legend)
+        if opts.legend:
+            for o in self.controller.session.enabled_optimizers():
+                self._legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(o.color, width=2.5)), o.label)
         if opts.colorbar and self._colorbar is None:
             cmap = pg.colormap.get(self.controller.session.colormap)
             self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=18)
             self._colorbar.setImageItem(self.contour.image, insert_in=plot)
-            ticks = [(u, f"{self.controller.heights.value_at(u):.3g}") for u in np.linspace(0, 1, 5)]
-            self._colorbar.axis.setTicks([ticks])
+            self._colorbar.axis.setTicks([colorbar_ticks(self.controller.heights)])
         self.contour.setBackground(None if opts.transparent else "#15171c")
 
     def image_2d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
@@ -215,6 +257,7 @@ class FigureRenderer:
 
             device = QtSvg.QSvgGenerator()
             device.setOutputDevice(buffer)
+            device.setResolution(96)  # as the views are laid out: at 72 the axes came out at 3/4 size
             device.setSize(QtCore.QSize(opts.width, opts.height))
             device.setViewBox(QtCore.QRect(0, 0, opts.width, opts.height))
             device.setTitle(_title_text(self.controller))
@@ -224,12 +267,29 @@ class FigureRenderer:
                                                QtGui.QPageSize.Unit.Point))
             device.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
             device.setResolution(96)
-        painter = QtGui.QPainter(device)
-        self.contour.render(painter)
-        painter.end()
+        # vector output must not contain pixmaps: cached items (axes, heat-map isolines) and
+        # scatter symbols drawn from an atlas came out as images (the atlas whole, in SVG)
+        items = self.contour.scene().items()
+        caches = [(it, it.cacheMode()) for it in items]
+        scatters = [it for it in items if isinstance(it, pg.ScatterPlotItem)]
+        try:
+            for it, _ in caches:
+                it.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
+            for it in scatters:
+                it.opts["useCache"] = False
+            painter = QtGui.QPainter(device)
+            self.contour.render(painter)
+            painter.end()
+        finally:
+            for it, mode in caches:
+                it.setCacheMode(mode)
+            for it in scatters:
+                it.opts["useCache"] = True
         del device  # the PDF writer finishes the document when it goes
         buffer.close()
         data = bytes(buffer.data())
+        if path.suffix == ".svg":
+            data = bake_svg_transforms(data)
         if not data:
             raise ExportError(f"-o: Qt produced an empty {path.suffix} document")
         _write_bytes(path, data)
@@ -237,6 +297,8 @@ class FigureRenderer:
     # 3-D ------------------------------------------------------------------------------------
     def image_3d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
         v = self.surface()
+        if self._fit:  # the window's framing rule, for this picture's aspect
+            v.setCameraPosition(distance=v.fit_distance(width, height) * self._zoom)
         rgba = v.render_array(width, height)
         img = QtGui.QImage(rgba.data, width, height, 4 * width, QtGui.QImage.Format.Format_ARGB32).copy()
         if opts.transparent:  # the background colour becomes transparent
@@ -429,9 +491,22 @@ def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -
         return
     from PIL import Image
 
-    images = [Image.fromarray(_qimage_to_rgb(i)).convert("RGB").quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-              for i in renderer.frames(opts, frames, tick)]
+    rgb = [Image.fromarray(_qimage_to_rgb(i)).convert("RGB") for i in renderer.frames(opts, frames, tick)]
     if cancelled:
         raise Cancelled()
+    # one palette for every frame, from the first and the last side by side: per-frame palettes
+    # had no entry for colours absent from a frame (the legend's red turned grey in frame 0)
+    # and flickered; dithering keeps the colour bar's gradient free of bands
+    both = Image.new("RGB", (rgb[0].width * 2, rgb[0].height))
+    both.paste(rgb[0], (0, 0))
+    both.paste(rgb[-1], (rgb[0].width, 0))
+    fixed = [QtGui.QColor(o.color).getRgb()[:3] for o in renderer.controller.session.enabled_optimizers()]
+    fixed += [(255, 255, 255), (0, 0, 0), (21, 23, 28)]  # markers, outlines, background
+    fixed = list(dict.fromkeys(fixed))[:40]
+    adaptive = both.quantize(colors=256 - len(fixed), method=Image.Quantize.MEDIANCUT)
+    entries = adaptive.getpalette()[: 3 * (256 - len(fixed))] + [v for c in fixed for v in c]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(entries)  # the trajectory colours exactly, whatever their pixel count
+    images = [im.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for im in rgb]
     images[0].save(p, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0,
                    disposal=1)

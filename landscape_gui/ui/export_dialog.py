@@ -66,7 +66,7 @@ def run_export(window, path, opts: FigureOptions, frames: int = 60, fps: int = 2
             return not progress.wasCanceled()
     else:
         tick = None
-    camera = window._camera()
+    camera = window.export_camera()
     step = window.controller.step
     try:
         export(window.controller, path, opts, frames=frames, fps=fps, camera=camera, progress=tick)

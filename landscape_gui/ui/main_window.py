@@ -329,6 +329,15 @@ class MainWindow(QtWidgets.QMainWindow):
         cam = self.controller.session.camera
         if cam:
             self.surface_view.setCameraPosition(**cam)
+            self.surface_view._camera_fitted = False
+
+    def export_camera(self) -> dict:
+        """The window's camera for an export: its angles, and its zoom relative to the fitted
+        framing (the export fits its own aspect the same way, then applies that zoom)."""
+        cam = self._camera()
+        del cam["distance"]
+        cam["zoom"] = self.surface_view.zoom()
+        return cam
 
     def current_session(self) -> Session:
         """The session as it should be written (with the current camera)."""

@@ -394,7 +394,7 @@ class OptimizerPanel(QtWidgets.QWidget):
         self.cards_host.resize(self.scroll.viewport().width(), self.cards_host.sizeHint().height())
         bar = self.scroll.verticalScrollBar()
         bar.setMaximum(max(0, self.cards_host.height() - self.scroll.viewport().height()))
-        self.scroll.ensureWidgetVisible(card, 0, 0)
+        bar.setValue(min(card.y(), bar.maximum()))  # its top at the top of the view
 
     def rebuild(self) -> None:
         s = self.controller.session

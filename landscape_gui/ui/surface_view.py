@@ -13,6 +13,7 @@ import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
 from ..core.scene import picking
+from ..core.scene.surface import height_ticks, nice_ticks, tick_text
 from . import pyqtgraph_private
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
@@ -98,8 +99,63 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         return qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
 
     def reset_camera(self) -> None:
+        """The default view: from the front left, the labelled box filling the view."""
         self.setCameraPosition(pos=QtGui.QVector3D(0, 0, ZSPAN * 0.35), distance=15.0, elevation=38,
                                azimuth=-65)
+        self.setCameraPosition(distance=self.fit_distance(max(self.width(), 64), max(self.height(), 64)))
+        self._camera_fitted = True
+
+    def fit_distance(self, width: int, height: int) -> float:
+        """Camera distance at which the box, its tick labels and axis titles fit a
+        ``width`` x ``height`` picture at the current angles: the one framing rule of the
+        window (reset, resize) and of every export, whatever its aspect."""
+        H, Z = HALF, ZSPAN
+        pts = [(a, b, c) for a in (-H, H) for b in (-H, H) for c in (0.0, Z)]
+        pts += [(0, -H - 1.6, 0), (H + 1.5, 0, 0), (-H, -H, Z + 0.8), (H, H, Z + 0.8), (-H, H, Z + 0.8),
+                (H, -H, Z + 0.8)]
+        pts = np.array(pts, dtype=float)
+        saved = self.opts["distance"]
+
+        def extent(d):
+            self.opts["distance"] = d
+            proj = pyqtgraph_private.projection_matrix(self, width, height)
+            m = qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
+            xy = picking.project(pts, m, width, height)
+            if not np.isfinite(xy).all():
+                return np.inf
+            # room on the left and right for the z labels and on each side for a margin
+            return max(np.max(np.abs(xy[:, 0] - width / 2)) / (0.5 * width - 70),
+                       np.max(np.abs(xy[:, 1] - height / 2)) / (0.5 * height - 24))
+
+        lo, hi = 3.0, 400.0
+        try:
+            for _ in range(40):
+                mid = (lo * hi) ** 0.5
+                if extent(mid) > 1.0:
+                    lo = mid
+                else:
+                    hi = mid
+        finally:
+            self.opts["distance"] = saved
+        return float(hi)
+
+    def wheelEvent(self, ev) -> None:
+        self._camera_fitted = False  # the user's zoom stays
+        super().wheelEvent(ev)
+
+    def mouseMoveEvent(self, ev) -> None:
+        if ev.buttons() and getattr(self, "_dragging", None) is None:
+            self._camera_fitted = False  # an orbit or pan
+        super().mouseMoveEvent(ev)
+
+    def zoom(self) -> float:
+        """The camera distance relative to the fitted one (1: the default framing)."""
+        return float(self.opts["distance"]) / self.fit_distance(max(self.width(), 64), max(self.height(), 64))
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if getattr(self, "_camera_fitted", False):  # not after the user zoomed or orbited
+            self.setCameraPosition(distance=self.fit_distance(max(self.width(), 64), max(self.height(), 64)))
 
     # -- drawing ---------------------------------------------------------------------------
     def update_surface(self) -> None:
@@ -161,19 +217,17 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         s = c.session
         font = QtGui.QFont("DejaVu Sans", 9)
         col = QtGui.QColor(220, 220, 225)
-        for k in range(5):
-            u = k / 4
-            xv = s.xrange[0] + u * (s.xrange[1] - s.xrange[0])
-            yv = s.yrange[0] + u * (s.yrange[1] - s.yrange[0])
-            px = -H + u * 2 * H
-            self._tick((px, -H - 0.6, 0), f"{xv:.3g}", font, col)
-            self._tick((H + 0.3, px, 0), f"{yv:.3g}", font, col)
-            self._tick((-H - 0.4, H + 0.2, u * Z), f"{c.heights.value_at(u):.3g}", font, col)
+        (x0, x1), (y0, y1) = s.xrange, s.yrange
+        for xv in nice_ticks(x0, x1):  # round values where they are, not 5 even fractions
+            self._tick((-H + (xv - x0) / (x1 - x0) * 2 * H, -H - 0.6, 0), tick_text(xv), font, col)
+        for yv in nice_ticks(y0, y1):
+            self._tick((H + 0.3, -H + (yv - y0) / (y1 - y0) * 2 * H, 0), tick_text(yv), font, col)
         xname, yname, zname = getattr(s, "axis_names", ("x", "y", "f"))
         self._tick((0, -H - 1.4, 0), xname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
         self._tick((H + 1.3, 0, 0), yname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
-        self._tick((-H - 0.4, H + 0.2, Z + 0.5), f"{zname} ({s.zscale})",
-                   QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold), col)
+        # the z axis is drawn at paint time on whichever vertical box edge is outermost on screen
+        self.z_ticks = [(h * Z, tick_text(v)) for h, v in height_ticks(c.heights)]
+        self.z_title = f"{zname} ({s.zscale})"
 
     def _tick(self, pos, text, font, color):
         self.labels.append((pos, text, font))
@@ -275,21 +329,69 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._background_key = None
 
     def paint_labels(self, painter: QtGui.QPainter, width: int, height: int, scale: float = 1.0) -> None:
-        """Axis labels at their projected places, for the screen or an export of any size."""
+        """Axis labels at their projected places, for the screen or an export of any size.
+
+        Every label sits on a dark plate (readable over yellow or purple) and a label
+        that would overlap one already drawn is left out. The z axis goes on the vertical
+        box edge that is leftmost on screen, so its labels stand beside the box, not on
+        the surface or the start markers.
+        """
         if not self.labels:
             return
-        pos = np.array([p for p, _, _ in self.labels], dtype=float)
         proj = pyqtgraph_private.projection_matrix(self, width, height)
         mvp = qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
+        pos = np.array([p for p, _, _ in self.labels], dtype=float)
         screen = picking.project(pos, mvp, width, height)
         painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-        painter.setPen(self._label_color)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        self._drawn_label_rects: list[QtCore.QRectF] = []
         for (x, y), (_, text, font) in zip(screen, self.labels):
             if np.isfinite(x):
-                f = QtGui.QFont(font)
-                f.setPointSizeF(font.pointSizeF() * scale)
-                painter.setFont(f)
-                painter.drawText(QtCore.QPointF(x, y), text)
+                self._plate_text(painter, QtCore.QPointF(x, y), text, font, scale, "center")
+        self._paint_z_axis(painter, mvp, width, height, scale)
+
+    def _paint_z_axis(self, painter, mvp, width, height, scale) -> None:
+        ticks = getattr(self, "z_ticks", [])
+        H, Z = HALF, ZSPAN
+        corners = np.array([(-H, -H), (H, -H), (H, H), (-H, H)], dtype=float)
+        bottoms = picking.project(np.c_[corners, np.zeros(4)], mvp, width, height)
+        k = int(np.nanargmin(bottoms[:, 0])) if np.isfinite(bottoms[:, 0]).any() else 3
+        cx, cy = corners[k]
+        ends = picking.project(np.array([(cx, cy, 0.0), (cx, cy, Z)]), mvp, width, height)
+        if not np.isfinite(ends).all():
+            return
+        pen = QtGui.QPen(QtGui.QColor(205, 205, 215, 150), max(1.0, scale))
+        painter.setPen(pen)
+        painter.drawLine(QtCore.QPointF(*ends[0]), QtCore.QPointF(*ends[1]))
+        font = QtGui.QFont("DejaVu Sans", 9)
+        pts = picking.project(np.array([(cx, cy, z) for z, _ in ticks], dtype=float).reshape(-1, 3),
+                              mvp, width, height)
+        for (x, y), (_, text) in zip(pts, ticks):
+            if not np.isfinite(x):
+                continue
+            painter.setPen(pen)
+            painter.drawLine(QtCore.QPointF(x - 5 * scale, y), QtCore.QPointF(x, y))
+            self._plate_text(painter, QtCore.QPointF(x - 8 * scale, y), text, font, scale, "right")
+        title = QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold)
+        self._plate_text(painter, QtCore.QPointF(ends[1][0], ends[1][1] - 14 * scale),
+                         getattr(self, "z_title", ""), title, scale, "center")
+
+    def _plate_text(self, painter, anchor: QtCore.QPointF, text: str, font, scale: float, align: str) -> None:
+        f = QtGui.QFont(font)
+        f.setPointSizeF(font.pointSizeF() * scale)
+        painter.setFont(f)
+        metrics = QtGui.QFontMetricsF(f)
+        w, h = metrics.horizontalAdvance(text), metrics.height()
+        left = anchor.x() - (w if align == "right" else w / 2)
+        rect = QtCore.QRectF(left - 3 * scale, anchor.y() - h / 2 - 1, w + 6 * scale, h + 2)
+        if any(rect.intersects(r) for r in self._drawn_label_rects):
+            return  # never on top of another label
+        self._drawn_label_rects.append(rect)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setBrush(QtGui.QColor(21, 23, 28, 200))
+        painter.drawRoundedRect(rect, 3 * scale, 3 * scale)
+        painter.setPen(self._label_color)
+        painter.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
 
     def render_array(self, width: int, height: int) -> np.ndarray:
         """The scene rendered offscreen at ``width`` x ``height`` (BGRA), from the current camera."""

@@ -45,8 +45,9 @@ def test_3d_export_renders_offscreen_at_the_requested_size_from_the_window_camer
     img = np.array(Image.open(path).convert("RGBA"))
     assert img.shape == (900, 1200, 4)
     # the last optimizer (drawn on top) is visible along its path, projected with the export's camera
-    r = FigureRenderer(c, camera={"elevation": 50, "azimuth": 20, "distance": 17})
+    r = FigureRenderer(c, camera=window.export_camera())
     v = r.surface()
+    v.setCameraPosition(distance=v.fit_distance(1200, 900) * r._zoom)  # the export's framing
     last = len(c.session.enabled_optimizers()) - 1
     o = c.session.enabled_optimizers()[last]
     pts = c.batch.points[last, 0]

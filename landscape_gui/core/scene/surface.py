@@ -78,3 +78,49 @@ def isolines(xs: np.ndarray, ys: np.ndarray, heights: np.ndarray, n_levels: int 
         if chunk is not None and len(chunk):
             pieces += [chunk, np.full((1, 2), np.nan)]
     return np.concatenate(pieces) if pieces else np.zeros((0, 2))
+
+
+def nice_ticks(lo: float, hi: float, target: int = 5) -> np.ndarray:
+    """Round values (1, 2 or 5 x 10^k steps) inside [lo, hi], about ``target`` of them."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return np.array([lo]) if np.isfinite(lo) else np.zeros(0)
+    raw = (hi - lo) / max(target - 1, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = min((m * power for m in (1, 2, 5, 10) if m * power >= raw), default=10 * power)
+    first = np.ceil(lo / step - 1e-9) * step
+    ticks = np.arange(first, hi + step * 1e-9, step)
+    ticks[np.abs(ticks) < step * 1e-9] = 0.0  # -0.0 and 1e-17 read as 0
+    return ticks
+
+
+def height_ticks(hmap: HeightMap, target: int = 5) -> list[tuple[float, float]]:
+    """(height in [0, 1], f value) pairs for a z axis: round values, decades on a log scale."""
+    top = hmap.value_at(1.0)
+    if hmap.mode == "log":
+        span = top - hmap.lo
+        if span <= 0:
+            return []
+        # decades of f - min above the floor: 0, 10^a, ..., as the surface's log mapping draws them
+        first = np.floor(np.log10(hmap.eps * 10))
+        exps = np.arange(first, np.ceil(np.log10(span)) + 1)
+        if len(exps) > target + 1:
+            exps = exps[:: int(np.ceil(len(exps) / (target + 1)))]
+        offsets = 10.0 ** exps
+        offsets = offsets[offsets <= span * 1.0000001]
+        # f = min + 10^k, rounded at the scale of 10^k so the label is a round number
+        values = [hmap.lo] + [float(np.round(hmap.lo + o, int(-np.floor(np.log10(o))) + 1)) for o in offsets]
+        values = np.array(values)
+    else:
+        values = nice_ticks(hmap.lo, top, target)
+    heights = hmap(values)
+    return [(float(h), float(v)) for h, v in zip(heights, values) if np.isfinite(h) and 0 <= h <= 1]
+
+
+def tick_text(value: float) -> str:
+    """Short and exact-looking: 2500, 0.25, 1e-05, -14."""
+    if value == 0:
+        return "0"
+    a = abs(value)
+    if 1e-3 <= a < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
