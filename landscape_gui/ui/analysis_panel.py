@@ -31,7 +31,9 @@ KIND_STYLE = {  # kind: (colour, 2-D symbol)
 # attractor colours: a qualitative palette unlike the heat maps' ramps
 BASIN_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
                 "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000"]
-BASIN_ALPHA = 0.45
+#: opaque: blended with the heat map, red read brown and no colour matched its legend entry
+#: (the isolines stay on top, so the landscape's shape still shows)
+BASIN_ALPHA = 1.0
 MAX_TABLE_ROWS = 500
 MAX_SHARPNESS = 60   # minima whose sharpness is computed (the lowest ones)
 
@@ -43,7 +45,7 @@ def basin_rgba(labels: np.ndarray, alpha: float = BASIN_ALPHA) -> np.ndarray:
     out = np.zeros(labels.shape + (4,))
     ok = labels >= 0
     out[ok] = table[labels[ok] % len(table)]
-    out[labels == -1] = (0.35, 0.0, 0.0, 0.6)
+    out[labels == -1] = (0.35, 0.0, 0.0, 1.0)
     return out
 
 
@@ -249,10 +251,14 @@ class AnalysisModel(QtCore.QObject):
 
     def _compute_basins(self, cancel, q):
         n = q.basin_resolution
-        return analysis.basins(q.f, q.opt.name, q.opt.hyperparameters, q.xrange, q.yrange, shape=(n, n),
-                               steps=q.steps, noise=q.noise, seed=q.seed, cancel=cancel.is_set,
-                               progress=lambda done, total: self.progress.emit(done, total),
-                               background=True)  # niced threads: a drag keeps its core
+        b = analysis.basins(q.f, q.opt.name, q.opt.hyperparameters, q.xrange, q.yrange, shape=(n, n),
+                            steps=q.steps, noise=q.noise, seed=q.seed, cancel=cancel.is_set,
+                            progress=lambda done, total: self.progress.emit(done, total),
+                            background=True)  # niced threads: a drag keeps its core
+        # most runs still moving (the default Rosenbrock): find the step count that settles them
+        b.settling_steps = (analysis.settling_steps(q.f, b, cancel=cancel.is_set)
+                            if b.unsettled_fraction > 0.2 else None)
+        return b
 
     @staticmethod
     def _compute_sweep(cancel, q):
@@ -520,12 +526,19 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.cancel_button.setEnabled(False)
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.cancel_button)
+        self.settle_button = QtWidgets.QPushButton(objectName="settleButton")
+        self.settle_button.setToolTip("Run every optimizer for the number of steps that lets the basin runs "
+                                      "settle (Edit → Undo goes back)")
+        self.settle_button.clicked.connect(self._use_settling_steps)
+        self.settle_button.hide()
         self.legend = QtWidgets.QListWidget(objectName="basinLegend")
+        self.legend.setWordWrap(True)
         for w in (self.basins_check, self.drape_check):
             bl.addWidget(w)
         bl.addLayout(brow)
         bl.addLayout(prow)
         bl.addWidget(self.legend, 1)
+        bl.addWidget(self.settle_button)
         self.tabs.addTab(_scrolling(bp), "Basins")
 
         # learning-rate sweep
@@ -658,8 +671,29 @@ class AnalysisPanel(QtWidgets.QWidget):
             self.legend.addItem(QtWidgets.QListWidgetItem(QtGui.QIcon(pix),
                                                           f"{100 * b.diverged_fraction:5.1f}%  diverged"))
         if b.unsettled_fraction:
-            self.legend.addItem(f"{100 * b.unsettled_fraction:5.1f}%  still moving after {b.steps} steps "
-                                "(uncoloured)")
+            pix = QtGui.QPixmap(14, 14)
+            pix.fill(QtGui.QColor(0, 0, 0, 0))
+            p = QtGui.QPainter(pix)
+            p.setPen(QtGui.QPen(QtGui.QColor(200, 200, 205), 1, QtCore.Qt.PenStyle.DashLine))
+            p.drawRect(1, 1, 11, 11)
+            p.end()
+            text = (f"{100 * b.unsettled_fraction:5.1f}%  still moving after {b.steps:,} steps: "
+                    "not coloured (the heat map shows through)")
+            suggest = getattr(b, "settling_steps", None)
+            if suggest:
+                text += f" — about {suggest:,} steps would settle them"
+            elif b.unsettled_fraction > 0.2:
+                text += " — even 256x the steps would not settle most of them"
+            self.legend.addItem(QtWidgets.QListWidgetItem(QtGui.QIcon(pix), text))
+        suggest = getattr(b, "settling_steps", None)
+        self.settle_button.setVisible(bool(suggest))
+        if suggest:
+            self.settle_button.setText(f"Use {suggest:,} steps")
+
+    def _use_settling_steps(self) -> None:
+        b = self.model.basins
+        if b is not None and getattr(b, "settling_steps", None):
+            self.model.controller.set_run_options(steps=int(b.settling_steps))
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.setValue(int(100 * done / max(total, 1)))

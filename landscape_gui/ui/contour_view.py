@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..core.scene.surface import isolines
+from ..core.scene.surface import clip_paths, isolines
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
 N_ISOLINES = 12
@@ -51,8 +51,12 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.minima = pg.ScatterPlotItem(size=13, symbol="star", brush=pg.mkBrush(255, 255, 255, 230),
                                          pen=pg.mkPen("k", width=0.8))
         self.minima.setToolTip("published minima of this preset")
-        for it in (self.minima, self.heads, self.arrows, self.markers):
+        self.exits = pg.ScatterPlotItem(size=12, symbol="x", pen=pg.mkPen("#ff3b3b", width=2.5), brush=None)
+        self.exits.setToolTip("where a run left the domain (drawn only that far)")
+        self._exit_points: dict = {}
+        for it in (self.minima, self.heads, self.arrows, self.markers, self.exits):
             self.addItem(it)
+        self.exits.setZValue(25)
         self.heads.setZValue(20)
         self.arrows.setZValue(21)
         self.markers.setZValue(30)
@@ -142,10 +146,21 @@ class ContourView(StartPointMouse, pg.PlotWidget):
                 if getattr(curve, "_color", None) != color:
                     curve._color = color
                     curve.setPen(pg.mkPen(color, width=2.2))
-        for k in (range(n_st) if starts is None else starts):
-            for ci in range(n_cfg):
-                pts = b.points[ci, k, :end]
-                self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
+        s = c.session
+        changed = list(range(n_st) if starts is None else starts)
+        if changed:
+            kept, exits = clip_paths(b.points[:, changed, :end], s.xrange, s.yrange)
+            for j, k in enumerate(changed):
+                for ci in range(n_cfg):
+                    pts = b.points[ci, k, : kept[ci, j]]  # up to where it leaves the domain
+                    self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
+                    if np.isfinite(exits[ci, j, 0]):
+                        self._exit_points[(ci, k)] = tuple(exits[ci, j])
+                    else:
+                        self._exit_points.pop((ci, k), None)
+        self._exit_points = {key: v for key, v in self._exit_points.items() if key[0] < n_cfg and key[1] < n_st}
+        pos = np.array(list(self._exit_points.values()), dtype=float).reshape(-1, 2)
+        self.exits.setData(pos[:, 0], pos[:, 1])
         self.update_markers()
         self.update_step()
 

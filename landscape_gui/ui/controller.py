@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtGui
 
 from ..core import ExpressionError, compile_function, grid_axes, optimizers
 from ..core.formula import LossFunction, compile_expression
-from ..core.session import OptimizerInstance, Session, next_color
+from ..core.session import default_optimizers, OptimizerInstance, Session, next_color
 from ..core.scene.surface import height_map
 
 
@@ -153,9 +153,16 @@ class SessionController(QtCore.QObject):
     def load_preset(self, key: str) -> None:
         fresh = Session.from_preset(key)
         s = self.session
+        # the optimizers follow the preset's tuned settings unless the user changed them
+        untouched = [o.config() for o in s.optimizers] in (
+            [o.config() for o in default_optimizers()],
+            [o.config() for o in Session.from_preset(s.preset).optimizers] if s.preset else None)
         s.function_text, s.params, s.xrange, s.yrange = (fresh.function_text, fresh.params,
                                                          fresh.xrange, fresh.yrange)
-        s.starts, s.zscale, s.preset = fresh.starts, fresh.zscale, key
+        s.starts, s.zscale, s.preset, s.resolution = fresh.starts, fresh.zscale, key, fresh.resolution
+        if untouched:
+            s.optimizers = fresh.optimizers
+            self.optimizersChanged.emit()
         self.function = compile_function(s.function_text, s.params)
         self.functionError.emit("", -1)
         self.functionChanged.emit()

@@ -13,7 +13,7 @@ import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
 from ..core.scene import picking
-from ..core.scene.surface import height_ticks, nice_ticks, tick_text
+from ..core.scene.surface import clip_paths, height_ticks, nice_ticks, tick_text
 from . import pyqtgraph_private
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
@@ -60,6 +60,11 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.heads = gl.GLScatterPlotItem(size=9, pxMode=True)
         self.heads.setGLOptions(_gl_options())
         self.addItem(self.heads)
+        #: where a path left the domain (it is drawn only that far): red, on the box's floor edge
+        self.exits = gl.GLScatterPlotItem(size=11, pxMode=True, color=(1.0, 0.2, 0.2, 1.0))
+        self.exits.setGLOptions(_gl_options())
+        self.addItem(self.exits)
+        self._exit_points: dict = {}
         self.markers = gl.GLScatterPlotItem(size=14, pxMode=True, color=(1, 1, 1, 1))
         self.markers.setGLOptions(_gl_options())
         self.addItem(self.markers)
@@ -234,7 +239,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._label_color = color
 
     def _overlay_items(self) -> list:
-        return [*self.lines, self.heads, self.markers, self.arrows]
+        return [*self.lines, self.heads, self.markers, self.arrows, self.exits]
 
     def _draw(self, items) -> None:
         pyqtgraph_private.draw_items(self, items)
@@ -363,6 +368,9 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         pen = QtGui.QPen(QtGui.QColor(205, 205, 215, 150), max(1.0, scale))
         painter.setPen(pen)
         painter.drawLine(QtCore.QPointF(*ends[0]), QtCore.QPointF(*ends[1]))
+        title = QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold)
+        self._plate_text(painter, QtCore.QPointF(ends[1][0], ends[1][1] - 14 * scale),
+                         getattr(self, "z_title", ""), title, scale, "center")  # first: it always shows
         font = QtGui.QFont("DejaVu Sans", 9)
         pts = picking.project(np.array([(cx, cy, z) for z, _ in ticks], dtype=float).reshape(-1, 3),
                               mvp, width, height)
@@ -372,9 +380,6 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             painter.setPen(pen)
             painter.drawLine(QtCore.QPointF(x - 5 * scale, y), QtCore.QPointF(x, y))
             self._plate_text(painter, QtCore.QPointF(x - 8 * scale, y), text, font, scale, "right")
-        title = QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold)
-        self._plate_text(painter, QtCore.QPointF(ends[1][0], ends[1][1] - 14 * scale),
-                         getattr(self, "z_title", ""), title, scale, "center")
 
     def _plate_text(self, painter, anchor: QtCore.QPointF, text: str, font, scale: float, align: str) -> None:
         f = QtGui.QFont(font)
@@ -425,11 +430,21 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             hz = c.heights(b.losses[:, which, :end])
             sx, sy, sz = self.to_scene(pts[..., 0], pts[..., 1], np.nan_to_num(hz))
             scene = np.stack([sx, sy, sz + LIFT], axis=-1)
-            keep = np.isfinite(pts[..., 0])
+            s = c.session
+            kept, exits = clip_paths(pts, s.xrange, s.yrange)  # drawn up to where they leave
             colors = [pg.mkColor(o.color).getRgbF() for o in enabled]
             for j, k in enumerate(which):
                 for ci in range(n_cfg):
-                    self.lines[ci * n_st + k].setData(pos=scene[ci, j][keep[ci, j]], color=colors[ci])
+                    self.lines[ci * n_st + k].setData(pos=scene[ci, j, : kept[ci, j]], color=colors[ci])
+                    e = exits[ci, j]
+                    if np.isfinite(e[0]):
+                        ex, ey, _ = self.to_scene(e[0], e[1], 0.0)
+                        self._exit_points[(ci, k)] = (float(ex), float(ey), float(scene[ci, j, kept[ci, j] - 1, 2]))
+                    else:
+                        self._exit_points.pop((ci, k), None)
+            self._exit_points = {key: v for key, v in self._exit_points.items() if key[0] < n_cfg and key[1] < n_st}
+            pos = np.array(list(self._exit_points.values()), dtype=float).reshape(-1, 3)
+            self.exits.setData(pos=pos)
         self.update_markers()
         self.update_step()
 

@@ -118,3 +118,24 @@ def test_3d_axis_labels_are_round_apart_and_off_the_surface(window, qtbot):
     for x, y in c.session.starts:
         px, py = pixel_of(v, x, y)
         assert not any(r.contains(px, py) for r in rects)
+
+
+def test_a_run_that_leaves_the_domain_is_drawn_to_the_edge_and_marked(window, qtbot):
+    c = window.controller
+    c.load_preset("goldstein_price")
+    c.update_optimizer(0, hyperparameters={"lr": 1e-3})  # shoots out at its second step
+    qtbot.wait(300)
+    s = c.session
+    (x0, x1), (y0, y1) = s.xrange, s.yrange
+    n_st = len(s.starts)
+    for k in range(n_st):  # the 2-D curve of SGD stays in the domain
+        x, y = window.contour_view.curves[k].getData()
+        assert np.all((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    ex, ey = window.contour_view.exits.getData()
+    assert len(ex) >= 1 and np.all(np.isclose(ex, x0) | np.isclose(ex, x1) | np.isclose(ey, y0) | np.isclose(ey, y1))
+    v = window.surface_view
+    assert len(v.exits.pos) >= 1
+    from landscape_gui.ui.surface_view import HALF
+
+    for item in v.lines[:n_st]:
+        assert np.all(np.abs(item.pos[:, :2]) <= HALF + 1e-9)  # inside the box

@@ -168,3 +168,62 @@ def test_network_mode_message_stays_in_the_network_mode(window, qtbot):
     qtbot.wait(50)
     assert "Neural network" not in window.status_label.text()
     assert window.status_label.text() == "grid 200×200 in 3.0 ms"
+
+
+# --- basins (item 6) --------------------------------------------------------------------------
+
+def test_basin_colours_on_screen_are_their_legend_colours(window, qtbot):
+    from PySide6 import QtGui as G
+
+    from landscape_gui.ui.analysis_panel import BASIN_COLORS
+    from gui_helpers import contour_pixel
+
+    window.controller.load_preset("himmelblau")
+    window.controller.function.kernels(wait=True)
+    panel, model = window.analysis_panel, window.analysis
+    panel.resolution_box.setCurrentIndex(0)
+    panel.optimizer_box.setCurrentIndex(0)
+    window.analysis_actions["basins"].trigger()
+    qtbot.waitUntil(lambda: model.basins is not None and not model.running, timeout=30000)
+    qtbot.wait(300)
+    b = model.basins
+    arr, dpr = _image(window.contour_view.viewport())
+    ny, nx = b.labels.shape
+    (x0, x1), (y0, y1) = b.xrange, b.yrange
+    hits = total = 0
+    for j in range(4, ny - 4, 7):
+        for i in range(4, nx - 4, 7):
+            k = b.labels[j, i]
+            if k < 0 or (b.labels[j - 1:j + 2, i - 1:i + 2] != k).any():
+                continue
+            x = x0 + (i + 0.5) * (x1 - x0) / nx
+            y = y0 + (j + 0.5) * (y1 - y0) / ny
+            px, py = contour_pixel(window.contour_view, x, y)
+            got = arr[int(py * dpr), int(px * dpr)]
+            want = np.array(G.QColor(BASIN_COLORS[k % len(BASIN_COLORS)]).getRgb()[:3])
+            total += 1
+            hits += np.abs(got - want).sum() < 40  # the legend's colour, not a blend with the heat map
+    assert total > 20 and hits / total > 0.8, (hits, total)
+
+
+def test_unsettled_runs_are_named_in_the_legend_with_the_steps_that_settle_them(window, qtbot):
+    panel, model = window.analysis_panel, window.analysis
+    window.controller.function.kernels(wait=True)
+    panel.resolution_box.setCurrentIndex(0)
+    sgd = [i for i, o in enumerate(window.session.optimizers) if o.name == "Adam"][0]
+    panel.optimizer_box.setCurrentIndex(sgd)
+    window.controller.set_run_options(steps=60)  # too few to settle anything on Rosenbrock
+    window.analysis_actions["basins"].trigger()
+    qtbot.waitUntil(lambda: model.basins is not None and not model.running, timeout=60000)
+    b = model.basins
+    assert b.unsettled_fraction > 0.2
+    texts = [panel.legend.item(k).text() for k in range(panel.legend.count())]
+    line = [t for t in texts if "still moving after 60 steps" in t]
+    assert line, texts
+    if b.settling_steps:
+        assert f"{b.settling_steps:,} steps would settle them" in line[0]
+        assert panel.settle_button.isVisibleTo(panel)
+        panel.settle_button.click()
+        assert window.session.steps == b.settling_steps
+    else:
+        assert "would not settle" in line[0]

@@ -364,6 +364,42 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
                   float((labels == -2).mean()), (x0, x1), (y0, y1), cname, hyper, steps, final)
 
 
+def settling_steps(f: LossFunction, b: Basins, *, sample: int = 32, seed: int = 0, cancel=None) -> int | None:
+    """Roughly how many steps would settle the runs ``b`` left "still moving".
+
+    Reruns a random sample of the unsettled cells for up to 256x the steps (one
+    trajectory each) and applies ``basins``' own settling test to every longer prefix;
+    returns the first round step count at which 90% of the sample settles, or None if
+    not even ``MAX_STEPS`` do (a valley floor it crawls along forever).
+    """
+    ys_, xs_ = np.nonzero(b.labels == -2)
+    if xs_.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(xs_.size, size=min(sample, xs_.size), replace=False)
+    ny, nx = b.labels.shape
+    (x0, x1), (y0, y1) = b.xrange, b.yrange
+    starts = np.c_[x0 + (xs_[pick] + 0.5) * (x1 - x0) / nx, y0 + (ys_[pick] + 0.5) * (y1 - y0) / ny]
+    longest = min(b.steps * 256, optimizers.MAX_STEPS)
+    _check(cancel)
+    run = optimizers.run_many(f, [(b.optimizer, b.hyperparameters)], starts, longest,
+                              domain=(b.xrange, b.yrange))
+    pts = run.points[0]
+    cell = math.hypot((x1 - x0) / nx, (y1 - y0) / ny)
+    candidates = sorted({int(b.steps * m) for m in (2, 4, 8, 16, 32, 64, 128, 256)} | {longest})
+    for steps in candidates:
+        if steps > longest:
+            break
+        k = min(_RING // 2, (steps + 1) // 2)
+        tail = pts[:, steps - 2 * k + 1: steps + 1]
+        with np.errstate(invalid="ignore"):
+            moved = tail[:, k:].mean(axis=1) - tail[:, :k].mean(axis=1)
+        drift = np.hypot(moved[:, 0], moved[:, 1]) / k
+        if np.mean(drift <= 0.05 * 1.5 * cell / steps) >= 0.9:
+            return int(float(f"{steps:.2g}"))  # a round number: 8000, not 7936
+    return None
+
+
 def _cluster(points: np.ndarray, tol: float) -> np.ndarray:
     """Single-linkage groups of points within ``tol`` (via a tol-sized cell grid); group ids."""
     cells = np.floor(points / tol).astype(np.int64)

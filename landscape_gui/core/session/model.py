@@ -73,18 +73,21 @@ class Session:
 
     @classmethod
     def default(cls) -> "Session":
-        s = cls.from_preset("rosenbrock")
-        s.optimizers = default_optimizers()
-        return s
+        return cls.from_preset("rosenbrock")
 
     @classmethod
     def from_preset(cls, key: str) -> "Session":
+        """A library function as it should open: resolution, z scale, view and optimizer
+        settings chosen from the function (``presets.preset_view``), not by hand."""
+        from .presets import preset_view
+
         lf = get_function(key)
-        return cls(function_text=lf.formula, params=dict(lf.params), xrange=lf.xrange,
-                   yrange=lf.yrange, starts=list(lf.starts) or [(0.0, 0.0)],
-                   optimizers=default_optimizers(), preset=lf.key,
-                   zscale="log" if lf.key in ("rosenbrock", "goldstein_price", "beale", "himmelblau",
-                                              "booth", "ill_conditioned") else "linear")
+        view = preset_view(lf.key)
+        opts = [OptimizerInstance(name, dict(hyper), PALETTE[i % len(PALETTE)])
+                for i, (name, hyper) in enumerate(view["optimizers"])]
+        return cls(function_text=lf.formula, params=dict(lf.params), xrange=view["xrange"],
+                   yrange=view["yrange"], starts=list(view["starts"]), optimizers=opts, preset=lf.key,
+                   zscale=view["zscale"], resolution=view["resolution"])
 
     def enabled_optimizers(self) -> list[OptimizerInstance]:
         return [o for o in self.optimizers if o.enabled]
