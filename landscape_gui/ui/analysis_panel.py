@@ -404,9 +404,20 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
             self.edges.append(line)
         self.edge_label = pg.TextItem(color="#ff8a9a", anchor=(1.05, 0))
         self.loss.addItem(self.edge_label)
+        # both plots share one x axis: the same left-axis width keeps their data areas aligned
+        for p in (self.loss, self.steps):
+            p.getAxis("left").setWidth(62)
+            p.getAxis("left").enableAutoSIPrefix(False)
+        self.empty_note = pg.TextItem(color="#9aa0a6", anchor=(0.5, 0.5))
+        self.steps.addItem(self.empty_note, ignoreBounds=True)
         self.setMinimumHeight(260)
+        self.setMinimumWidth(120)
+        self.show_sweep(None)
 
-    def show_sweep(self, s) -> None:
+    def _x_range(self, lo: float, hi: float) -> None:
+        self.loss.setXRange(math.log10(lo), math.log10(hi), padding=0.02)
+
+    def show_sweep(self, s, lr_range=(1e-4, 1.0)) -> None:
         if s is None:
             self.loss_curve.setData([], [])
             self.loss_bad.setData([], [])
@@ -414,7 +425,14 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
             for line in self.edges:
                 line.setVisible(False)
             self.edge_label.setText("")
+            # an empty log axis over 0..1 printed "0.60.70.80.91": show the range a sweep will cover
+            self._x_range(*lr_range)
+            self.loss.setYRange(-3, 1, padding=0)
+            self.steps.setYRange(0, 1, padding=0)
+            self.empty_note.setText("run a sweep to see final loss and steps against the learning rate")
+            self.empty_note.setPos(math.log10(math.sqrt(lr_range[0] * lr_range[1])), 0.5)
             return
+        self.empty_note.setText("")
         ok = ~s.diverged & np.isfinite(s.final_loss)
         floor = np.nanmin(s.final_loss[ok & (s.final_loss > 0)]) if (ok & (s.final_loss > 0)).any() else 1e-300
         loss = np.where(ok, np.maximum(s.final_loss, floor * 1e-3), np.nan)
@@ -422,8 +440,21 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
         # diverged rates: a row of crosses at the top of the plot
         top = np.nanmax(loss) if np.isfinite(loss).any() else 1.0
         self.loss_bad.setData(s.lrs[s.diverged], np.full(int(s.diverged.sum()), top * 10))
+        finite = loss[np.isfinite(loss) & (loss > 0)]
+        y_lo = math.log10(finite.min()) if finite.size else math.log10(top) - 3
+        self._y_top = math.log10(top * 10) + 0.35  # room for the crosses of diverged rates
+        self.loss.setYRange(y_lo - 0.2, self._y_top, padding=0)
         steps = np.where(s.steps_to_converge >= 0, s.steps_to_converge, np.nan).astype(float)
         self.steps_curve.setData(s.lrs, steps)
+        self._x_range(float(s.lrs.min()), float(s.lrs.max()))
+        if np.isfinite(steps).any():
+            self.steps.enableAutoRange(y=True)
+        else:  # say why it is empty instead of an axis of 482.6 ... 483.4
+            total = int(getattr(s, "steps", 0) or 0)
+            self.steps.setYRange(0, max(total, 1), padding=0)
+            self.empty_note.setText(f"no rate converged within {total:,} steps" if total
+                                    else "no rate converged")
+            self.empty_note.setPos(math.log10(math.sqrt(s.lrs.min() * s.lrs.max())), max(total, 1) / 2)
         edge = s.edge
         for line in self.edges:
             line.setVisible(bool(np.isfinite(edge)))
@@ -431,7 +462,10 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
                 line.setValue(math.log10(edge))
         if np.isfinite(edge):
             self.edge_label.setText(f"edge {edge:.3g}")
-            self.edge_label.setPos(math.log10(edge), math.log10(top * 10))
+            # on the side of the line with room: left of it in the right half, else right of it
+            left_half = math.log10(edge) < 0.5 * (math.log10(s.lrs.min()) + math.log10(s.lrs.max()))
+            self.edge_label.setAnchor((-0.05, 0) if left_half else (1.05, 0))
+            self.edge_label.setPos(math.log10(edge), self._y_top)  # inside the plot, at its top
         else:
             self.edge_label.setText("")
 
@@ -441,7 +475,7 @@ def _scrolling(page: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     area = QtWidgets.QScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setWidget(page)
     return area
 
@@ -508,7 +542,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         # basins
         bp = QtWidgets.QWidget()
         bl = QtWidgets.QVBoxLayout(bp)
-        self.basins_check = QtWidgets.QCheckBox("Basins for selected optimizer", objectName="showBasins")
+        self.basins_check = QtWidgets.QCheckBox("Basins of attraction", objectName="showBasins")
+        self.basins_check.setToolTip("Run the selected optimizer from every cell and colour each by where it ends")
         self.drape_check = QtWidgets.QCheckBox("Drape on the 3-D surface", objectName="drapeBasins")
         brow = QtWidgets.QHBoxLayout()
         brow.addWidget(QtWidgets.QLabel("Starts"))
@@ -544,8 +579,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         # learning-rate sweep
         sp = QtWidgets.QWidget()
         sl = QtWidgets.QVBoxLayout(sp)
-        self.sweep_check = QtWidgets.QCheckBox("Learning-rate sweep (selected optimizer and start)",
-                                               objectName="showSweep")
+        self.sweep_check = QtWidgets.QCheckBox("Learning-rate sweep", objectName="showSweep")
+        self.sweep_check.setToolTip("The selected optimizer from the selected start, at many learning rates")
         self.sweep_plot = LRSweepPlot()
         self.sweep_note = QtWidgets.QLabel(wordWrap=True)
         sl.addWidget(self.sweep_check)

@@ -309,7 +309,14 @@ class NNController(QtCore.QObject):
 # --- widgets -----------------------------------------------------------------------------------------
 
 
-class DataPreview(pg.PlotWidget):
+class _PanelPlot(pg.PlotWidget):
+    """A plot inside the scrolling control panel: the wheel scrolls the panel, not the plot."""
+
+    def wheelEvent(self, ev) -> None:
+        ev.ignore()
+
+
+class DataPreview(_PanelPlot):
     """The dataset as a scatter (classes coloured) with the trained net's decision regions behind."""
 
     CLASS_COLORS = ["#33ccff", "#ff9933", "#66ff66", "#ff66ff", "#ffd11a", "#9966ff"]
@@ -317,8 +324,9 @@ class DataPreview(pg.PlotWidget):
     def __init__(self, parent=None):
         super().__init__(parent, background="#15171c")
         self.setObjectName("datasetPreview")
-        self.setMinimumHeight(200)
+        self.setFixedHeight(210)  # Train must not make it grow and push the controls out of view
         self.getPlotItem().hideButtons()
+        self.getPlotItem().setMouseEnabled(False, False)
         self.getPlotItem().setAspectLocked(False)
         self.boundary = pg.ImageItem(axisOrder="row-major")
         self.boundary.setZValue(-10)
@@ -488,9 +496,10 @@ class NNPanel(QtWidgets.QWidget):
         form.addRow(row)
         self.progress = QtWidgets.QProgressBar(objectName="nnProgress")
         form.addRow(self.progress)
-        self.loss_plot = pg.PlotWidget(background="#15171c")
+        self.loss_plot = _PanelPlot(background="#15171c")
         self.loss_plot.setObjectName("nnLossPlot")
-        self.loss_plot.setMinimumHeight(150)
+        self.loss_plot.setFixedHeight(170)
+        self.loss_plot.getPlotItem().setMouseEnabled(False, False)
         self.loss_plot.getPlotItem().setLogMode(y=True)
         self.loss_plot.getPlotItem().setLabel("bottom", "epoch")
         self.loss_plot.getPlotItem().addLegend(offset=(-10, 8), labelTextColor=(230, 230, 230))
@@ -548,7 +557,18 @@ class NNPanel(QtWidgets.QWidget):
         for v in (self.surface_view, self.contour_view):
             v.setMinimumSize(240, 240)
             views.addWidget(v)
-        self.tabs.addTab(views, "Landscape")
+        # before the first training there is no plane: say what will appear, not a flat sheet
+        self.views_stack = QtWidgets.QStackedWidget(objectName="nnViewsStack")
+        hint = QtWidgets.QLabel(
+            "<h3>No network trained yet</h3><p>Choose a dataset and a network on the left, then press "
+            "<b>Train</b>.</p><p>The trained network's loss plane L(θ* + α·d₁ + β·d₂) appears here in 3-D "
+            "and 2-D, with the training path drawn on it.</p>", objectName="nnHint")
+        hint.setWordWrap(True)
+        hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        hint.setStyleSheet("color: #c8c8d0; background: #15171c; padding: 40px;")
+        self.views_stack.addWidget(hint)
+        self.views_stack.addWidget(views)
+        self.tabs.addTab(self.views_stack, "Landscape")
         compare = QtWidgets.QWidget()
         grid = QtWidgets.QGridLayout(compare)
         self.thumbs = {"A": PlaneThumb("A"), "B": PlaneThumb("B")}
@@ -723,6 +743,7 @@ class NNPanel(QtWidgets.QWidget):
 
     def _show_result(self) -> None:
         r = self.controller.result
+        self.views_stack.setCurrentIndex(0 if r is None else 1)
         if r is not None:
             self.train_curve.setData(np.arange(len(r.run.losses)), r.run.losses)
             if len(r.run.test_losses):

@@ -129,8 +129,8 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             if not np.isfinite(xy).all():
                 return np.inf
             # room on the left and right for the z labels and on each side for a margin
-            return max(np.max(np.abs(xy[:, 0] - width / 2)) / (0.5 * width - 70),
-                       np.max(np.abs(xy[:, 1] - height / 2)) / (0.5 * height - 24))
+            return max(np.max(np.abs(xy[:, 0] - width / 2)) / (0.5 * width - min(64, 0.12 * width)),
+                       np.max(np.abs(xy[:, 1] - height / 2)) / (0.5 * height - min(30, 0.06 * height)))
 
         lo, hi = 3.0, 400.0
         try:

@@ -206,3 +206,32 @@ def test_network_settings_live_in_the_session_saved_and_undone(window, qtbot, tm
     assert window.session.network["depth"] == 5
     window.undo_action.trigger()
     assert window.session.network["depth"] == 3 and panel.depth_spin.value() == 3
+
+
+def test_the_panel_keeps_its_layout_on_train_and_the_wheel_scrolls_it(window, qtbot):
+    panel = to_nn_mode(window, qtbot)
+    # before any training: a hint, not a flat placeholder plane
+    assert panel.views_stack.currentIndex() == 0
+    assert "Train" in panel.views_stack.currentWidget().text()
+    h0 = panel.preview.height()
+    scroll = panel.preview.parentWidget()
+    while not isinstance(scroll, QtWidgets.QScrollArea):
+        scroll = scroll.parentWidget()
+    bar = scroll.verticalScrollBar()
+    bar.setValue(0)
+    view_range = panel.preview.getPlotItem().viewRange()
+    # a wheel turn over the preview scrolls the panel and leaves the preview's zoom alone
+    pos = QtCore.QPointF(panel.preview.width() / 2, panel.preview.height() / 2)
+    ev = QtGui.QWheelEvent(pos, panel.preview.mapToGlobal(pos), QtCore.QPoint(0, 0), QtCore.QPoint(0, -240),
+                           Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                           False)
+    QtWidgets.QApplication.sendEvent(panel.preview.viewport(), ev)
+    assert panel.preview.getPlotItem().viewRange() == view_range
+    if bar.maximum() > 0:
+        assert bar.value() > 0
+    panel.epochs_spin.setValue(5)
+    panel.grid_spin.setValue(15)
+    train_and_wait(panel, qtbot)
+    qtbot.wait(100)
+    assert panel.preview.height() == h0  # did not grow and push Train out of view
+    assert panel.views_stack.currentIndex() == 1

@@ -227,3 +227,42 @@ def test_unsettled_runs_are_named_in_the_legend_with_the_steps_that_settle_them(
         assert window.session.steps == b.settling_steps
     else:
         assert "would not settle" in line[0]
+
+
+# --- learning-rate sweep plots (item 13) ------------------------------------------------------
+
+def test_sweep_plots_are_aligned_labelled_and_explain_an_empty_plot(window, qtbot):
+    import math
+
+    panel, model = window.analysis_panel, window.analysis
+    plot = panel.sweep_plot
+    lo, hi = plot.loss.viewRange()[0]
+    assert lo == pytest_approx(math.log10(1e-4), 0.2) and hi == pytest_approx(0.0, 0.2)  # not 0..1
+    assert "run a sweep" in plot.empty_note.textItem.toPlainText()
+    window.controller.load_preset("ill_conditioned")
+    window.controller.function.kernels(wait=True)
+    sgd = [i for i, o in enumerate(window.session.optimizers)
+           if o.name == "SGD" and o.hyperparameters["momentum"] == 0.0][0]
+    panel.optimizer_box.setCurrentIndex(sgd)
+    window.analysis_actions["sweep"].trigger()
+    qtbot.waitUntil(lambda: model.sweep is not None, timeout=15000)
+    qtbot.wait(200)
+    a = plot.loss.getViewBox().sceneBoundingRect()
+    b = plot.steps.getViewBox().sceneBoundingRect()
+    assert abs(a.left() - b.left()) < 1.5 and abs(a.right() - b.right()) < 1.5  # one shared x axis
+    assert np.allclose(plot.loss.viewRange()[0], plot.steps.viewRange()[0])
+    label = plot.edge_label.sceneBoundingRect()
+    assert a.contains(label), (a, label)  # "edge 0.08", not "dge 0.08"
+    # no run converges in 3 steps: the steps plot says so instead of an odd axis
+    import dataclasses
+
+    none = dataclasses.replace(model.sweep, steps_to_converge=np.full(model.sweep.lrs.size, -1), steps=3)
+    plot.show_sweep(none)
+    assert "no rate converged within 3 steps" in plot.empty_note.textItem.toPlainText()
+    assert plot.steps.viewRange()[1][1] - plot.steps.viewRange()[1][0] >= 2.9  # 0..3, not 482.6..483.4
+
+
+def pytest_approx(value, tol):
+    import pytest
+
+    return pytest.approx(value, abs=tol)

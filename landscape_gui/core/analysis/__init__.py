@@ -453,6 +453,7 @@ class LRSweep:
     minimum: tuple[float, float] | None
     lambda_max: float
     edge: float
+    steps: int = 0          # steps each run had
 
     @property
     def first_diverged_lr(self) -> float:
@@ -517,7 +518,7 @@ def lr_sweep(f: LossFunction, name: str, hyperparameters: dict | None, start, lr
             lam = float(np.linalg.eigvalsh(hm)[1])
     edge = stability_edge(cname, base, lam) if np.isfinite(lam) else math.nan
     return LRSweep(lrs, final_loss, steps_to, diverged, (float(start[0]), float(start[1])), cname,
-                   full, minimum, lam, edge)
+                   full, minimum, lam, edge, int(steps))
 
 
 __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "classify", "sharpness", "Basins", "basins",
