@@ -213,7 +213,21 @@ class FigureRenderer:
     # 2-D ------------------------------------------------------------------------------------
     def _decorate_2d(self, opts: FigureOptions) -> None:
         plot = self.contour.getPlotItem()
-        plot.setTitle(_title_text(self.controller) if opts.title else None, color="#ebebf0", size="13pt")
+        # text in proportion to the figure: at 1600x1200 screen-sized 9 px ticks were unreadable
+        scale = max(min(opts.width, opts.height * 4 / 3) / 800.0, 1.0)
+        plot.setTitle(_title_text(self.controller) if opts.title else None, color="#ebebf0",
+                      size=f"{13 * scale:.0f}pt")
+        tick_font = QtGui.QFont("DejaVu Sans")
+        tick_font.setPixelSize(int(round(11 * scale)))
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setStyle(tickFont=tick_font, tickLength=int(-6 * scale))
+            axis.label.setFont(QtGui.QFont("DejaVu Sans", int(round(10 * scale))))
+        # room above and beside the data for the colour bar's end labels (the "both" figure
+        # has no title row, and its top label was cut off)
+        plot.setContentsMargins(4 * scale, 12 * scale, 10 * scale, 4 * scale)
+        self._tick_font = tick_font
+        self._text_scale = scale
         # one legend for the renderer's life, refilled per image: removing it from the scene
         # and asking PlotItem.addLegend again returned the removed one (the GIF legend showed
         # in its first frame only). Entries are drawn from the optimizers' colours.
@@ -222,6 +236,7 @@ class FigureRenderer:
                                           brush=pg.mkBrush(21, 23, 28, 200))
         self._legend.clear()
         self._legend.setVisible(opts.legend)
+        self._legend.setLabelTextSize(f"{9 * self._text_scale:.0f}pt")
         if opts.legend:
             for o in self.controller.session.enabled_optimizers():
                 self._legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(o.color, width=2.5)), o.label)
@@ -230,6 +245,9 @@ class FigureRenderer:
             self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=18)
             self._colorbar.setImageItem(self.contour.image, insert_in=plot)
             self._colorbar.axis.setTicks([colorbar_ticks(self.controller.heights)])
+        if self._colorbar is not None:
+            self._colorbar.axis.setStyle(tickFont=self._tick_font, autoExpandTextSpace=True)
+            self._colorbar.axis.setWidth(int(48 * self._text_scale))  # room for "2509", "6e-5"
         self.contour.setBackground(None if opts.transparent else "#15171c")
 
     def image_2d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:

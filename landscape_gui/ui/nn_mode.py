@@ -313,7 +313,14 @@ class _PanelPlot(pg.PlotWidget):
     """A plot inside the scrolling control panel: the wheel scrolls the panel, not the plot."""
 
     def wheelEvent(self, ev) -> None:
-        ev.ignore()
+        # a plot is itself a scroll area: an ignored wheel event would stop at its own
+        # (hidden) scroll bar, so hand it to the panel's
+        w = self.parentWidget()
+        while w is not None and not isinstance(w, QtWidgets.QAbstractScrollArea):
+            w = w.parentWidget()
+        if w is not None:
+            QtWidgets.QApplication.sendEvent(w.verticalScrollBar(), ev)
+        ev.accept()
 
 
 class DataPreview(_PanelPlot):

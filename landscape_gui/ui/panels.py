@@ -610,6 +610,8 @@ class PlaybackBar(QtWidgets.QWidget):
         self.label.setMinimumWidth(90)
         self.speed = QtWidgets.QSpinBox(minimum=1, maximum=2000, suffix=" steps/s", value=60)
         for w in (self.prev, self.play, self.next):
+            # one width for ▶ and ❚❚: the slider must not shift when playback starts
+            w.setFixedWidth(max(w.sizeHint().width(), 34))
             lay.addWidget(w)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.label)

@@ -139,3 +139,25 @@ def test_a_run_that_leaves_the_domain_is_drawn_to_the_edge_and_marked(window, qt
 
     for item in v.lines[:n_st]:
         assert np.all(np.abs(item.pos[:, :2]) <= HALF + 1e-9)  # inside the box
+
+
+def test_big_figures_get_big_text_and_the_colour_bar_names_its_ends(window, qtbot):
+    from landscape_gui.ui.export import colorbar_ticks
+
+    r = FigureRenderer(window.controller)
+    r.image(FigureOptions("2d", 1600, 1200))
+    axis = r.contour.getPlotItem().getAxis("bottom")
+    assert axis.style["tickFont"].pixelSize() >= 20  # not the screen's 9 px
+    ticks = colorbar_ticks(window.controller.heights)
+    assert ticks[0][0] == 0.0 and ticks[-1][0] == 1.0  # both ends labelled
+    labels = [t for _, t in r._colorbar.axis._tickLevels[0]]
+    assert labels[0] == ticks[0][1] and labels[-1] == ticks[-1][1]
+
+
+def test_play_button_keeps_its_width(window, qtbot):
+    bar = window.playback
+    before = (bar.play.width(), bar.slider.geometry())
+    bar.toggle()
+    qtbot.wait(50)
+    assert (bar.play.width(), bar.slider.geometry()) == before
+    bar.toggle()
