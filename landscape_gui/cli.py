@@ -8,7 +8,7 @@ import time
 import sys
 
 
-SUBCOMMANDS = ("bench", "functions", "export")
+SUBCOMMANDS = ("bench", "functions", "export", "gallery")
 
 
 def window_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def window_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="landscape-gui",
         description="Type a loss f(x, y), drop start points, and watch optimizers walk down it.",
-        epilog="headless commands: landscape-gui {bench,functions,export} --help")
+        epilog="headless commands: landscape-gui {bench,functions,export,gallery} --help")
     parser.add_argument("session", nargs="?", help="a session file to open (*.landscape.json)")
     parser.add_argument("--preset", help="start with a library function, e.g. rosenbrock")
     return parser
@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instead: N generated hostile formulas in worker processes against the budgets")
     bench.add_argument("--seed", type=int, default=0, help="seed of --fuzz's formulas")
     sub.add_parser("functions", help="list the test-function library")
+    gal = sub.add_parser("gallery", help="render every preset (window, exports, analysis, network) into "
+                                         "PNGs and an index.html for review (needs a display: xvfb-run)")
+    gal.add_argument("folder")
+    gal.add_argument("--only", metavar="KEY,KEY", help="these presets only")
+    gal.add_argument("--sizes", default="1280x800,1920x1080", metavar="WxH,WxH", help="window sizes")
+    gal.add_argument("--no-network", action="store_true", help="skip training a network")
     ex = sub.add_parser("export", help="write a figure, an animation or data without opening the window",
                         description="Output type from the extension of -o: .png .svg .pdf (2-D) .gif .mp4 "
                                     ".csv .json .npz")
@@ -108,6 +114,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export":
         return _export(args)
+    if args.command == "gallery":
+        import os
+
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            print("landscape-gui gallery: needs an OpenGL display: run under xvfb-run -a -s "
+                  "'-screen 0 1920x1080x24'", file=sys.stderr)
+            return 2
+        from .ui.gallery import build_gallery
+
+        try:
+            sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
+        except ValueError:
+            print(f"landscape-gui gallery: --sizes {args.sizes}: expected WxH,WxH", file=sys.stderr)
+            return 2
+        keys = args.only.split(",") if args.only else None
+        index = build_gallery(args.folder, keys, sizes, network=not args.no_network,
+                              progress=lambda m: print(m, file=sys.stderr, flush=True))
+        print(index)
+        return 0
     if args.command == "functions":
         from .core import functions
 

@@ -389,6 +389,12 @@ class OptimizerPanel(QtWidgets.QWidget):
         controller.sessionReplaced.connect(self.rebuild)
         self.rebuild()
 
+    def _fit_width(self) -> None:
+        self.cards.activate()
+        widest = self.cards_host.minimumSizeHint().width()
+        self.scroll.setMinimumWidth(widest + self.scroll.verticalScrollBar().sizeHint().width()
+                                    + 2 * self.scroll.frameWidth() + 2)
+
     def _show_card(self, card) -> None:
         self.cards.activate()  # the new card's geometry, before the scroll area uses it
         self.cards_host.resize(self.scroll.viewport().width(), self.cards_host.sizeHint().height())
@@ -409,9 +415,10 @@ class OptimizerPanel(QtWidgets.QWidget):
         n = len(self.controller.session.optimizers)
         for i in range(n):
             self.cards.insertWidget(i, OptimizerCard(self.controller, i))
-        # the cards never get narrower than their content (no clipped close buttons)
-        self.scroll.setMinimumWidth(self.cards_host.minimumSizeHint().width()
-                                    + self.scroll.verticalScrollBar().sizeHint().width() + 4)
+        # the cards never get narrower than their content (no clipped close buttons); measured
+        # once they are polished, which happens on the next turn of the event loop
+        self._fit_width()
+        QtCore.QTimer.singleShot(0, self, self._fit_width)
         if n > getattr(self, "_shown_cards", n):  # a card was added: bring it into view
             card = self.cards.itemAt(n - 1).widget()
             QtCore.QTimer.singleShot(0, lambda: self._show_card(card))
