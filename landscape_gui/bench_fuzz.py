@@ -240,7 +240,10 @@ def _shard_worker(shard_cases, start, results, w) -> None:
     import os
 
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    parent = os.getppid()
     for local in range(start, len(shard_cases)):
+        if os.getppid() != parent:  # the run was killed: do not go on alone for hours
+            return
         results.put(("start", (w, local), time.monotonic()))
         results.put(("done", (w, local), run_case(shard_cases[local][1])))
     results.put(("exit", (w, None), None))

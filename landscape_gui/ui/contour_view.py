@@ -30,6 +30,9 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         #: quantity (their spans within 10x of each other), else each axis fills the view;
         #: "equal" / "free" force one or the other (View menu)
         self.aspect_mode = "auto"
+        # a fixed tick-label column: with the aspect locked, a new range changed the labels'
+        # width, which changed the view's width, which changed the range... an endless loop
+        item.getAxis("left").setWidth(52)
         item.hideButtons()
         for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
             self.getPlotItem().getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
