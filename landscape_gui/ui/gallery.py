@@ -33,6 +33,17 @@ def _grab(window, path: Path) -> None:
     QtGui.QGuiApplication.primaryScreen().grabWindow(0, g.x(), g.y(), g.width(), g.height()).save(str(path))
 
 
+def _open_window(MainWindow, Session, app, w: int, h: int):
+    window = MainWindow(Session.default(), autosave=False)
+    window.ask_save_changes = lambda: "discard"
+    window.resize(w, h)
+    window.show()
+    _settle(app, 0.3)
+    window._default_layout(resize_window=False)
+    _settle(app, 0.2)
+    return window
+
+
 def build_gallery(folder, presets: list[str] | None = None, sizes=SIZES, network: bool = True,
                   progress=print) -> Path:
     """Render the gallery into ``folder``; returns the path of its index.html."""
@@ -52,35 +63,39 @@ def build_gallery(folder, presets: list[str] | None = None, sizes=SIZES, network
 
     optimizers.prepare(optimizers.names(), background=False)
     keys = presets or [lf.key for lf in functions.FUNCTIONS]
-    entries: list[tuple[str, list[tuple[str, str]]]] = []
-    window = MainWindow(Session.default(), autosave=False)
-    window.ask_save_changes = lambda: "discard"
-    window.show()
-    try:
-        for key in keys:
-            lf = functions.get(key)
-            shots = []
-            window.controller.load_preset(key)
-            window.controller.function.kernels(wait=True)
-            for w, h in sizes:
-                window.resize(w, h)
-                window._default_layout(resize_window=False)
+    shots_of: dict[str, list[tuple[str, str]]] = {key: [] for key in keys}
+    # one fresh window per size, opened at that size (a window shrunk from a larger one keeps
+    # dock widths no user would see)
+    for w, h in sizes:
+        window = _open_window(MainWindow, Session, app, w, h)
+        try:
+            for key in keys:
+                window.controller.load_preset(key)
+                window.controller.function.kernels(wait=True)
                 window.surface_view.reset_camera()
                 _settle(app, 1.2)  # the loss plot refits 0.25 s after the last change
                 name = f"{key}_window_{w}x{h}.png"
                 _grab(window, folder / name)
-                shots.append((name, f"window {w}×{h}"))
-            for view in ("2d", "3d"):
-                name = f"{key}_{view}.png"
-                export(window.controller, folder / name, FigureOptions(view, 1600, 1200),
-                       camera=window.export_camera())
-                shots.append((name, f"{view.upper()} export 1600×1200"))
-            entries.append((f"{lf.title} — <code>{html.escape(lf.formula)}</code>", shots))
-            progress(f"gallery: {key}")
+                shots_of[key].append((name, f"window {w}×{h}"))
+                if (w, h) == tuple(sizes[-1]):
+                    for view in ("2d", "3d"):
+                        name = f"{key}_{view}.png"
+                        export(window.controller, folder / name, FigureOptions(view, 1600, 1200),
+                               camera=window.export_camera())
+                        shots_of[key].append((name, f"{view.upper()} export 1600×1200"))
+                progress(f"gallery: {key} {w}x{h}")
+        finally:
+            window.close()
+            window.deleteLater()
+            _settle(app, 0.1)
+    entries: list[tuple[str, list[tuple[str, str]]]] = []
+    for key in keys:
+        lf = functions.get(key)
+        entries.append((f"{lf.title} — <code>{html.escape(lf.formula)}</code>", shots_of[key]))
+    window = _open_window(MainWindow, Session, app, *sizes[-1])
+    try:
         # the Analysis overlays on a landscape with several minima
         shots = []
-        window.resize(*sizes[-1])
-        window._default_layout(resize_window=False)
         window.controller.load_preset("himmelblau")
         window.controller.function.kernels(wait=True)
         model = window.analysis
