@@ -181,6 +181,7 @@ class Minimum(_Pairwise):
 
 
 def _fold(pairwise):
+    """max(a, b, c) as pairwise(pairwise(a, b), c): for sympy builders and their float64 twins."""
     def build(*args):
         out = args[0]
         for a in args[1:]:
@@ -657,15 +658,6 @@ _OP_TEXT = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&",
             ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~",
             ast.Not: "not", ast.BitXor: "^"}
 
-def _fold_pairs(f):
-    def apply(*args):
-        out = args[0]
-        for a in args[1:]:
-            out = f(out, a)
-        return out
-    return apply
-
-
 #: float64 twins of FUNCTIONS, for constant sub-expressions (same results as the kernels)
 NUMERIC = {
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
@@ -673,7 +665,7 @@ NUMERIC = {
     "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "exp": np.exp,
     "log": lambda a, b=None: np.log(a) if b is None else np.log(a) / np.log(b),
     "ln": np.log, "log2": np.log2, "log10": np.log10, "sqrt": np.sqrt, "abs": np.abs,
-    "sign": np.sign, "min": _fold_pairs(np.minimum), "max": _fold_pairs(np.maximum),
+    "sign": np.sign, "min": _fold(np.minimum), "max": _fold(np.maximum),
     "hypot": np.hypot, "relu": lambda a: np.maximum(a, 0.0),
     "sigmoid": lambda a: np.exp(np.minimum(a, 0.0)) / (1.0 + np.exp(-np.abs(a))),
     "softplus": lambda a: np.logaddexp(0.0, a),
