@@ -28,6 +28,8 @@ KIND_STYLE = {  # kind: (colour, 2-D symbol)
     "maximum": ("#ff4d6a", "s"),
     "degenerate": ("#c77dff", "d"),
 }
+#: the 2-D markers' symbols as text (legend and table)
+KIND_GLYPH = {kind: {"o": "●", "t1": "▲", "s": "■", "d": "◆"}[sym] for kind, (_, sym) in KIND_STYLE.items()}
 # attractor colours: a qualitative palette unlike the heat maps' ramps
 BASIN_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
                 "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000"]
@@ -483,7 +485,10 @@ def _scrolling(page: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
 class AnalysisPanel(QtWidgets.QWidget):
     """Critical points table, basin controls with progress/cancel and legend, LR sweep."""
 
-    COLUMNS = ["kind", "x", "y", "f", "λmin", "λmax", "cond.", "SAM sharpness", "basin area"]
+    COLUMNS = ["", "x", "y", "f", "λmin", "λmax", "cond.", "SAM", "basin"]
+    #: columns in the order they stay when the dock is narrow (the rest hide; the selected
+    #: row's every value is in the details line under the table): no horizontal scrolling
+    KEEP_ORDER = (0, 1, 2, 3, 5, 8, 4, 7, 6)
 
     def __init__(self, model: AnalysisModel, parent=None):
         super().__init__(parent)
@@ -523,9 +528,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         for spin in (self.seeds_spin, self.rho_spin):
             spin.setMinimumWidth(58)
         cl.addLayout(row)
-        glyph = {"o": "●", "t1": "▲", "s": "■", "d": "◆"}   # as the 2-D markers are drawn
-        legend = QtWidgets.QLabel("  ".join(f"<span style='color:{col}'>{glyph[sym]}</span> {k}"
-                                            for k, (col, sym) in KIND_STYLE.items()))
+        legend = QtWidgets.QLabel("  ".join(f"<span style='color:{col}'>{KIND_GLYPH[k]}</span> {k}"
+                                            for k, (col, _) in KIND_STYLE.items()))
         legend.setWordWrap(True)
         cl.addWidget(legend)
         self.table = QtWidgets.QTableWidget(0, len(self.COLUMNS), objectName="criticalPointsTable")
@@ -533,10 +537,18 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.setToolTip("Click a row to centre the views on that point. λ: Hessian eigenvalues; "
-                              "cond.: |λ|max/|λ|min; SAM sharpness: max f(p+e) − f(p) over |e| ≤ ρ; "
-                              "basin area: share of the domain whose runs of the chosen optimizer end here.")
+                              "cond.: |λ|max/|λ|min; SAM: sharpness, max f(p+e) − f(p) over |e| ≤ ρ; "
+                              "basin: share of the domain whose runs of the chosen optimizer end here.")
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.installEventFilter(self)  # refit the columns when the dock changes width
         cl.addWidget(self.table, 1)
+        self.point_details = QtWidgets.QLabel(objectName="criticalPointDetails")
+        self.point_details.setWordWrap(True)
+        self.point_details.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        cl.addWidget(self.point_details)
         self.tabs.addTab(_scrolling(cp), "Critical points")
 
         # basins
@@ -620,6 +632,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.start_box.currentIndexChanged.connect(lambda i: i >= 0 and model.set_start_index(i))
         self.cancel_button.clicked.connect(lambda: model.cancel("basins"))
         self.table.cellClicked.connect(lambda r, _: self.centre_on_row(r))
+        self.table.itemSelectionChanged.connect(self.show_point_details)
         model.criticalPointsChanged.connect(self.fill_table)
         model.basinsChanged.connect(self.fill_legend)
         model.sweepChanged.connect(self.show_sweep)
@@ -667,7 +680,9 @@ class AnalysisPanel(QtWidgets.QWidget):
         for r, cp in enumerate(shown):
             lam, sam = m.sharpness.get(r, (None, None))
             area = m.basin_area_of(cp) if cp.kind == "minimum" else None
-            cells = [cp.kind, f"{cp.x:.6g}", f"{cp.y:.6g}", f"{cp.value:.6g}", f"{cp.eigenvalues[0]:.4g}",
+            # the kind as its marker's glyph (the legend above names them): the column stays
+            # narrow, so the numbers fit a dock at 1280x800; full precision in the details line
+            cells = [KIND_GLYPH[cp.kind], f"{cp.x:.4g}", f"{cp.y:.4g}", f"{cp.value:.4g}", f"{cp.eigenvalues[0]:.4g}",
                      f"{cp.eigenvalues[1]:.4g}", "∞" if math.isinf(cp.condition_number) else
                      f"{cp.condition_number:.3g}", "" if sam is None else f"{sam:.4g}",
                      "" if area is None else f"{100 * area:.1f}%"]
@@ -679,10 +694,57 @@ class AnalysisPanel(QtWidgets.QWidget):
                 item.setText(text)
                 if k == 0:
                     item.setForeground(QtGui.QBrush(QtGui.QColor(KIND_STYLE[cp.kind][0])))
+                    item.setData(QtCore.Qt.ItemDataRole.UserRole, cp.kind)
+                    item.setToolTip(cp.kind)
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         t.setUpdatesEnabled(True)
-        t.resizeColumnsToContents()
+        self.fit_columns()
+        self.show_point_details()
         if len(cps) > MAX_TABLE_ROWS:
             self.status.setText(f"{len(cps)} critical points; the table lists the first {MAX_TABLE_ROWS}")
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.table and ev.type() == QtCore.QEvent.Type.Resize:
+            QtCore.QTimer.singleShot(0, self.fit_columns)
+        return super().eventFilter(obj, ev)
+
+    def fit_columns(self) -> None:
+        """Show as many columns as fit the table's width, in ``KEEP_ORDER``."""
+        t = self.table
+        header = t.horizontalHeader()
+        room = t.viewport().width()
+        used, full = 0, False
+        for k in self.KEEP_ORDER:
+            width = max(t.sizeHintForColumn(k), header.sectionSizeHint(k)) + 2
+            full = full or (used + width > room and k != 0)  # the rest give way, in order
+            fits = not full
+            t.setColumnHidden(k, not fits)
+            if fits:
+                t.resizeColumnToContents(k)
+                header.resizeSection(k, width)
+                used += width
+
+    def show_point_details(self) -> None:
+        """Every value of the selected point (or the first) in words: the columns that did not fit too."""
+        m = self.model
+        cps = m.critical_points if m.show_critical else []
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        r = min(rows) if rows else 0
+        if not cps or r >= min(len(cps), MAX_TABLE_ROWS):
+            self.point_details.setText("")
+            return
+        cp = cps[r]
+        lam, sam = m.sharpness.get(r, (None, None))
+        area = m.basin_area_of(cp) if cp.kind == "minimum" else None
+        colour = KIND_STYLE[cp.kind][0]
+        parts = [f"<b style='color:{colour}'>{cp.kind}</b> at ({cp.x:.6g}, {cp.y:.6g}): f = {cp.value:.6g}",
+                 f"λ = {cp.eigenvalues[0]:.4g}, {cp.eigenvalues[1]:.4g}",
+                 "cond. ∞" if math.isinf(cp.condition_number) else f"cond. {cp.condition_number:.3g}"]
+        if sam is not None:
+            parts.append(f"SAM sharpness {sam:.4g}")
+        if area is not None:
+            parts.append(f"basin {100 * area:.1f}% of the domain")
+        self.point_details.setText(" · ".join(parts))
 
     def centre_on_row(self, row: int) -> None:
         cps = self.model.critical_points

@@ -80,7 +80,8 @@ def _paint_overlays(painter: QtGui.QPainter, controller, rect: QtCore.QRectF, op
         painter.drawText(QtCore.QRectF(rect.left(), rect.top() + 8 * scale, rect.width(), 40 * scale),
                          QtCore.Qt.AlignmentFlag.AlignHCenter, _title_text(controller))
     if opts.legend:
-        _paint_legend(painter, controller, QtCore.QPointF(rect.left() + 16 * scale, rect.top() + 56 * scale), scale)
+        _paint_legend(painter, controller, QtCore.QPointF(rect.left() + 16 * scale,
+                                                            rect.top() + (56 if opts.title else 16) * scale), scale)
     if opts.colorbar and with_colorbar:
         _paint_colorbar(painter, controller, rect, scale)
 
@@ -337,16 +338,23 @@ class FigureRenderer:
             return self.image_2d(opts, opts.width, opts.height)
         if opts.view == "3d":
             return self.image_3d(opts, opts.width, opts.height)
+        # "both": one title across the whole figure (over the 3-D half alone it looked off
+        # centre), then the 3-D and 2-D views side by side under it, bottoms aligned
+        band = int(round(48 * max(opts.height / 900.0, 0.6))) if opts.title else 0
         half = opts.width // 2
-        left = self.image_3d(FigureOptions("3d", half, opts.height, opts.title, opts.legend, False,
-                                           opts.transparent), half, opts.height)
-        right = self.image_2d(FigureOptions("2d", opts.width - half, opts.height, False, False,
-                                            opts.colorbar, opts.transparent), opts.width - half, opts.height)
+        h = opts.height - band
+        left = self.image_3d(FigureOptions("3d", half, h, False, opts.legend, False, opts.transparent), half, h)
+        right = self.image_2d(FigureOptions("2d", opts.width - half, h, False, False,
+                                            opts.colorbar, opts.transparent), opts.width - half, h)
         img = QtGui.QImage(opts.width, opts.height, QtGui.QImage.Format.Format_ARGB32)
-        img.fill(QtCore.Qt.GlobalColor.transparent)
+        img.fill(QtCore.Qt.GlobalColor.transparent if opts.transparent else QtGui.QColor("#15171c"))
         p = QtGui.QPainter(img)
-        p.drawImage(0, 0, left)
-        p.drawImage(half, 0, right)
+        p.drawImage(0, band, left)
+        p.drawImage(half, band, right)
+        if band:
+            p.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
+            _paint_overlays(p, self.controller, QtCore.QRectF(0, 0, opts.width, opts.height),
+                            FigureOptions("both", opts.width, opts.height, True, False, False), False)
         p.end()
         return img
 

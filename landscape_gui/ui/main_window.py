@@ -69,6 +69,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.findChild(QtWidgets.QDockWidget, "Optimizers_dock"), self.analysis_dock)
         self.findChild(QtWidgets.QDockWidget, "Optimizers_dock").raise_()
         self._layout_pending = True  # sized once the window is shown (docks need a real size)
+        self._shares = None  # the docks' and views' shares of the window (see _record_shares)
+        for dock in self._dock_widgets():
+            dock.installEventFilter(self)
+        split.splitterMoved.connect(lambda *_: self._record_shares())
         self._default_layout(resize_docks=False)
         self._menus()
         self.status_label = QtWidgets.QLabel()
@@ -103,6 +107,52 @@ class MainWindow(QtWidgets.QMainWindow):
             self._layout_pending = False
             if not self._restored_geometry:
                 QtCore.QTimer.singleShot(0, lambda: self._default_layout(resize_window=False))
+            else:
+                QtCore.QTimer.singleShot(0, self._record_shares)
+
+    # -- proportions kept when the window is resized -------------------------------------------
+    # QMainWindow gives all of a shrink to the central widget: a window made smaller by hand kept
+    # its docks at full width and squeezed the 2-D view to a strip. The docks' and the views'
+    # shares of the window are remembered (after the default layout, and whenever the user drags
+    # a separator) and re-applied after each resize, never below what a dock's content needs.
+
+    def _dock_widgets(self):
+        return (self.findChild(QtWidgets.QDockWidget, "Function_dock"),
+                self.findChild(QtWidgets.QDockWidget, "Optimizers_dock"), self.loss_dock)
+
+    def _record_shares(self) -> None:
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        left, right, loss = self._dock_widgets()
+        sizes = self.view_splitter.sizes()
+        total = max(sum(sizes), 1)
+        self._shares = (self.size(), left.width() / w, right.width() / w, loss.height() / h,
+                        [v / total for v in sizes])
+
+    def _apply_shares(self) -> None:
+        if self._shares is None or self._shares[0] == self.size():
+            return
+        _, left_share, right_share, loss_share, split = self._shares
+        w, h = self.width(), self.height()
+        left, right, loss = self._dock_widgets()
+        need = [d.widget().minimumSizeHint().width() + 8 for d in (left, right)]
+        widths = [max(int(left_share * w), need[0]), max(int(right_share * w), need[1])]
+        self.resizeDocks([left, right], widths, QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([loss], [max(int(loss_share * h), 160)], QtCore.Qt.Orientation.Vertical)
+        total = sum(self.view_splitter.sizes())
+        self.view_splitter.setSizes([int(f * total) for f in split])
+        QtCore.QTimer.singleShot(0, self._record_shares)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if getattr(self, "_shares", None) is not None:
+            QtCore.QTimer.singleShot(0, self._apply_shares)  # once the layout has its new size
+
+    def eventFilter(self, obj, ev) -> bool:
+        # a dock resized while the window keeps its size: the user moved a separator
+        if (ev.type() == QtCore.QEvent.Type.Resize and getattr(self, "_shares", None) is not None
+                and self._shares[0] == self.size()):
+            QtCore.QTimer.singleShot(0, self._record_shares)
+        return super().eventFilter(obj, ev)
 
     def _default_layout(self, resize_window: bool = True, resize_docks: bool = True) -> None:
         """Open at 90% of the screen, the 3-D view the largest part: docks sized in proportion
@@ -127,6 +177,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resizeDocks([self.loss_dock], [max(210, int(0.27 * h))], QtCore.Qt.Orientation.Vertical)
         centre = w - left - right
         self.view_splitter.setSizes([int(centre * 0.58), centre - int(centre * 0.58)])
+        QtCore.QTimer.singleShot(0, self._record_shares)
 
     @property
     def session(self) -> Session:

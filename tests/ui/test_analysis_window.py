@@ -66,7 +66,7 @@ def test_critical_points_toggle_draws_markers_in_both_views_and_fills_the_table(
     # the table: one row per point with eigenvalues and, for minima, SAM sharpness
     table = window.analysis_panel.table
     assert table.rowCount() == 9
-    assert table.item(0, 0).text() == "minimum" and table.item(0, 7).text() != ""
+    assert table.item(0, 0).data(Qt.ItemDataRole.UserRole) == "minimum" and table.item(0, 7).text() != ""
     lam = float(table.item(0, 5).text())
     assert lam == model.critical_points[0].eigenvalues[1] or math.isclose(lam, model.critical_points[0].eigenvalues[1], rel_tol=1e-3)
     # switching off removes the markers

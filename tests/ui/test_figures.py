@@ -161,3 +161,17 @@ def test_play_button_keeps_its_width(window, qtbot):
     qtbot.wait(50)
     assert (bar.play.width(), bar.slider.geometry()) == before
     bar.toggle()
+
+
+def test_both_export_has_one_title_across_the_figure(window, qtbot):
+    img = FigureRenderer(window.controller).image(FigureOptions("both", 1600, 700))
+    from landscape_gui.ui.export import _qimage_to_rgb
+
+    rgb = _qimage_to_rgb(img)[:, :, :3].astype(int)
+    band = rgb[:30]                                # the title row
+    cols = np.flatnonzero((np.abs(band - BG).sum(axis=2) > 200).any(axis=0))
+    assert cols.size > 50
+    centre = (cols.min() + cols.max()) / 2
+    assert abs(centre - 800) < 40, centre         # centred on the whole figure, not the 3-D half
+    # both halves start under the title: nothing of the 2-D plot in the title row's right half
+    assert not (np.abs(rgb[:20, 1150:] - BG).sum(axis=2) > 200).any()

@@ -266,3 +266,71 @@ def pytest_approx(value, tol):
     import pytest
 
     return pytest.approx(value, abs=tol)
+
+
+def test_a_window_shrunk_by_hand_keeps_its_proportions_and_whole_cards(qtbot):
+    """Shrinking used to come out of the central widget alone: the docks kept their widths, the
+    2-D view became a strip and the optimizer cards were cut."""
+    from landscape_gui.core.session import Session
+    from landscape_gui.ui import MainWindow
+
+    w = MainWindow(Session.default(), autosave=False)
+    w.ask_save_changes = lambda: "discard"
+    qtbot.addWidget(w)
+    w.resize(1900, 1050)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(300)
+    w._default_layout(resize_window=False)
+    qtbot.wait(300)
+    share_2d = w.contour_view.width() / w.width()
+    right_dock = w.findChild(QtWidgets.QDockWidget, "Optimizers_dock")
+    wide_right = right_dock.width()
+    w.resize(1150, 740)
+    qtbot.waitUntil(lambda: w._shares is not None and w._shares[0] == w.size(), timeout=3000)
+    qtbot.wait(100)
+    assert right_dock.width() < wide_right                       # the docks gave way too
+    assert w.contour_view.width() / w.width() > 0.6 * share_2d   # the 2-D view is not a strip
+    panel = w.optimizer_panel
+    for k in range(len(w.session.optimizers)):                   # every card whole, close button in view
+        card = panel.cards.itemAt(k).widget()
+        right = card.mapTo(panel.scroll.viewport(), QtCore.QPoint(card.width(), 0)).x()
+        assert right <= panel.scroll.viewport().width()
+    # a separator the user moved is kept as a share through the next resize
+    left_dock = w.findChild(QtWidgets.QDockWidget, "Function_dock")
+    w.resizeDocks([left_dock], [400], QtCore.Qt.Orientation.Horizontal)
+    qtbot.wait(200)
+    share = left_dock.width() / w.width()
+    w.resize(1400, 800)
+    qtbot.waitUntil(lambda: w._shares[0] == w.size(), timeout=3000)
+    assert abs(left_dock.width() / w.width() - share) < 0.03
+
+
+def test_critical_point_table_never_scrolls_sideways_and_details_name_every_value(window, qtbot):
+    c = window.controller
+    c.load_preset("himmelblau")
+    c.function.kernels(wait=True)
+    window.show_analysis_tab(0)
+    panel = window.analysis_panel
+    panel.critical_check.setChecked(True)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 9, timeout=10000)
+    qtbot.wait(100)
+    t = panel.table
+
+    def shown():
+        return [k for k in range(t.columnCount()) if not t.isColumnHidden(k)]
+
+    def fits():
+        return sum(t.columnWidth(k) for k in shown()[:-1]) <= t.viewport().width()
+
+    assert fits() and shown()[:4] == [0, 1, 2, 3]   # kind, x, y, f always; the rest as room allows
+    narrow = shown()
+    t.selectRow(1)
+    cp = window.analysis.critical_points[1]
+    text = panel.point_details.text()
+    for value in (f"{cp.x:.6g}", f"{cp.eigenvalues[1]:.4g}", f"{cp.condition_number:.3g}", "SAM sharpness"):
+        assert value in text, (value, text)
+    dock = window.analysis_dock
+    window.resizeDocks([dock], [dock.width() + 260], QtCore.Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: len(shown()) > len(narrow), timeout=3000)
+    assert fits()
