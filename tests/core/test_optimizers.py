@@ -84,6 +84,12 @@ ALL_CONFIGS = [
     ("SAM", {"lr": 2e-3, "rho": 0.1}), ("SAM", {"lr": 2e-3, "adaptive": True, "rho": 0.5}),
     ("Newton", {"lr": 0.5, "damping": 0.01}),
 ]
+# every built-in from the registry at torch's defaults too: a new optimizer cannot be left out
+ALL_CONFIGS += [(name, {}) for name in optimizers.BUILT_IN]
+
+
+def test_hand_tuned_configs_cover_every_built_in():
+    assert {n for n, h in ALL_CONFIGS if h} == set(optimizers.BUILT_IN)
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.3])
@@ -172,7 +178,7 @@ def test_state_is_reported_per_step():
 
 
 def test_names_defaults_and_validation():
-    assert optimizers.names() == ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
+    assert optimizers.names()[:len(optimizers.BUILT_IN)] == list(optimizers.BUILT_IN) == ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
                                   "NAdam", "RAdam", "Lion", "SAM", "Newton"]
     assert optimizers.defaults("Adam") == {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-08,
                                            "weight_decay": 0.0, "amsgrad": False, "maximize": False,

@@ -71,11 +71,82 @@ SUMMARIES = {
 
 _BOOL = {"nesterov", "maximize", "centered", "amsgrad", "decoupled_weight_decay", "adaptive"}
 MAX_STEPS = 1_000_000
+BUILT_IN = tuple(SPECS)
 
 
 def names() -> list[str]:
-    """All optimizer names, torch's first."""
+    """All optimizer names: the built-ins (torch's first), then the rules defined with ``define``."""
     return list(SPECS)
+
+
+# --- optimizers typed as update rules --------------------------------------------------------------
+
+_custom: dict[str, "custom.Rule"] = {}     # name -> its current rule
+_kind_of_text: dict[tuple[str, str], int] = {}
+_next_custom_kind = [K.CUSTOM_BASE]
+
+
+def define(name: str, text: str):
+    """Register the optimizer ``name`` written as an update rule (see ``custom``) and return its Rule.
+
+    Raises ``custom.RuleError`` (an ExpressionError with ``.line`` and ``.column``) for bad
+    text. Defining a name again replaces its rule; the built-ins' names are taken.
+    """
+    from . import custom
+
+    if isinstance(name, str) and name in BUILT_IN or str(name).lower() in {b.lower() for b in BUILT_IN}:
+        raise custom.RuleError(f"'{name}' is a built-in optimizer: give your rule another name")
+    rule = custom.parse_rule(name, text)
+    key = (name, rule.text)
+    kind = _kind_of_text.get(key)
+    if kind is None:
+        kind = _kind_of_text[key] = _next_custom_kind[0]
+        _next_custom_kind[0] += 1
+        custom.register(rule, kind)
+    _custom[name] = rule
+    SPECS[name] = (kind, list(rule.hypers))
+    SUMMARIES[name] = f"your rule: {_first_update(rule)}"
+    K.KIND_NAMES[kind] = name
+    return rule
+
+
+def _first_update(rule) -> str:
+    lines = [ln.split("#", 1)[0].strip() for ln in rule.text.splitlines()]
+    body = [ln for ln in lines if ln and not ln.startswith(("hyper", "state"))]
+    return "; ".join(body)[:120]
+
+
+def remove(name: str) -> None:
+    """Forget a rule defined with ``define`` (the built-ins stay)."""
+    if name not in _custom:
+        raise ValueError(f"'{name}' is not a rule defined with optimizers.define")
+    del _custom[name], SPECS[name], SUMMARIES[name]
+
+
+def is_custom(name: str) -> bool:
+    return name in _custom
+
+
+def rule_text(name: str) -> str:
+    """The text of a defined rule."""
+    if name not in _custom:
+        raise ValueError(f"'{name}' is not a rule defined with optimizers.define")
+    return _custom[name].text
+
+
+def custom_rules() -> dict[str, str]:
+    """Every defined rule: name -> text (what a session saves)."""
+    return {n: r.text for n, r in _custom.items()}
+
+
+def to_torch_source(name: str) -> str:
+    """Python source of a ``torch.optim.Optimizer`` subclass named ``name`` implementing its rule."""
+    from .custom_codegen import torch_source
+
+    if name not in _custom:
+        raise ValueError(f"'{name}' is not a rule defined with optimizers.define "
+                         "(the built-ins are in torch.optim already)")
+    return torch_source(_custom[name])
 
 
 def _canonical(name: str) -> str:
@@ -113,6 +184,8 @@ def validate(name: str, hyper: dict | None = None) -> tuple[str, dict]:
 
 
 def _coerce(cname: str, key: str, value):
+    if cname in _custom:   # a typed rule's hyperparameters are all numbers
+        return _number(cname, key, value)
     if key in _BOOL:
         if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
             return bool(value)
@@ -143,6 +216,9 @@ MAX_HYPERPARAMETER = 1e12
 
 
 def _check(cname: str, h: dict) -> None:
+    if cname in _custom:   # no ranges are known for a rule's own hyperparameters
+        return
+
     def need(ok, key, rule):
         if not ok:
             raise ValueError(f"{cname}: invalid {key} {h[key.split('[')[0]]!r}: {rule}")

@@ -5,6 +5,8 @@ Kept apart from ``rules`` and ``runner`` so that importing the API does not comp
 """
 
 SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, NADAM, RADAM, LION, SAM, NEWTON = range(12)
+#: kernel ids of optimizers typed as rules (``optimizers.define``) start here, one per rule text
+CUSTOM_BASE = 1000
 N_STATE = 3   # per-coordinate state vectors (momentum, second moment, ...)
 N_COEF = 4    # per-step scalars from step_coefficients
 N_HYPER = 10  # packed hyperparameter slots

@@ -180,11 +180,19 @@ def sam_perturbation(h, q, g):
     """Foret et al. 2021 eq. 2 (ASAM, Kwon et al. 2021, when adaptive)."""
     rho, adaptive = h[6], h[7]
     scale = np.abs(q) if adaptive else np.ones_like(q)
-    return rho * scale * scale * g / (np.linalg.norm(scale * g) + 1e-12)
+    s = scale * g
+    # in the kernel's order of operations (np.linalg.norm's scaled BLAS norm and rho*g/|g| round
+    # differently, and near a minimum SAM's direction g/|g| amplifies that last bit)
+    step = rho / (np.sqrt(np.sum(s * s)) + 1e-12)
+    return (q * q if adaptive else np.ones_like(q)) * g * step
 
 
 def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
     """One trajectory with the same conventions as ``runner.trajectory_kernel``."""
+    if kind >= K.CUSTOM_BASE:  # a typed rule: its own interpreter
+        from .custom import reference_run as rule_run, rule_for_kind
+
+        return rule_run(f, rule_for_kind(kind), h, start, steps, noise, seed, stream, box, record)
     n = 2
     pts = np.full((steps + 1, n), np.nan)
     ls = np.full(steps + 1, np.nan)

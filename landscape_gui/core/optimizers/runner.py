@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit, types
 
-from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, FORMULA_KERNEL, KIND_NAMES, LION, N_COEF, N_STATE,
-                    NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
+from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, LION, N_COEF,
+                    N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
 from .rules import (_JIT, adadelta_step, adagrad_step, adam_step, adamax_step, add_noise, escaped,
                     init_state, lion_step, moments, nadam_step, newton_step, radam_step, rmsprop_step,
                     sam_perturbation, sgd_step, step_coefficients)
@@ -120,7 +120,7 @@ def _make_trajectory_kernel(kind: int):
                 radam_step(h, q, g, S, table, t)
             elif KIND == LION:
                 lion_step(h, q, g, S, t)
-            else:
+            elif KIND == NEWTON:
                 newton_step(h, q, g, H)
             if record:
                 moments(KIND, h, S, mom1, mom2)
@@ -145,13 +145,27 @@ _kernels_lock = threading.Lock()
 
 
 def trajectory_kernel(kind: int):
-    """The compiled trajectory kernel of ``kind`` (compiled on first use, then kept)."""
+    """The compiled trajectory kernel of ``kind`` (compiled on first use, then kept).
+
+    Built-in kinds are closures over this module's rules; a typed rule's kernel is
+    generated from its text (``custom_codegen``). Any other id is an error, never a
+    fall-through to some other rule.
+    """
     k = _kernels.get(kind)
     if k is None:
         with _kernels_lock:
             k = _kernels.get(kind)
             if k is None:
-                k = _kernels[kind] = _make_trajectory_kernel(kind)
+                if kind >= CUSTOM_BASE:
+                    from .custom import rule_for_kind
+                    from .custom_codegen import compile_kernel
+
+                    k = compile_kernel(rule_for_kind(kind))
+                elif kind in KIND_NAMES:
+                    k = _make_trajectory_kernel(kind)
+                else:
+                    raise ValueError(f"unknown optimizer kind {kind}")
+                _kernels[kind] = k
     return k
 
 

@@ -111,7 +111,9 @@ def _work() -> None:
         if not batch:
             return
         try:
-            cached = [k for k in batch if _stamp(k).exists()]
+            # typed rules compile here (their module is generated in this process); built-ins
+            # in a child unless a stamp says Numba's cache already has them
+            cached = [k for k in batch if k >= K.CUSTOM_BASE or _stamp(k).exists()]
             if USE_CHILD_PROCESS and len(cached) < len(batch):
                 _compile_in_child([k for k in batch if k not in cached])
             for k in batch:  # loads from the cache the child wrote, or compiles here

@@ -1,0 +1,484 @@
+"""A checked :class:`~.custom.Rule` as code: a Numba trajectory kernel, and torch.optim source.
+
+The kernel has the built-in kernels' signature (``runner.TRAJECTORY``), so the runner
+treats a typed rule exactly like a built-in: same driver, threads, noise, divergence
+and endpoint (basin) modes. Every statement becomes one loop over the coordinates;
+reductions (``norm``, ``dot``, ``sum``) and ``grad(...)`` calls inside it are
+computed first, in order, so a statement reads the values from before it assigns.
+The source is generated from the checked tree, never from user text, and is written
+to a file so Numba's disk cache keeps it between launches.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+
+import numpy as np
+from numba import njit
+
+from .custom import CONSTANTS, GRAD, REDUCTIONS, SCALAR, VECTOR, Rule
+
+_HELPER = dict(cache=True, nogil=True, error_model="numpy", inline="always")
+
+
+@njit(**_HELPER)
+def relu(a):
+    return a if a > 0.0 else 0.0
+
+
+@njit(**_HELPER)
+def sigmoid(a):
+    if a >= 0.0:
+        return 1.0 / (1.0 + np.exp(-a))
+    e = np.exp(a)
+    return e / (1.0 + e)
+
+
+@njit(**_HELPER)
+def softplus(a):
+    return max(a, 0.0) + np.log1p(np.exp(-abs(a)))
+
+
+@njit(**_HELPER)
+def fmin(a, b):
+    """np.fmin: a NaN argument loses (as in the numpy reference)."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a < b else b
+
+
+@njit(**_HELPER)
+def fmax(a, b):
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a > b else b
+
+
+_FUNCS = {"sqrt": "np.sqrt", "abs": "abs", "sign": "np.sign", "exp": "np.exp", "log": "np.log",
+          "log2": "np.log2", "log10": "np.log10", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan",
+          "asin": "np.arcsin", "acos": "np.arccos", "atan": "np.arctan", "sinh": "np.sinh",
+          "cosh": "np.cosh", "tanh": "np.tanh", "relu": "H.relu", "sigmoid": "H.sigmoid",
+          "softplus": "H.softplus", "min": "H.fmin", "max": "H.fmax", "atan2": "np.arctan2",
+          "hypot": "np.hypot"}
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+class _Emitter:
+    """Python expressions for one coordinate ``i`` of the rule's sub-expressions."""
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self.states = set(rule.state_names)
+        self.hypers = set(rule.hyper_names)
+        self.temps: dict[int, str] = {}   # id(reduction or grad node) -> its temporary
+        self.n_red = 0
+        self.n_grad = 0
+
+    def name(self, word: str) -> str:
+        r = self.rule
+        if word == "x":
+            return "q[i]"
+        if word == "g":
+            return "g[i]"
+        if word == "f":
+            return "fval"
+        if word == "t":
+            return "tf"
+        if word in self.hypers:
+            return f"h_{word}"
+        if word in self.states:
+            return f"s_{word}[i]"
+        if word in r.locals:
+            return f"v_{word}[i]" if r.locals[word] == VECTOR else f"l_{word}"
+        return repr(CONSTANTS[word])
+
+    def expr(self, node) -> str:
+        if id(node) in self.temps:
+            return self.temps[id(node)]
+        if isinstance(node, ast.Constant):
+            return repr(float(node.value))
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.UnaryOp):
+            inner = self.expr(node.operand)
+            return f"(-{inner})" if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            return f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
+        word = node.func.id
+        return f"{_FUNCS[word]}({', '.join(self.expr(a) for a in node.args)})"
+
+    def hoist(self, node, out: list[str], indent: str) -> None:
+        """Code computing the reductions and grad() calls under ``node``, innermost first."""
+        for child in ast.iter_child_nodes(node):
+            self.hoist(child, out, indent)
+        if not isinstance(node, ast.Call) or node.func.id not in (*REDUCTIONS, GRAD):
+            return
+        word = node.func.id
+        if word == GRAD:
+            self.n_grad += 1
+            k = self.n_grad
+            out.append(f"{indent}for i in range(n):")
+            out.append(f"{indent}    P{k}[i] = {self.expr(node.args[0])}")
+            out.append(f"{indent}_, gx, gy = value_and_gradient(P{k}[0], P{k}[1], p)")
+            out.append(f"{indent}G{k}[0] = gx")
+            out.append(f"{indent}G{k}[1] = gy")
+            out.append(f"{indent}add_noise(G{k}, noise, seed, stream, t, {k})")
+            self.temps[id(node)] = f"G{k}[i]"
+            return
+        self.n_red += 1
+        r = f"r{self.n_red}"
+        a = self.expr(node.args[0])
+        if word == "dot":
+            term = f"_a * {self.expr(node.args[1])}"
+        else:
+            term = "_a * _a" if word == "norm" else "_a"
+        out.append(f"{indent}{r} = 0.0")
+        out.append(f"{indent}for i in range(n):")
+        out.append(f"{indent}    _a = {a}")
+        out.append(f"{indent}    {r} += {term}")
+        if word == "norm":
+            out.append(f"{indent}{r} = np.sqrt({r})")
+        self.temps[id(node)] = r
+
+
+def _statements(rule: Rule, em: _Emitter, indent: str) -> list[str]:
+    out: list[str] = []
+    for st in rule.body:
+        out.append(f"{indent}# line {st.line}: {st.target}")
+        em.hoist(st.expr, out, indent)
+        value = em.expr(st.expr)
+        if st.kind == SCALAR:
+            out.append(f"{indent}l_{st.target} = {value}")
+            continue
+        target = "q" if st.target == "x" else (f"s_{st.target}" if st.target in em.states else f"v_{st.target}")
+        out.append(f"{indent}for i in range(n):")
+        out.append(f"{indent}    {target}[i] = {value}")
+    return out
+
+
+def kernel_source(rule: Rule) -> str:
+    """The module source of ``rule``'s trajectory kernel (conventions of ``runner.trajectory``)."""
+    em = _Emitter(rule)
+    first, second = rule.moment_names
+    lines = [
+        f"# generated from the optimizer rule {rule.name!r}; see landscape_gui/core/optimizers/custom_codegen.py",
+        "import numpy as np",
+        "from numba import njit",
+        "from landscape_gui.core.optimizers import custom_codegen as H",
+        "from landscape_gui.core.optimizers.rules import add_noise, escaped",
+        "from landscape_gui.core.optimizers.runner import _TRAJECTORY_SIG, _blank_from",
+        "",
+        "",
+        "@njit(_TRAJECTORY_SIG, cache=True, nogil=True, error_model='numpy')",
+        "def trajectory(value_and_gradient, hessian, p, h, table, start, steps, noise, seed, stream, box,",
+        "               record, pts, ls, gr, m1, m2):",
+        "    n = start.shape[0]",
+        "    q = start.copy()",
+        "    g = np.empty(n)",
+    ]
+    for k, (name, _) in enumerate(rule.hypers):
+        lines.append(f"    h_{name} = h[{k}]")
+    for name in rule.state_names:
+        lines.append(f"    s_{name} = np.zeros(n)")
+    for name, kind in rule.locals.items():
+        lines.append(f"    v_{name} = np.zeros(n)" if kind == VECTOR else f"    l_{name} = 0.0")
+    for k in range(1, rule.grad_calls + 1):
+        lines.append(f"    P{k} = np.empty(n)")
+        lines.append(f"    G{k} = np.empty(n)")
+    lines += [
+        "    full = pts.shape[0] > steps",
+        "    mask = pts.shape[0] - 1",
+        "    pts[0, 0] = q[0]",
+        "    pts[0, 1] = q[1]",
+        "    for t in range(1, steps + 2):",
+        "        fval, gx, gy = value_and_gradient(q[0], q[1], p)",
+        "        ls[(t - 1) if full else ((t - 1) & mask)] = fval",
+        "        if not np.isfinite(fval):",
+        "            _blank_from(pts, ls, t - 1)",
+        "            return t - 1",
+        "        if t == steps + 1:",
+        "            break",
+        "        g[0] = gx",
+        "        g[1] = gy",
+        "        add_noise(g, noise, seed, stream, t, 0)",
+        "        if record:",
+        "            gr[t - 1, 0] = g[0]",
+        "            gr[t - 1, 1] = g[1]",
+        "        tf = float(t)",
+    ]
+    if rule.states:
+        init = _Emitter(rule)
+        lines.append("        if t == 1:")
+        for name, expr in rule.states:
+            lines.append("            for i in range(n):")
+            lines.append(f"                s_{name}[i] = {init.expr(expr)}")
+    lines += _statements(rule, em, "        ")
+    lines += [
+        "        if record:",
+        "            for i in range(2):",
+        f"                m1[t - 1, i] = {f's_{first}[i]' if first else 'np.nan'}",
+        f"                m2[t - 1, i] = {f's_{second}[i]' if second else 'np.nan'}",
+        "        if escaped(q, box):",
+        "            _blank_from(pts, ls, t)",
+        "            return t",
+        "        j = t if full else (t & mask)",
+        "        pts[j, 0] = q[0]",
+        "        pts[j, 1] = q[1]",
+        "    return -1",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def compile_kernel(rule: Rule):
+    """The rule's compiled trajectory kernel (from Numba's disk cache when this source ran before)."""
+    from ..formula.codegen import load_numba_module
+
+    source = kernel_source(rule)
+    key = "rule_" + hashlib.sha1(source.encode()).hexdigest()[:16]
+    return load_numba_module(source, key).trajectory
+
+
+# --- torch.optim source ---------------------------------------------------------------------------
+
+_TORCH_FUNCS = {"sqrt": "_F.sqrt", "abs": "_F.abs", "sign": "_F.sign", "exp": "_F.exp", "log": "_F.log",
+                "log2": "_F.log2", "log10": "_F.log10", "sin": "_F.sin", "cos": "_F.cos", "tan": "_F.tan",
+                "asin": "_F.asin", "acos": "_F.acos", "atan": "_F.atan", "sinh": "_F.sinh",
+                "cosh": "_F.cosh", "tanh": "_F.tanh", "relu": "_F.relu", "sigmoid": "_F.sigmoid",
+                "softplus": "_F.softplus", "min": "_F.fmin", "max": "_F.fmax", "atan2": "_F.atan2",
+                "hypot": "_F.hypot"}
+
+_TORCH_HELPERS = '''
+class _F:
+    """Element-wise functions for tensors and plain numbers alike (hyperparameter arithmetic)."""
+
+    @staticmethod
+    def _t(a, like=None):
+        return a if torch.is_tensor(a) else torch.as_tensor(a, dtype=torch.float64 if like is None else like.dtype)
+
+    @staticmethod
+    def _apply(name, a):
+        if torch.is_tensor(a):
+            return getattr(torch, name)(a)
+        return float(getattr(torch, name)(torch.tensor(float(a), dtype=torch.float64)))
+
+    sqrt = staticmethod(lambda a: _F._apply("sqrt", a))
+    abs = staticmethod(lambda a: _F._apply("abs", a))
+    sign = staticmethod(lambda a: _F._apply("sign", a))
+    exp = staticmethod(lambda a: _F._apply("exp", a))
+    log = staticmethod(lambda a: _F._apply("log", a))
+    log2 = staticmethod(lambda a: _F._apply("log2", a))
+    log10 = staticmethod(lambda a: _F._apply("log10", a))
+    sin = staticmethod(lambda a: _F._apply("sin", a))
+    cos = staticmethod(lambda a: _F._apply("cos", a))
+    tan = staticmethod(lambda a: _F._apply("tan", a))
+    asin = staticmethod(lambda a: _F._apply("asin", a))
+    acos = staticmethod(lambda a: _F._apply("acos", a))
+    atan = staticmethod(lambda a: _F._apply("atan", a))
+    sinh = staticmethod(lambda a: _F._apply("sinh", a))
+    cosh = staticmethod(lambda a: _F._apply("cosh", a))
+    tanh = staticmethod(lambda a: _F._apply("tanh", a))
+    relu = staticmethod(lambda a: _F._apply("relu", a))
+    sigmoid = staticmethod(lambda a: _F._apply("sigmoid", a))
+    softplus = staticmethod(lambda a: torch.nn.functional.softplus(a) if torch.is_tensor(a)
+                            else float(torch.nn.functional.softplus(torch.tensor(float(a), dtype=torch.float64))))
+
+    @staticmethod
+    def _pair(fn, a, b):
+        if not torch.is_tensor(a) and not torch.is_tensor(b):
+            return float(fn(torch.tensor(float(a), dtype=torch.float64), torch.tensor(float(b), dtype=torch.float64)))
+        like = a if torch.is_tensor(a) else b
+        return fn(_F._t(a, like), _F._t(b, like))
+
+    fmin = staticmethod(lambda a, b: _F._pair(torch.fmin, a, b))
+    fmax = staticmethod(lambda a, b: _F._pair(torch.fmax, a, b))
+    atan2 = staticmethod(lambda a, b: _F._pair(torch.atan2, a, b))
+    hypot = staticmethod(lambda a, b: _F._pair(torch.hypot, a, b))
+'''
+
+
+class _TorchEmitter:
+    """Expressions over one parameter tensor ``k`` (vectors are lists of tensors, one per parameter)."""
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self.states = set(rule.state_names)
+        self.hypers = set(rule.hyper_names)
+        self.temps: dict[int, str] = {}
+        self.n_red = 0
+        self.n_grad = 0
+
+    def name(self, word: str) -> str:
+        r = self.rule
+        if word == "x":
+            return "x[k]"
+        if word == "g":
+            return "g[k]"
+        if word == "f":
+            return "f"
+        if word == "t":
+            return "t"
+        if word in self.hypers:
+            return f"h_{word}"
+        if word in self.states:
+            return f"s_{word}[k]"
+        if word in r.locals:
+            return f"v_{word}[k]" if r.locals[word] == VECTOR else f"l_{word}"
+        return repr(CONSTANTS[word])
+
+    def expr(self, node) -> str:
+        if id(node) in self.temps:
+            return self.temps[id(node)]
+        if isinstance(node, ast.Constant):
+            return repr(float(node.value))
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.UnaryOp):
+            inner = self.expr(node.operand)
+            return f"(-{inner})" if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            return f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
+        word = node.func.id
+        return f"{_TORCH_FUNCS[word]}({', '.join(self.expr(a) for a in node.args)})"
+
+    def vector(self, node) -> str:
+        """A list comprehension over the parameters (a number broadcast to each one's shape)."""
+        body = self.expr(node)
+        if self.rule.kind_of(node) == SCALAR:
+            body = f"(torch.zeros_like(x[k]) + {body})"
+        return f"[{body} for k in range(len(x))]"
+
+    def hoist(self, node, out: list[str], indent: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            self.hoist(child, out, indent)
+        if not isinstance(node, ast.Call) or node.func.id not in (*REDUCTIONS, GRAD):
+            return
+        word = node.func.id
+        if word == GRAD:
+            self.n_grad += 1
+            name = f"_G{self.n_grad}"
+            out.append(f"{indent}{name} = self._gradient_at(params, {self.vector(node.args[0])}, closure)")
+            self.temps[id(node)] = f"{name}[k]"
+            return
+        self.n_red += 1
+        r = f"_r{self.n_red}"
+        a = self.vector(node.args[0])
+        if word == "norm":
+            out.append(f"{indent}{r} = torch.sqrt(sum((_a * _a).sum() for _a in {a}))")
+        elif word == "sum":
+            out.append(f"{indent}{r} = sum(_a.sum() for _a in {a})")
+        else:
+            out.append(f"{indent}{r} = sum((_a * _b).sum() for _a, _b in zip({a}, {self.vector(node.args[1])}))")
+        self.temps[id(node)] = r
+
+
+def torch_source(rule: Rule) -> str:
+    """Python source of a ``torch.optim.Optimizer`` subclass named after the rule, implementing it.
+
+    Vectors are the list of a parameter group's tensors; ``norm``/``dot``/``sum`` run over
+    all of them; ``f`` and ``grad(p)`` need the ``closure`` torch's LBFGS also takes.
+    """
+    em = _TorchEmitter(rule)
+    hypers = ", ".join(f"{h}={d!r}" for h, d in rule.hypers)
+    uses_f = any(isinstance(n, ast.Name) and n.id == "f" for st in rule.body for n in ast.walk(st.expr)) or any(
+        isinstance(n, ast.Name) and n.id == "f" for _, e in rule.states for n in ast.walk(e))
+    needs_closure = uses_f or rule.grad_calls > 0
+    doc_rule = "\n".join("        " + line for line in rule.text.strip().splitlines())
+    out = [
+        f'"""{rule.name}: an optimizer written as an update rule in landscape-gui.',
+        "",
+        "Rule:",
+        doc_rule,
+        '"""',
+        "import math",
+        "",
+        "import torch",
+        "",
+        _TORCH_HELPERS,
+        "",
+        f"class {rule.name}(torch.optim.Optimizer):",
+        f"    def __init__(self, params{', ' + hypers if hypers else ''}):",
+        f"        super().__init__(params, dict({', '.join(f'{h}={h}' for h, _ in rule.hypers)}))",
+        "",
+        "    @torch.no_grad()",
+        "    def _gradient_at(self, params, point, closure):",
+        '        """The gradient at another point: move there, re-evaluate, move back."""',
+        "        if closure is None:",
+        f'            raise RuntimeError("{rule.name} evaluates grad(...) at other points: pass step(closure)")',
+        "        saved = [p.detach().clone() for p in params]",
+        "        for p, v in zip(params, point):",
+        "            p.copy_(v)",
+        "        with torch.enable_grad():",
+        "            for p in params:",
+        "                p.grad = None",
+        "            closure()",
+        "        grads = [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]",
+        "        for p, v in zip(params, saved):",
+        "            p.copy_(v)",
+        "        return grads",
+        "",
+        "    @torch.no_grad()",
+        "    def step(self, closure=None):",
+        "        loss = None",
+        "        if closure is not None:",
+        "            with torch.enable_grad():",
+        "                loss = closure()",
+    ]
+    if needs_closure:
+        out += ["        if loss is None:",
+                f'            raise RuntimeError("{rule.name} reads the loss f or calls grad(...): pass step(closure)")']
+    out += [
+        "        for group in self.param_groups:",
+        "            params = [p for p in group['params'] if p.grad is not None]",
+        "            if not params:",
+        "                continue",
+    ]
+    for h, _ in rule.hypers:
+        out.append(f"            h_{h} = group[{h!r}]")
+    out += [
+        "            x = [p.detach().clone() for p in params]",
+        "            g = [p.grad.detach().clone() for p in params]",
+        "            f = float(loss) if loss is not None else math.nan",
+        "            states = [self.state[p] for p in params]",
+        "            t = float(states[0].get('step', 0) + 1)",
+        "            for st in states:",
+        "                st['step'] = t",
+    ]
+    if rule.states:
+        init = _TorchEmitter(rule)
+        out.append("            if t == 1:")
+        for name, expr in rule.states:
+            out.append(f"                _init = {init.vector(expr)}")
+            out.append("                for st, v in zip(states, _init):")
+            out.append(f"                    st[{name!r}] = v.clone()")
+        for name in rule.state_names:
+            out.append(f"            s_{name} = [st[{name!r}] for st in states]")
+    for st in rule.body:
+        out.append(f"            # line {st.line}: {st.target}")
+        em.hoist(st.expr, out, "            ")
+        if st.kind == SCALAR:
+            out.append(f"            l_{st.target} = {em.expr(st.expr)}")
+        else:
+            target = st.target if st.target == "x" else (
+                f"s_{st.target}" if st.target in em.states else f"v_{st.target}")
+            out.append(f"            {target} = {em.vector(st.expr)}")
+    for name in rule.state_names:
+        out.append(f"            for st, v in zip(states, s_{name}):")
+        out.append(f"                st[{name!r}] = v")
+    out += [
+        "            for p, v in zip(params, x):",
+        "                p.copy_(v)",
+        "        return loss",
+        "",
+    ]
+    return "\n".join(out)
+
+
+__all__ = ["kernel_source", "compile_kernel", "torch_source", "relu", "sigmoid", "softplus", "fmin", "fmax",
+           "math"]
