@@ -306,8 +306,11 @@ class OptimizerCard(QtWidgets.QFrame):
                 w = QtWidgets.QCheckBox()
                 w.setChecked(value)
                 w.toggled.connect(lambda v, k=key: self._set(k, v))
-            elif key == "betas":
-                w = QtWidgets.QLineEdit(f"{value[0]:g}, {value[1]:g}")
+            elif isinstance(value, tuple):   # betas, etas, step_sizes, Adafactor's eps (None allowed)
+                w = QtWidgets.QLineEdit(", ".join("None" if v is None else f"{v:g}" for v in value))
+                parts = optimizers.pair_parts(o.name, key)
+                if parts:
+                    w.setToolTip(f"{key} = ({parts[0]}, {parts[1]})")
                 w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
             else:
                 w = QtWidgets.QLineEdit(f"{value:g}")
@@ -328,8 +331,12 @@ class OptimizerCard(QtWidgets.QFrame):
 
     def _set_text(self, key, edit):
         text = edit.text().strip()
+        pair = isinstance(self.controller.session.optimizers[self.index].hyperparameters.get(key), tuple)
         try:
-            value = tuple(float(v) for v in text.strip("()").split(",")) if key == "betas" else float(text)
+            if pair:
+                value = tuple(None if v.strip() == "None" else float(v) for v in text.strip("()").split(","))
+            else:
+                value = float(text)
         except ValueError:
             self.controller.status.emit(f"{key}: '{text}' is not a number")
             return

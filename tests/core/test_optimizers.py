@@ -26,7 +26,8 @@ def hyper_of(case):
 
 def test_fixture_covers_every_torch_optimizer_with_default_and_custom_settings():
     names = {c["optimizer"] for c in CASES}
-    assert names == {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"}
+    assert names == {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+                     "Rprop", "ASGD", "Adafactor"}
     for name in names:
         settings = [c["hyperparameters"] for c in CASES if c["optimizer"] == name]
         assert {} in settings and any(settings)
@@ -83,6 +84,8 @@ ALL_CONFIGS = [
     ("RAdam", {"lr": 0.03}), ("Lion", {"lr": 0.01, "weight_decay": 0.1}),
     ("SAM", {"lr": 2e-3, "rho": 0.1}), ("SAM", {"lr": 2e-3, "adaptive": True, "rho": 0.5}),
     ("Newton", {"lr": 0.5, "damping": 0.01}),
+    ("Rprop", {"lr": 0.05, "etas": (0.4, 1.3)}), ("ASGD", {"lr": 0.02, "t0": 50, "lambd": 0.01}),
+    ("Adafactor", {"lr": 0.05, "weight_decay": 0.01, "eps": (1e-20, 1e-3)}),
 ]
 # every built-in from the registry at torch's defaults too: a new optimizer cannot be left out
 ALL_CONFIGS += [(name, {}) for name in optimizers.BUILT_IN]
@@ -179,7 +182,7 @@ def test_state_is_reported_per_step():
 
 def test_names_defaults_and_validation():
     assert optimizers.names()[:len(optimizers.BUILT_IN)] == list(optimizers.BUILT_IN) == ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
-                                  "NAdam", "RAdam", "Lion", "SAM", "Newton"]
+                                  "NAdam", "RAdam", "Lion", "SAM", "Newton", "Rprop", "ASGD", "Adafactor"]
     assert optimizers.defaults("Adam") == {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-08,
                                            "weight_decay": 0.0, "amsgrad": False, "maximize": False,
                                            "decoupled_weight_decay": False}

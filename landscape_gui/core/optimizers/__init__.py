@@ -51,6 +51,11 @@ SPECS: dict[str, tuple[int, list[tuple[str, object]]]] = {
     "SAM": (K.SAM, [("lr", 1e-2), ("momentum", 0.9), ("dampening", 0.0), ("weight_decay", 0.0),
                     ("nesterov", False), ("maximize", False), ("rho", 0.05), ("adaptive", False)]),
     "Newton": (K.NEWTON, [("lr", 1.0), ("damping", 1e-3)]),
+    "Rprop": (K.RPROP, [("lr", 1e-2), ("etas", (0.5, 1.2)), ("step_sizes", (1e-6, 50.0)), ("maximize", False)]),
+    "ASGD": (K.ASGD, [("lr", 1e-2), ("lambd", 1e-4), ("alpha", 0.75), ("t0", 1e6), ("weight_decay", 0.0),
+                      ("maximize", False)]),
+    "Adafactor": (K.ADAFACTOR, [("lr", 1e-2), ("beta2_decay", -0.8), ("eps", (None, 1e-3)), ("d", 1.0),
+                                ("weight_decay", 0.0), ("maximize", False)]),
 }
 
 #: What each optimizer is, in one line (tooltips, --help).
@@ -67,7 +72,14 @@ SUMMARIES = {
     "Lion": "sign of interpolated momentum (Chen et al. 2023)",
     "SAM": "sharpness-aware minimization around SGD with momentum (Foret et al. 2021)",
     "Newton": "damped saddle-free Newton: (|H| + damping·I)⁻¹ ∇f",
+    "Rprop": "per-coordinate step sizes that grow while the gradient's sign holds — torch.optim.Rprop",
+    "ASGD": "SGD with a decaying rate and iterate averaging — torch.optim.ASGD",
+    "Adafactor": "relative step sizes and a clipped RMS-normalised update — torch.optim.Adafactor",
 }
+
+#: hyperparameters that are pairs (two slots of the packed vector); None allowed where torch allows it
+PAIRS = {"betas": ("beta1", "beta2"), "etas": ("etaminus", "etaplus"), "step_sizes": ("min", "max")}
+_PAIR_OF = {("Adafactor", "eps"): ("eps1", "eps2")}
 
 _BOOL = {"nesterov", "maximize", "centered", "amsgrad", "decoupled_weight_decay", "adaptive"}
 MAX_STEPS = 1_000_000
@@ -190,14 +202,26 @@ def _coerce(cname: str, key: str, value):
         if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
             return bool(value)
         raise ValueError(f"{cname}: {key} must be True or False, got {value!r}")
-    if key == "betas":
+    parts = pair_parts(cname, key)
+    if parts:
         if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
-            raise ValueError(f"{cname}: betas must be a pair (beta1, beta2), got {value!r}")
-        return (_number(cname, "betas[0]", value[0]), _number(cname, "betas[1]", value[1]))
+            raise ValueError(f"{cname}: {key} must be a pair ({parts[0]}, {parts[1]}), got {value!r}")
+        none_ok = cname == "Adafactor" and key == "eps"   # torch: eps1 None = the dtype's epsilon
+        return tuple(None if (v is None and none_ok and k == 0) else _number(cname, f"{key}[{k}]", v)
+                     for k, v in enumerate(value))
     return _number(cname, key, value)
 
 
+def pair_parts(cname: str, key: str) -> tuple[str, str] | None:
+    """The names of a pair-valued hyperparameter's two values, or None if it is a single value."""
+    if cname in _custom:
+        return None
+    return _PAIR_OF.get((cname, key)) or PAIRS.get(key)
+
+
 def _number(cname, key, value) -> float:
+    if value is None:
+        raise ValueError(f"{cname}: {key} must be a number, got None")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{cname}: {key} must be a number, got {value!r}")
     try:
@@ -225,7 +249,7 @@ def _check(cname: str, h: dict) -> None:
 
     for key in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay",
                 "initial_accumulator_value", "momentum_decay", "alpha", "rho", "damping"):
-        if key in h:
+        if key in h and not isinstance(h[key], tuple):   # Adafactor's eps is a pair: checked below
             need(h[key] >= 0.0, key, "must be >= 0")
     if "betas" in h:
         b1, b2 = h["betas"]
@@ -235,6 +259,18 @@ def _check(cname: str, h: dict) -> None:
             raise ValueError(f"{cname}: invalid betas[1] {b2!r}: must be in [0, 1)")
     if cname == "Adadelta":
         need(h["rho"] <= 1.0, "rho", "must be in [0, 1]")
+    if cname == "Rprop":
+        lo, hi = h["etas"]
+        if not 0.0 < lo < 1.0 < hi:
+            raise ValueError(f"Rprop: invalid etas {h['etas']!r}: need 0 < etaminus < 1 < etaplus")
+        if not 0.0 <= h["step_sizes"][0] <= h["step_sizes"][1]:
+            raise ValueError(f"Rprop: invalid step_sizes {h['step_sizes']!r}: need 0 <= min <= max")
+    if cname == "Adafactor":
+        need(h["beta2_decay"] <= 0.0, "beta2_decay", "must be <= 0")
+        need(h["d"] >= 1.0, "d", "the clipping threshold must be >= 1")
+        e1, e2 = h["eps"]
+        if (e1 is not None and e1 < 0.0) or e2 < 0.0:
+            raise ValueError(f"Adafactor: invalid eps {h['eps']!r}: must be >= 0 (eps1 may be None)")
     if cname in ("SGD", "SAM") and h["nesterov"]:
         if h["momentum"] <= 0.0 or h["dampening"] != 0.0:
             raise ValueError(f"{cname}: nesterov=True requires momentum > 0 and dampening = 0")
@@ -252,8 +288,8 @@ def _pack_valid(cname: str, full: dict) -> tuple[int, np.ndarray]:
     i = 0
     for key, default in spec:
         value = default if key.startswith("=") else full[key]
-        if key == "betas":
-            h[i], h[i + 1] = value
+        if isinstance(value, tuple):
+            h[i], h[i + 1] = (np.nan if v is None else v for v in value)   # None -> NaN ("use the default")
             i += 2
         else:
             h[i] = float(value)
@@ -268,8 +304,8 @@ def describe(name: str, hyper: dict | None = None) -> str:
     parts = [f"lr={full['lr']:g}"]
     for k, v in full.items():
         if k != "lr" and v != base[k]:
-            if k == "betas":
-                parts.append(f"betas=({v[0]:g}, {v[1]:g})")
+            if isinstance(v, tuple):
+                parts.append(f"{k}=({', '.join('None' if e is None else f'{e:g}' for e in v)})")
             elif isinstance(v, bool):
                 parts.append(f"{k}={v}")
             else:
@@ -311,6 +347,8 @@ def _literal(node, opt, key):
         return tuple(_literal(e, opt, key) for e in node.elts)
     if isinstance(node, ast.Name) and node.id in ("True", "False"):
         return node.id == "True"
+    if isinstance(node, ast.Constant) and node.value is None:
+        return None
     raise ValueError(f"{opt}: {key} must be a number, True/False or a tuple of numbers")
 
 

@@ -48,6 +48,9 @@ class ReferenceOptimizer:
         self.acc = np.zeros(n)
         self.grad_avg = np.zeros(n)
         self.mu_product = 1.0
+        if kind == K.RPROP:
+            self.acc = np.full(n, h[0])          # step sizes start at lr; self.m is prev
+        self.eta, self.mu = (h[0], 1.0) if kind == K.ASGD else (np.nan, np.nan)
 
     def step(self, q: np.ndarray, g: np.ndarray, H=None) -> np.ndarray:
         """Return the new point (``q`` is not modified)."""
@@ -151,6 +154,36 @@ class ReferenceOptimizer:
             lr, damping = h[:2]
             w, vecs = np.linalg.eigh(H)
             return q - lr * vecs @ ((vecs.T @ g) / (np.abs(w) + damping))
+        if kind == K.RPROP:   # torch.optim.Rprop
+            etaminus, etaplus, smin, smax, maximize = h[1:6]
+            g = -g if maximize else g
+            sign = np.sign(g * self.m)
+            factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1.0))
+            self.acc = np.clip(self.acc * factor, smin, smax)
+            g = np.where(factor == etaminus, 0.0, g)
+            self.m = g
+            return q - np.sign(g) * self.acc
+        if kind == K.ASGD:    # torch.optim.ASGD
+            lr, lambd, alpha, t0, wd, maximize = h[:6]
+            g = -g if maximize else g
+            if wd:
+                g = g + wd * q
+            q = q * (1 - lambd * self.eta) - self.eta * g
+            self.m = self.m + (q - self.m) * self.mu if self.mu != 1 else q.copy()
+            self.eta = lr / ((1 + lambd * lr * t) ** alpha)
+            self.mu = 1 / max(1, t - t0)
+            return q
+        if kind == K.ADAFACTOR:   # torch.optim.Adafactor, vector (unfactored) case
+            lr, decay, eps1, eps2, d, wd, maximize = h[:7]
+            eps1 = np.finfo(np.float64).eps if np.isnan(eps1) else eps1
+            g = -g if maximize else g
+            alpha = max(eps2, np.sqrt(np.sum(q * q)) / q.size ** 0.5) * min(lr, 1 / t ** 0.5)
+            if wd:
+                q = q * (1 - lr * wd)
+            self.v = _lerp(self.v, g * g, t ** decay)
+            update = 1 / np.sqrt(np.maximum(self.v, eps1 * eps1)) * g
+            denom = max(1.0, np.sqrt(np.sum(update * update)) / (q.size ** 0.5 * d))
+            return q - alpha / denom * update
         raise ValueError(f"unknown optimizer kind {kind}")
 
     def moments(self):
@@ -171,8 +204,10 @@ class ReferenceOptimizer:
             return self.m.copy(), self.v ** 2
         if kind in (K.NADAM, K.RADAM):
             return self.m.copy(), self.v.copy()
-        if kind == K.LION:
+        if kind in (K.LION, K.ASGD):
             return self.m.copy(), nan
+        if kind == K.ADAFACTOR:
+            return nan, self.v.copy()
         return nan, nan
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, LION, N_COEF,
-                              N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
+from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, LION, N_COEF, N_STATE, NADAM,
+                    NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Inlined at Numba-IR level into the runner: lets Numba drop the reference-count
@@ -196,6 +196,73 @@ def lion_step(h, q, g, S, t):
         S[0, i] = beta2 * S[0, i] + (1.0 - beta2) * gi
 
 
+@njit(**_JIT)
+def rprop_step(h, q, g, S, t):
+    """torch.optim.Rprop: per-coordinate step sizes grow by etaplus while the gradient keeps its
+    sign and shrink by etaminus when it flips (that step is skipped). S[0] prev, S[1] step size."""
+    etaminus, etaplus, step_min, step_max, maximize = h[1], h[2], h[3], h[4], h[5]
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        s = np.sign(gi * S[0, i])
+        if s > 0.0:
+            s = etaplus
+        elif s < 0.0:
+            s = etaminus
+        else:
+            s = 1.0
+        S[1, i] = min(max(S[1, i] * s, step_min), step_max)   # clamp_(min, max)
+        if s == etaminus:
+            gi = 0.0
+        q[i] = q[i] + (-1.0) * (np.sign(gi) * S[1, i])
+        S[0, i] = gi
+
+
+@njit(**_JIT)
+def asgd_step(h, q, g, S, c, t):
+    """torch.optim.ASGD: SGD with a decaying rate eta_t and the running average ax of the
+    iterates (averaging starts at step t0). S[0] is ax; eta and mu come from the table."""
+    lambd, wd, maximize = h[1], h[4], h[5]
+    eta, mu = c[t - 1, 0], c[t - 1, 1]
+    for i in range(q.shape[0]):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        if wd != 0.0:
+            gi = gi + wd * q[i]
+        q[i] = q[i] * (1.0 - lambd * eta)
+        q[i] = q[i] + (-eta) * gi
+        if mu != 1.0:
+            S[0, i] = S[0, i] + (q[i] - S[0, i]) * mu
+        else:
+            S[0, i] = q[i]
+
+
+@njit(**_JIT)
+def adafactor_step(h, q, g, S, c, t):
+    """torch.optim.Adafactor on a vector (torch factors only matrices): relative step size
+    alpha = max(eps2, RMS(x)) * min(lr, 1/sqrt(t)), update clipped to RMS d. S[0] variance."""
+    lr, eps1, eps2, d, wd, maximize = h[0], h[2], h[3], h[4], h[5], h[6]
+    one_minus_beta2_t, rho_t = c[t - 1, 0], c[t - 1, 1]
+    n = q.shape[0]
+    if eps1 != eps1:   # None: the dtype's machine epsilon
+        eps1 = 2.220446049250313e-16
+    norm2 = 0.0
+    for i in range(n):
+        norm2 += q[i] * q[i]
+    alpha = max(eps2, np.sqrt(norm2) / (n ** 0.5)) * rho_t
+    if wd != 0.0:
+        for i in range(n):
+            q[i] = q[i] * (1.0 - lr * wd)
+    unorm2 = 0.0
+    for i in range(n):
+        gi = -g[i] if maximize != 0.0 else g[i]
+        S[0, i] = lerp(S[0, i], gi * gi, one_minus_beta2_t)
+        u = 1.0 / np.sqrt(max(S[0, i], eps1 * eps1)) * gi
+        S[1, i] = u
+        unorm2 += u * u
+    denom = max(1.0, np.sqrt(unorm2) / ((n ** 0.5) * d))
+    for i in range(n):
+        q[i] = q[i] + (-alpha / denom) * S[1, i]
+
+
 @njit(**_HOT)
 def sam_perturbation(h, q, g, e):
     """SAM's ascent step e = rho * g / ||g|| (ASAM: scaled by |q| per coordinate)."""
@@ -246,6 +313,8 @@ def init_state(kind, h, S):
     S[:, :] = 0.0
     if kind == ADAGRAD:
         S[0, :] = h[3]  # initial_accumulator_value
+    elif kind == RPROP:
+        S[1, :] = h[0]  # every step size starts at lr
 
 
 @njit(**_JIT)
@@ -282,6 +351,14 @@ def step_coefficients(kind, h, steps, table):
             c[0] = bc2
             c[1] = -lr * (1.0 - mu) / (1.0 - mu_product)
             c[2] = (-lr * mu_next) / (1.0 - mu_product_next)
+        elif kind == ASGD:   # eta and mu as torch stores them after the previous step
+            lambd, alpha, t0 = h[1], h[2], h[3]
+            prev = tf - 1.0
+            c[0] = lr if t == 1 else lr / ((1.0 + lambd * lr * prev) ** alpha)
+            c[1] = 1.0 if t == 1 else 1.0 / max(1.0, prev - t0)
+        elif kind == ADAFACTOR:
+            c[0] = tf ** h[1]                    # 1 - beta2_t = t^beta2_decay
+            c[1] = min(lr, 1.0 / (tf ** 0.5))    # rho_t
         elif kind == RADAM:
             bc1 = 1.0 - beta1 ** tf
             bc2 = 1.0 - beta2 ** tf
@@ -324,6 +401,12 @@ def update(kind, h, q, g, H, S, t, table):
         lion_step(h, q, g, S, t)
     elif kind == NEWTON:
         newton_step(h, q, g, H)
+    elif kind == RPROP:
+        rprop_step(h, q, g, S, t)
+    elif kind == ASGD:
+        asgd_step(h, q, g, S, table, t)
+    elif kind == ADAFACTOR:
+        adafactor_step(h, q, g, S, table, t)
 
 
 @njit(**_JIT)
@@ -358,6 +441,10 @@ def moments(kind, h, S, m1, m2):
             m2[i] = S[1, i]
         elif kind == LION:
             m1[i] = S[0, i]
+        elif kind == ASGD:
+            m1[i] = S[0, i]   # the averaged iterate ax
+        elif kind == ADAFACTOR:
+            m2[i] = S[0, i]
 
 
 # --- reproducible gradient noise: a counter-based generator --------------------------

@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit, types
 
-from .kinds import (ADADELTA, ADAGRAD, ADAM, ADAMAX, ADAMW, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, LION, N_COEF,
-                    N_STATE, NADAM, NEWTON, RADAM, RMSPROP, SAM, SGD)
-from .rules import (_JIT, adadelta_step, adagrad_step, adam_step, adamax_step, add_noise, escaped,
-                    init_state, lion_step, moments, nadam_step, newton_step, radam_step, rmsprop_step,
-                    sam_perturbation, sgd_step, step_coefficients)
+from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES,
+                    LION, N_COEF, N_STATE, NADAM, NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
+from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise, asgd_step,
+                    escaped, init_state, lion_step, moments, nadam_step, newton_step, radam_step, rmsprop_step,
+                    rprop_step, sam_perturbation, sgd_step, step_coefficients)
 
 _VG = FORMULA_KERNEL
 
@@ -122,6 +122,12 @@ def _make_trajectory_kernel(kind: int):
                 lion_step(h, q, g, S, t)
             elif KIND == NEWTON:
                 newton_step(h, q, g, H)
+            elif KIND == RPROP:
+                rprop_step(h, q, g, S, t)
+            elif KIND == ASGD:
+                asgd_step(h, q, g, S, table, t)
+            elif KIND == ADAFACTOR:
+                adafactor_step(h, q, g, S, table, t)
             if record:
                 moments(KIND, h, S, mom1, mom2)
                 m1[t - 1, 0] = mom1[0]

@@ -358,7 +358,7 @@ def _from_dict(data) -> Session:
             _fail(f"{where}.name", "expected an optimizer name")
         if not isinstance(hyper, dict):
             _fail(f"{where}.hyperparameters", "expected an object")
-        hyper = {k: tuple(v) if k == "betas" and isinstance(v, list) else v for k, v in hyper.items()}
+        hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}  # pairs: JSON lists
         try:
             cname, full = optimizers.validate(name, hyper)
         except ValueError as exc:
