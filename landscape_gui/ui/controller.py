@@ -255,6 +255,28 @@ class SessionController(QtCore.QObject):
         self._optimizers_changed()
         return len(self.session.optimizers) - 1
 
+    @undoable("Add Optimizer")
+    def add_rule_optimizer(self, name: str, text: str, hyperparameters: dict | None = None) -> int:
+        """Define (or redefine) the typed rule ``name`` in this session and add an instance of it."""
+        self.define_rule(name, text)
+        return self.add_optimizer(name, hyperparameters)
+
+    @undoable("Edit Rule")
+    def define_rule(self, name: str, text: str) -> None:
+        """Set the session's rule ``name`` (``optimizers.define`` checks it: RuleError on bad text).
+
+        Instances of a redefined rule keep the values of hyperparameters the new text still
+        has and take the new defaults for the others."""
+        optimizers.define(name, text)
+        self.session.rules[name] = optimizers.rule_text(name)
+        defaults = optimizers.defaults(name)
+        for o in self.session.optimizers:
+            if o.name == name:
+                kept = {k: v for k, v in o.hyperparameters.items() if k in defaults}
+                o.hyperparameters = optimizers.validate(name, kept)[1]
+        optimizers.prepare([name])   # its kernel compiles in the background meanwhile
+        self._optimizers_changed()
+
     @undoable("Duplicate Optimizer")
     def duplicate_optimizer(self, i: int) -> int:
         o = self.session.optimizers[i]

@@ -244,3 +244,47 @@ def test_rules_also_run_on_long_vectors_in_the_interpreter():
         q = opt.step(q, 2 * q, float(np.sum(q * q)), None)
     assert q.shape == (1000,) and np.all(np.abs(q) < 1.0)
     assert math.isfinite(float(q[0]))
+
+
+def test_rules_train_networks_like_the_built_ins():
+    """Network mode: x and g are the whole weight vector; grad(p) is the mini-batch's gradient at p."""
+    from landscape_gui.core import nn
+
+    data = nn.make_dataset("moons", n=200, seed=1)
+    model = nn.MLP(2, 8, "tanh", False)
+    for template, hyper in (("Heavy ball", {"lr": 0.05, "momentum": 0.9}), ("SAM", {"lr": 0.05, "rho": 0.05}),
+                            ("Adam", {"lr": 0.01})):
+        name = "NN_" + template.replace(" ", "_")
+        optimizers.define(name, TEMPLATES[template])
+        built_in, convert = MATCHES_BUILT_IN[template]
+        full = dict(optimizers.defaults(name), **hyper)
+        mine = nn.train(model, data, name, hyper, epochs=5, batch_size=32, seed=2)
+        theirs = nn.train(model, data, built_in, convert(full), epochs=5, batch_size=32, seed=2)
+        assert mine.diverged_at_epoch is None
+        assert _rel(mine.params, theirs.params) <= 1e-9, template
+        np.testing.assert_allclose(mine.losses, theirs.losses, rtol=1e-9)
+
+
+def test_sessions_carry_their_rules_and_refuse_bad_ones():
+    from landscape_gui.core.session import Session, SessionError
+
+    s = Session.default()
+    optimizers.define("SessionRule", TEMPLATES["Signum"])
+    s.rules["SessionRule"] = TEMPLATES["Signum"]
+    s.optimizers.append(type(s.optimizers[0])("SessionRule", optimizers.validate("SessionRule", {"lr": 0.01})[1],
+                                              "#123456"))
+    text = s.to_json()
+    optimizers.remove("SessionRule")                    # a fresh process knows nothing of it
+    back = Session.from_json(text)
+    assert back.rules == {"SessionRule": TEMPLATES["Signum"]}
+    assert back.optimizers[-1].name == "SessionRule" and back.optimizers[-1].hyperparameters["lr"] == 0.01
+    assert optimizers.is_custom("SessionRule")
+    bad = json_replace(text, TEMPLATES["Signum"], "hyper lr = 0.1\\nx = x - lr*gg")
+    with pytest.raises(SessionError, match=r"rules.SessionRule.*unknown name 'gg'.*line 2, column 12"):
+        Session.from_json(bad)
+
+
+def json_replace(text, old, new):
+    import json
+
+    return text.replace(json.dumps(old)[1:-1], new)

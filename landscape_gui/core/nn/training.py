@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import optimizers
 from ..cancel import Cancelled, check  # noqa: F401  (Cancelled re-exported by nn)
-from ..optimizers.kinds import N_COEF, N_STATE, NEWTON
+from ..optimizers.kinds import CUSTOM_BASE, N_COEF, N_STATE, NEWTON
 from .datasets import Dataset, DatasetError
 from .model import MLP
 
@@ -101,9 +101,15 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     table = np.empty((total, N_COEF))
     from ..optimizers import rules as optimizer_kernels
 
-    optimizer_kernels.step_coefficients(kind, h, total, table)
     S = np.zeros((N_STATE, theta.size))
-    optimizer_kernels.init_state(kind, h, S)
+    rule_step = None
+    if kind >= CUSTOM_BASE:   # a typed rule: its interpreter on the whole weight vector
+        from ..optimizers.custom import RuleInterpreter, rule_for_kind
+
+        rule_step = RuleInterpreter(rule_for_kind(kind), h, theta.size)
+    else:
+        optimizer_kernels.step_coefficients(kind, h, total, table)
+        optimizer_kernels.init_state(kind, h, S)
     step_losses = np.full(total, np.nan)
     snaps = [theta.copy()]
     rng = np.random.default_rng(seed + 1)
@@ -123,7 +129,10 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     for epoch in range(1, epochs + 1):
         check(cancel, "training cancelled")
         perm = rng.permutation(n).astype(np.int64)
-        t = kernels.train_epoch(theta, X, yi, yf, perm, batch_size, *layout, kind, h, table, S, t, step_losses)
+        if rule_step is None:
+            t = kernels.train_epoch(theta, X, yi, yf, perm, batch_size, *layout, kind, h, table, S, t, step_losses)
+        else:
+            t = _rule_epoch(theta, X, yi, yf, perm, batch_size, layout, rule_step, t, step_losses)
         if (not np.isfinite(theta).all() or not np.isfinite(step_losses[t - per_epoch: t]).all()
                 or np.abs(theta).max() > box):
             diverged = epoch
@@ -141,3 +150,23 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     te_acc = np.array([s[1][1] for s in stats]) if test_data is not None else np.zeros(0)
     return TrainingRun(model, name, hyper, batch_size, seed, params.copy(), np.array(snaps), tr_loss, te_loss,
                        tr_acc, te_acc, step_losses[:t], train_data, test_data, diverged)
+
+
+def _rule_epoch(theta, X, yi, yf, perm, batch_size, layout, opt, t, step_losses) -> int:
+    """``kernels.train_epoch`` for a typed rule: x and g are the whole weight vector; each
+    ``grad(p)`` of the rule is the same mini-batch's gradient at p."""
+    from . import kernels
+
+    g = np.empty(theta.size)
+    for b in range(-(-perm.shape[0] // batch_size)):
+        idx = perm[b * batch_size: (b + 1) * batch_size]
+        t += 1
+        step_losses[t - 1] = loss = kernels.loss_and_grad(theta, X, yi, yf, idx, *layout, g)
+
+        def gradient(point, draw, idx=idx):
+            out = np.empty(theta.size)
+            kernels.loss_and_grad(np.ascontiguousarray(point), X, yi, yf, idx, *layout, out)
+            return out
+
+        theta[:] = opt.step(theta, g.copy(), loss, gradient)
+    return t

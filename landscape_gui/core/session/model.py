@@ -70,6 +70,7 @@ class Session:
     camera: dict | None = None
     preset: str | None = "rosenbrock"
     network: dict | None = None   # the network mode's settings (core.nn.NetworkSettings.to_dict())
+    rules: dict = field(default_factory=dict)   # optimizers typed as rules: name -> text (optimizers.define)
 
     @classmethod
     def default(cls) -> "Session":
@@ -108,6 +109,7 @@ class Session:
                             "color": o.color, "enabled": o.enabled} for o in self.optimizers]
         d["camera"] = dict(self.camera) if self.camera is not None else None
         d["network"] = json.loads(json.dumps(self.network)) if self.network is not None else None
+        d["rules"] = dict(self.rules)
         return d
 
     def to_json(self) -> str:
@@ -281,7 +283,7 @@ def _migrate(data: dict) -> dict:
 
 
 _KEYS = {"format_version", "function_text", "params", "xrange", "yrange", "resolution", "colormap", "zscale",
-         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset", "network"}
+         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset", "network", "rules"}
 
 
 def _check_work(s: Session) -> None:
@@ -341,6 +343,20 @@ def _from_dict(data) -> Session:
     if len(starts) > MAX_STARTS:
         _fail("starts", f"{len(starts)} start points (at most {MAX_STARTS})")
     s.starts = [_pair(p, f"starts[{i}]") for i, p in enumerate(starts)]
+    # typed rules first: the optimizers below may use them (defining one makes it known here)
+    rules = data.get("rules", {}) or {}
+    if not isinstance(rules, dict):
+        _fail("rules", "expected an object: name -> rule text")
+    if len(rules) > MAX_OPTIMIZERS:
+        _fail("rules", f"{len(rules)} rules (at most {MAX_OPTIMIZERS})")
+    for rname, rtext in rules.items():
+        if not isinstance(rtext, str):
+            _fail(f"rules.{rname}", "expected the rule's text")
+        try:
+            optimizers.define(rname, rtext)
+        except ValueError as exc:   # RuleError names the line and column
+            _fail(f"rules.{rname}", str(exc))
+        s.rules[rname] = rtext
     opts = data.get("optimizers", [])
     if not isinstance(opts, list):
         _fail("optimizers", "expected a list")
