@@ -282,7 +282,7 @@ class OptimizerCard(QtWidgets.QFrame):
         self.color.setStyleSheet(f"background: {o.color}; border: 1px solid #888;")
         self.color.clicked.connect(self._pick_color)
         self.name = QtWidgets.QComboBox()
-        self.name.addItems(optimizers.names())
+        self.name.addItems(list(optimizers.BUILT_IN) + sorted(controller.session.rules))
         self.name.setCurrentText(o.name)
         self.name.setToolTip(optimizers.SUMMARIES[o.name])
         self.name.activated.connect(lambda _: controller.update_optimizer(index, name=self.name.currentText()))
@@ -298,6 +298,26 @@ class OptimizerCard(QtWidgets.QFrame):
         head.addWidget(dup)
         head.addWidget(rm)
         lay.addLayout(head)
+        if optimizers.is_custom(o.name):   # a typed rule: what it does, edit it, take it to PyTorch
+            summary = QtWidgets.QLabel(objectName="ruleSummary")
+            summary.setStyleSheet("color: #9aa0a6; font-family: monospace;")
+            summary.setToolTip(optimizers.rule_text(o.name))
+            summary.setWordWrap(True)   # the update lines, wrapped: never wider than the card
+            summary.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+            summary.setText(optimizers.SUMMARIES[o.name].removeprefix("your rule: "))
+            summary.setContentsMargins(24, 0, 0, 0)
+            lay.addWidget(summary)
+            rule_row = QtWidgets.QHBoxLayout()
+            rule_row.setContentsMargins(24, 0, 0, 0)
+            edit = QtWidgets.QToolButton(text="Edit rule…", objectName="editRule")
+            edit.clicked.connect(lambda: self._panel().open_rule_editor(o.name, index))
+            torch_button = QtWidgets.QToolButton(text="PyTorch", objectName="copyTorch")
+            torch_button.setToolTip("Copy a torch.optim.Optimizer subclass implementing this rule")
+            torch_button.clicked.connect(self._copy_torch)
+            rule_row.addWidget(edit)
+            rule_row.addWidget(torch_button)
+            rule_row.addStretch(1)
+            lay.addLayout(rule_row)
         form = QtWidgets.QFormLayout()
         form.setContentsMargins(24, 0, 0, 0)
         self.fields = {}
@@ -322,6 +342,20 @@ class OptimizerCard(QtWidgets.QFrame):
             form.addRow(key, w)
             self.fields[key] = w
         lay.addLayout(form)
+
+    def _panel(self):
+        w = self.parent()
+        while w is not None and not isinstance(w, OptimizerPanel):
+            w = w.parent()
+        return w
+
+    def _copy_torch(self) -> None:
+        from .rule_editor import copy_torch_source
+
+        name = self.controller.session.optimizers[self.index].name
+        source = copy_torch_source(name)
+        self.controller.status.emit(f"PyTorch source of {name} copied ({len(source.splitlines())} lines): "
+                                    f"from it import {name}; {name}(model.parameters(), lr=…)")
 
     def _set(self, key, value):
         try:
@@ -358,12 +392,12 @@ class OptimizerPanel(QtWidgets.QWidget):
         top = QtWidgets.QHBoxLayout()
         self.add_button = QtWidgets.QToolButton(text="Add optimizer", objectName="addOptimizer")
         self.add_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QtWidgets.QMenu(self.add_button)
-        for name in optimizers.names():
-            act = menu.addAction(name)
-            act.setToolTip(optimizers.SUMMARIES[name])
-            act.triggered.connect(lambda _=False, n=name: controller.add_optimizer(n))
+        menu = QtWidgets.QMenu(self.add_button, objectName="addOptimizerMenu")
+        menu.setToolTipsVisible(True)
+        menu.aboutToShow.connect(self._fill_add_menu)   # the library may have changed since
         self.add_button.setMenu(menu)
+        self.rule_editor = None   # the open rule editor, if any
+        self._fill_add_menu()
         top.addWidget(self.add_button)
         top.addStretch(1)
         lay.addLayout(top)
@@ -395,6 +429,61 @@ class OptimizerPanel(QtWidgets.QWidget):
         controller.optimizersChanged.connect(self.rebuild)
         controller.sessionReplaced.connect(self.rebuild)
         self.rebuild()
+
+    def _fill_add_menu(self) -> None:
+        from .rule_editor import library
+
+        menu = self.add_button.menu()
+        menu.clear()
+        c = self.controller
+        for name in optimizers.BUILT_IN:
+            act = menu.addAction(name)
+            act.setToolTip(optimizers.SUMMARIES[name])
+            act.triggered.connect(lambda _=False, n=name: c.add_optimizer(n))
+        rules = {**library(), **c.session.rules}   # this session's text wins over the library's
+        if rules:
+            menu.addSection("Your rules")
+            for name, text in sorted(rules.items()):
+                act = menu.addAction(name)
+                act.setToolTip(text)
+                act.triggered.connect(lambda _=False, n=name, t=text: self._add_rule(n, t))
+        menu.addSeparator()
+        act = menu.addAction("New rule…")
+        act.setObjectName("newRuleAction")
+        act.setToolTip("Type an update rule (or start from SGD, Nesterov, Adam, SAM, …) and race it")
+        act.triggered.connect(lambda: self.open_rule_editor())
+
+    def _add_rule(self, name: str, text: str) -> None:
+        try:
+            self.controller.add_rule_optimizer(name, text)
+        except ValueError as err:   # a library entry written by an older version, say
+            self.controller.status.emit(f"{name}: {err}")
+
+    def open_rule_editor(self, name: str | None = None, index: int | None = None):
+        """The rule editor, window-modal: a new rule (added on Add) or the rule of card ``index``."""
+        from .rule_editor import RuleEditor
+
+        c = self.controller
+        editing = name is not None
+        text = c.session.rules.get(name) or (optimizers.rule_text(name) if editing else None)
+        dialog = RuleEditor(self, name, text, editing=editing)
+        self.rule_editor = dialog
+
+        def done():
+            try:
+                if editing:
+                    c.define_rule(dialog.name, dialog.text)
+                    c.status.emit(f"rule {dialog.name} updated")
+                else:
+                    c.add_rule_optimizer(dialog.name, dialog.text)
+                    c.status.emit(f"{dialog.name} added: its fast kernel compiles in the background")
+            except ValueError as err:
+                c.status.emit(str(err))
+
+        dialog.accepted.connect(done)
+        dialog.finished.connect(lambda _: setattr(self, "rule_editor", None))
+        dialog.open()
+        return dialog
 
     def _fit_width(self) -> None:
         self.cards.activate()
