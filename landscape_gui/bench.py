@@ -142,6 +142,26 @@ def bench_optimizers(steps: int, n_starts: int, repeats: int) -> list[dict]:
     return rows
 
 
+def bench_typed_rules(steps: int, n_starts: int, repeats: int) -> list[dict]:
+    """Issue 18: a typed Adam against the built-in Adam, same work (bar >= 0.5x, goal >= 0.9x)."""
+    from .core.optimizers.templates import TEMPLATES
+
+    f = compile_function(get_function("rosenbrock").formula, background=False)
+    rng = np.random.default_rng(1)
+    starts = np.column_stack([rng.uniform(-1.8, 1.8, n_starts), rng.uniform(-0.8, 2.8, n_starts)])
+    optimizers.define("BenchTypedAdam", TEMPLATES["Adam"])
+    t0 = time.perf_counter()
+    optimizers.prepare(["BenchTypedAdam"], background=False)
+    compile_s = time.perf_counter() - t0
+    typed = _median_time(lambda: optimizers.run_many(f, [("BenchTypedAdam", {"lr": 0.01})], starts, steps),
+                         repeats)
+    built = _median_time(lambda: optimizers.run_many(f, [("Adam", {"lr": 0.01})], starts, steps), repeats)
+    optimizers.remove("BenchTypedAdam")
+    return [{"figure": f"typed Adam rule x {n_starts} starts x {steps} steps (first compile {compile_s:.1f} s)",
+             "ours_ms": typed * 1e3, "baseline": "built-in Adam", "baseline_ms": built * 1e3,
+             "ratio": built / typed, "bar": 0.5, "goal": 0.9}]
+
+
 def bench_drag(repeats: int) -> dict:
     """One drag's worth: 8 optimizers x 1 start x 500 steps (target <= 2 ms)."""
     f = compile_function(get_function("rosenbrock").formula, background=False)
@@ -249,6 +269,7 @@ def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, col
     rows.append(summary)
     rows.append(bench_first_grid(2 if quick else 5))
     rows += bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
+    rows += bench_typed_rules(100 if quick else 1000, 16 if quick else 256, repeats)
     rows.append(bench_drag(repeats))
     rows += bench_analysis(quick, repeats)
     rows += bench_nn(quick)

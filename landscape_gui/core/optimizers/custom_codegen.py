@@ -147,11 +147,82 @@ class _Emitter:
         self.temps[id(node)] = r
 
 
+def _children(node) -> list:
+    return (node.args if isinstance(node, ast.Call) else [node.operand] if isinstance(node, ast.UnaryOp)
+            else [node.left, node.right] if isinstance(node, ast.BinOp) else [])
+
+
+def _step_only(rule: Rule, node) -> bool:
+    """A number that depends on the hyperparameters and the step alone (``1 - beta1^t``)."""
+    if isinstance(node, ast.Name):
+        return node.id == "t" or node.id in rule.hyper_names or (
+            node.id in CONSTANTS and node.id not in rule.locals and node.id not in rule.state_names)
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Call) and node.func.id in (*REDUCTIONS, GRAD):
+        return False
+    return rule.kind_of(node) == SCALAR and all(_step_only(rule, c) for c in _children(node))
+
+
+def _table_columns(rule: Rule) -> list:
+    """Up to N_COEF step-only numbers that involve ``t`` (powers, mostly): computed once per step for
+    every start of a batch (``coefficients``), as the built-ins' bias corrections are."""
+    from .kinds import N_COEF
+
+    found: list = []
+
+    def visit(node):
+        if len(found) >= N_COEF:
+            return
+        if (not isinstance(node, (ast.Name, ast.Constant)) and _step_only(rule, node)
+                and any(isinstance(n, ast.Name) and n.id == "t" for n in ast.walk(node))):
+            found.append(node)
+            return
+        for c in _children(node):
+            visit(c)
+
+    for st in rule.body:
+        visit(st.expr)
+    return found
+
+
+def coefficients_source(rule: Rule, columns: list) -> list[str]:
+    em = _Emitter(rule)
+    lines = ["@njit(cache=True, nogil=True, error_model='numpy')",
+             "def coefficients(h, steps, table):",
+             '    """The step-only numbers of the rule, table[t - 1, k] for step t."""']
+    for k, (name, _) in enumerate(rule.hypers):
+        lines.append(f"    h_{name} = h[{k}]")
+    lines.append("    for t in range(1, steps + 1):")
+    lines.append("        tf = float(t)")
+    for k, node in enumerate(columns):
+        lines.append(f"        table[t - 1, {k}] = {em.expr(node)}")
+    lines.append("")
+    return lines
+
+
+def _hoist_scalars(rule: Rule, em: _Emitter, node, out: list[str], indent: str) -> None:
+    """Number-valued parts of a vector expression (``1 - beta1^t``) computed once before its
+    loop over the coordinates, not once per coordinate: the typed rule then costs what the
+    built-in costs, whose per-step numbers come from a table."""
+    if rule.kind_of(node) == SCALAR:
+        if not isinstance(node, (ast.Name, ast.Constant)) and id(node) not in em.temps:
+            em.n_red += 1
+            name = f"c{em.n_red}"
+            out.append(f"{indent}{name} = {em.expr(node)}")
+            em.temps[id(node)] = name
+        return
+    for child in _children(node):
+        _hoist_scalars(rule, em, child, out, indent)
+
+
 def _statements(rule: Rule, em: _Emitter, indent: str) -> list[str]:
     out: list[str] = []
     for st in rule.body:
         out.append(f"{indent}# line {st.line}: {st.target}")
         em.hoist(st.expr, out, indent)
+        if st.kind == VECTOR:
+            _hoist_scalars(rule, em, st.expr, out, indent)
         value = em.expr(st.expr)
         if st.kind == SCALAR:
             out.append(f"{indent}l_{st.target} = {value}")
@@ -165,6 +236,9 @@ def _statements(rule: Rule, em: _Emitter, indent: str) -> list[str]:
 def kernel_source(rule: Rule) -> str:
     """The module source of ``rule``'s trajectory kernel (conventions of ``runner.trajectory``)."""
     em = _Emitter(rule)
+    columns = _table_columns(rule)
+    for k, node in enumerate(columns):
+        em.temps[id(node)] = f"table[t - 1, {k}]"
     first, second = rule.moment_names
     lines = [
         f"# generated from the optimizer rule {rule.name!r}; see landscape_gui/core/optimizers/custom_codegen.py",
@@ -232,7 +306,9 @@ def kernel_source(rule: Rule) -> str:
         "        pts[j, 1] = q[1]",
         "    return -1",
         "",
+        "",
     ]
+    lines += coefficients_source(rule, columns)
     return "\n".join(lines)
 
 
@@ -242,7 +318,8 @@ def compile_kernel(rule: Rule):
 
     source = kernel_source(rule)
     key = "rule_" + hashlib.sha1(source.encode()).hexdigest()[:16]
-    return load_numba_module(source, key).trajectory
+    module = load_numba_module(source, key)
+    return module.trajectory, module.coefficients
 
 
 # --- torch.optim source ---------------------------------------------------------------------------

@@ -147,6 +147,7 @@ def _make_trajectory_kernel(kind: int):
 
 
 _kernels: dict[int, object] = {}
+_coefficients: dict[int, object] = {}   # a typed rule's step table (the built-ins: _step_tables)
 _kernels_lock = threading.Lock()
 
 
@@ -166,7 +167,7 @@ def trajectory_kernel(kind: int):
                     from .custom import rule_for_kind
                     from .custom_codegen import compile_kernel
 
-                    k = compile_kernel(rule_for_kind(kind))
+                    k, _coefficients[kind] = compile_kernel(rule_for_kind(kind))
                 elif kind in KIND_NAMES:
                     k = _make_trajectory_kernel(kind)
                 else:
@@ -250,8 +251,13 @@ class KindBatch:
     def __init__(self, kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0, box,
                  record, points, losses, grads, first, second, diverged_at):
         tables = np.empty((hypers.shape[0], max(steps, 1), N_COEF))
-        _step_tables(kind, hypers, steps, tables)
-        self.args = (trajectory_kernel(kind), value_and_gradient, hessian, p, hypers, tables, starts, steps,
+        kernel = trajectory_kernel(kind)
+        if kind >= CUSTOM_BASE:
+            for c in range(hypers.shape[0]):
+                _coefficients[kind](hypers[c], steps, tables[c])
+        else:
+            _step_tables(kind, hypers, steps, tables)
+        self.args = (kernel, value_and_gradient, hessian, p, hypers, tables, starts, steps,
                      noise, seed, stream0, box, record, points, losses, grads, first, second, diverged_at)
         self.jobs = hypers.shape[0] * starts.shape[0]
         self.steps = max(steps, 1)
