@@ -332,9 +332,20 @@ class OptimizerCard(QtWidgets.QFrame):
                 if parts:
                     w.setToolTip(f"{key} = ({parts[0]}, {parts[1]})")
                 w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
+            elif key == "line_search_fn":   # LBFGS: None or torch's one line search
+                w = QtWidgets.QComboBox()
+                w.addItems(["None", "strong_wolfe"])
+                w.setCurrentText(str(value))
+                w.activated.connect(lambda _, k=key, e=w: self._set(k, None if e.currentText() == "None"
+                                                                     else e.currentText()))
+            elif value is None:   # LBFGS's max_eval: None means max_iter * 5 // 4
+                w = QtWidgets.QLineEdit("None")
+                w.setToolTip("None: max_iter × 5 // 4, as torch")
+                w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
             else:
                 w = QtWidgets.QLineEdit(f"{value:g}")
-                w.setValidator(QtGui.QDoubleValidator())
+                if key != "max_eval":
+                    w.setValidator(QtGui.QDoubleValidator())
                 w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
             w.setObjectName(f"hyper_{key}")
             if isinstance(w, QtWidgets.QLineEdit):
@@ -369,6 +380,8 @@ class OptimizerCard(QtWidgets.QFrame):
         try:
             if pair:
                 value = tuple(None if v.strip() == "None" else float(v) for v in text.strip("()").split(","))
+            elif text in ("None", "") and key == "max_eval":
+                value = None
             else:
                 value = float(text)
         except ValueError:

@@ -288,3 +288,12 @@ def json_replace(text, old, new):
     import json
 
     return text.replace(json.dumps(old)[1:-1], new)
+
+
+def test_lbfgs_trains_a_network_with_the_mini_batch_as_its_closure():
+    from landscape_gui.core import nn
+
+    data = nn.make_dataset("moons", n=200, seed=1)
+    run = nn.train(nn.MLP(2, 8, "tanh", False), data, "LBFGS", {"max_iter": 5, "line_search_fn": "strong_wolfe"},
+                   epochs=4, batch_size=200, seed=0)
+    assert run.diverged_at_epoch is None and run.losses[-1] < 0.5 * run.losses[0]

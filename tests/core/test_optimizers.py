@@ -27,17 +27,23 @@ def hyper_of(case):
 def test_fixture_covers_every_torch_optimizer_with_default_and_custom_settings():
     names = {c["optimizer"] for c in CASES}
     assert names == {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
-                     "Rprop", "ASGD", "Adafactor"}
+                     "Rprop", "ASGD", "Adafactor", "LBFGS"}
     for name in names:
         settings = [c["hyperparameters"] for c in CASES if c["optimizer"] == name]
         assert {} in settings and any(settings)
     used = set().union(*(c["hyperparameters"] for c in CASES))
     assert {"momentum", "nesterov", "dampening", "centered", "amsgrad", "weight_decay",
             "decoupled_weight_decay", "maximize", "lr_decay", "initial_accumulator_value"} <= used
-    assert len({c["formula"] for c in CASES}) >= 3 and all(c["steps"] == 1000 for c in CASES)
+    assert len({c["formula"] for c in CASES}) >= 3
+    assert all(c["steps"] == 1000 for c in CASES if c.get("replay", True))
+    lbfgs = [c for c in CASES if c["optimizer"] == "LBFGS"]
+    assert {c["hyperparameters"].get("line_search_fn") for c in lbfgs} == {None, "strong_wolfe"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["key"] for c in CASES])
+REPLAYED = [c for c in CASES if c.get("replay", True)]
+
+
+@pytest.mark.parametrize("case", REPLAYED, ids=[c["key"] for c in REPLAYED])
 def test_update_rule_replays_torch_bit_for_bit(case):
     """Feed torch's own gradients to our rule: every one of the 1000 points must agree."""
     kind, h = optimizers.pack(case["optimizer"], hyper_of(case))
@@ -72,8 +78,12 @@ def test_sensitive_runs_still_agree_in_the_large():
         f = compile_function(case["formula"], background=False)
         t = optimizers.run(f, case["optimizer"], case["start"], case["steps"], **hyper_of(case))
         ref = DATA[case["key"]]
-        assert np.abs(t.points[:50] - ref[:50]).max() <= 1e-10, case["key"]
-        assert np.abs(t.points[-1] - ref[-1]).max() <= 0.1, case["key"]
+        if case.get("replay", True):
+            assert np.abs(t.points[:50] - ref[:50]).max() <= 1e-10, case["key"]
+            assert np.abs(t.points[-1] - ref[-1]).max() <= 0.1, case["key"]
+        else:   # LBFGS: up to max_iter iterations and line-search trials a step amplify the last bit sooner
+            assert np.abs(t.points[:3] - ref[:3]).max() <= 1e-9, case["key"]
+            assert np.abs(t.points[-1] - ref[-1]).max() <= 1e-4, case["key"]
 
 
 ALL_CONFIGS = [
@@ -86,6 +96,7 @@ ALL_CONFIGS = [
     ("Newton", {"lr": 0.5, "damping": 0.01}),
     ("Rprop", {"lr": 0.05, "etas": (0.4, 1.3)}), ("ASGD", {"lr": 0.02, "t0": 50, "lambd": 0.01}),
     ("Adafactor", {"lr": 0.05, "weight_decay": 0.01, "eps": (1e-20, 1e-3)}),
+    ("LBFGS", {"lr": 0.5, "max_iter": 5, "history_size": 4, "line_search_fn": "strong_wolfe"}),
 ]
 # every built-in from the registry at torch's defaults too: a new optimizer cannot be left out
 ALL_CONFIGS += [(name, {}) for name in optimizers.BUILT_IN]
@@ -182,7 +193,8 @@ def test_state_is_reported_per_step():
 
 def test_names_defaults_and_validation():
     assert optimizers.names()[:len(optimizers.BUILT_IN)] == list(optimizers.BUILT_IN) == ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
-                                  "NAdam", "RAdam", "Lion", "SAM", "Newton", "Rprop", "ASGD", "Adafactor"]
+                                  "NAdam", "RAdam", "Lion", "SAM", "Newton", "Rprop", "ASGD", "Adafactor",
+                                  "LBFGS"]
     assert optimizers.defaults("Adam") == {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-08,
                                            "weight_decay": 0.0, "amsgrad": False, "maximize": False,
                                            "decoupled_weight_decay": False}
@@ -307,3 +319,16 @@ def test_a_failed_kernel_compile_is_reported_once_and_never_retried_in_a_loop(mo
     f = compile_function("x^2 + y^2", background=False)
     batch = optimizers.run_many(f, [("SGD", {"lr": 0.1})], [(1.0, 1.0)], 10, wait=False)
     assert not batch.used_kernels and batch.points[0, 0, -1, 0] == pytest.approx(0.8 ** 10)
+
+
+def test_lbfgs_settings_are_torchs():
+    assert optimizers.defaults("LBFGS") == {"lr": 1.0, "max_iter": 20, "max_eval": None, "tolerance_grad": 1e-7,
+                                            "tolerance_change": 1e-9, "history_size": 100, "line_search_fn": None}
+    assert optimizers.parse_call("LBFGS(line_search_fn='strong_wolfe', max_iter=5)")[1]["max_iter"] == 5
+    _, h = optimizers.pack("LBFGS", {"max_iter": 8})
+    assert h[2] == 10   # max_eval None: max_iter * 5 // 4, as torch
+    for bad, word in (({"line_search_fn": "armijo"}, "strong_wolfe"), ({"max_iter": 2.5}, "whole number"),
+                      ({"history_size": 0}, "whole number")):
+        with pytest.raises(ValueError, match=word):
+            optimizers.validate("LBFGS", bad)
+    assert "line_search_fn='strong_wolfe'" in optimizers.describe("LBFGS", {"line_search_fn": "strong_wolfe"})

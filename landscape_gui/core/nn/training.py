@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import optimizers
 from ..cancel import Cancelled, check  # noqa: F401  (Cancelled re-exported by nn)
-from ..optimizers.kinds import CUSTOM_BASE, N_COEF, N_STATE, NEWTON
+from ..optimizers.kinds import CUSTOM_BASE, LBFGS, N_COEF, N_STATE, NEWTON
 from .datasets import Dataset, DatasetError
 from .model import MLP
 
@@ -107,6 +107,10 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
         from ..optimizers.custom import RuleInterpreter, rule_for_kind
 
         rule_step = RuleInterpreter(rule_for_kind(kind), h, theta.size)
+    elif kind == LBFGS:       # evaluates inside a step: the numpy LBFGS with the mini-batch as closure
+        from ..optimizers.lbfgs import LBFGSReference
+
+        rule_step = _ClosureStep(LBFGSReference(h, theta.size))
     else:
         optimizer_kernels.step_coefficients(kind, h, total, table)
         optimizer_kernels.init_state(kind, h, S)
@@ -163,10 +167,20 @@ def _rule_epoch(theta, X, yi, yf, perm, batch_size, layout, opt, t, step_losses)
         t += 1
         step_losses[t - 1] = loss = kernels.loss_and_grad(theta, X, yi, yf, idx, *layout, g)
 
-        def gradient(point, draw, idx=idx):
+        def gradient(point, draw, idx=idx, with_loss=False):
             out = np.empty(theta.size)
-            kernels.loss_and_grad(np.ascontiguousarray(point), X, yi, yf, idx, *layout, out)
-            return out
+            value = kernels.loss_and_grad(np.ascontiguousarray(point), X, yi, yf, idx, *layout, out)
+            return (value, out) if with_loss else out
 
         theta[:] = opt.step(theta, g.copy(), loss, gradient)
     return t
+
+
+class _ClosureStep:
+    """LBFGS in ``_rule_epoch``: its closure is the mini-batch's loss and gradient at any point."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    def step(self, q, g, loss, gradient):
+        return self.optimizer.step(q, lambda point: gradient(point, 0, with_loss=True), loss, g)

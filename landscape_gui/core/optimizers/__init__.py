@@ -56,6 +56,8 @@ SPECS: dict[str, tuple[int, list[tuple[str, object]]]] = {
                       ("maximize", False)]),
     "Adafactor": (K.ADAFACTOR, [("lr", 1e-2), ("beta2_decay", -0.8), ("eps", (None, 1e-3)), ("d", 1.0),
                                 ("weight_decay", 0.0), ("maximize", False)]),
+    "LBFGS": (K.LBFGS, [("lr", 1.0), ("max_iter", 20), ("max_eval", None), ("tolerance_grad", 1e-7),
+                        ("tolerance_change", 1e-9), ("history_size", 100), ("line_search_fn", None)]),
 }
 
 #: What each optimizer is, in one line (tooltips, --help).
@@ -75,7 +77,11 @@ SUMMARIES = {
     "Rprop": "per-coordinate step sizes that grow while the gradient's sign holds — torch.optim.Rprop",
     "ASGD": "SGD with a decaying rate and iterate averaging — torch.optim.ASGD",
     "Adafactor": "relative step sizes and a clipped RMS-normalised update — torch.optim.Adafactor",
+    "LBFGS": "limited-memory BFGS, up to max_iter quasi-Newton iterations a step — torch.optim.LBFGS",
 }
+
+#: LBFGS's whole-number settings and their ranges; line_search_fn is None or "strong_wolfe"
+_COUNTS = {"max_iter": (1, 10_000), "max_eval": (1, 100_000), "history_size": (1, 1000)}
 
 #: hyperparameters that are pairs (two slots of the packed vector); None allowed where torch allows it
 PAIRS = {"betas": ("beta1", "beta2"), "etas": ("etaminus", "etaplus"), "step_sizes": ("min", "max")}
@@ -198,6 +204,18 @@ def validate(name: str, hyper: dict | None = None) -> tuple[str, dict]:
 def _coerce(cname: str, key: str, value):
     if cname in _custom:   # a typed rule's hyperparameters are all numbers
         return _number(cname, key, value)
+    if cname == "LBFGS" and key == "line_search_fn":
+        if value is None or value == "strong_wolfe":
+            return value
+        raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {value!r}")
+    if cname == "LBFGS" and key in _COUNTS:
+        if value is None and key == "max_eval":
+            return None   # torch: max_iter * 5 // 4
+        v = _number(cname, key, value)
+        lo, hi = _COUNTS[key]
+        if v != int(v) or not lo <= v <= hi:
+            raise ValueError(f"{cname}: {key} must be a whole number from {lo} to {hi:,}, got {value!r}")
+        return int(v)
     if key in _BOOL:
         if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
             return bool(value)
@@ -288,6 +306,10 @@ def _pack_valid(cname: str, full: dict) -> tuple[int, np.ndarray]:
     i = 0
     for key, default in spec:
         value = default if key.startswith("=") else full[key]
+        if cname == "LBFGS" and key == "max_eval" and value is None:
+            value = full["max_iter"] * 5 // 4
+        elif cname == "LBFGS" and key == "line_search_fn":
+            value = value == "strong_wolfe"
         if isinstance(value, tuple):
             h[i], h[i + 1] = (np.nan if v is None else v for v in value)   # None -> NaN ("use the default")
             i += 2
@@ -306,8 +328,10 @@ def describe(name: str, hyper: dict | None = None) -> str:
         if k != "lr" and v != base[k]:
             if isinstance(v, tuple):
                 parts.append(f"{k}=({', '.join('None' if e is None else f'{e:g}' for e in v)})")
-            elif isinstance(v, bool):
+            elif isinstance(v, bool) or v is None:
                 parts.append(f"{k}={v}")
+            elif isinstance(v, str):
+                parts.append(f"{k}={v!r}")
             else:
                 parts.append(f"{k}={v:g}")
     return f"{cname}({', '.join(parts)})"
@@ -347,8 +371,8 @@ def _literal(node, opt, key):
         return tuple(_literal(e, opt, key) for e in node.elts)
     if isinstance(node, ast.Name) and node.id in ("True", "False"):
         return node.id == "True"
-    if isinstance(node, ast.Constant) and node.value is None:
-        return None
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, str)):
+        return node.value
     raise ValueError(f"{opt}: {key} must be a number, True/False or a tuple of numbers")
 
 

@@ -5,7 +5,7 @@ Kept apart from ``rules`` and ``runner`` so that importing the API does not comp
 """
 
 SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, NADAM, RADAM, LION, SAM, NEWTON = range(12)
-RPROP, ASGD, ADAFACTOR = 12, 13, 14
+RPROP, ASGD, ADAFACTOR, LBFGS = 12, 13, 14, 15
 #: kernel ids of optimizers typed as rules (``optimizers.define``) start here, one per rule text
 CUSTOM_BASE = 1000
 N_STATE = 3   # per-coordinate state vectors (momentum, second moment, ...)
@@ -23,4 +23,5 @@ FORMULA_KERNEL = _types.FunctionType(_types.UniTuple(_types.float64, 3)(
 #: Kernel id -> short name, for messages ("fast kernels: Adam ready").
 KIND_NAMES = {SGD: "SGD", ADAGRAD: "Adagrad", RMSPROP: "RMSprop", ADADELTA: "Adadelta", ADAM: "Adam",
               ADAMW: "AdamW", ADAMAX: "Adamax", NADAM: "NAdam", RADAM: "RAdam", LION: "Lion", SAM: "SAM",
-              NEWTON: "Newton", RPROP: "Rprop", ASGD: "ASGD", ADAFACTOR: "Adafactor"}
+              NEWTON: "Newton", RPROP: "Rprop", ASGD: "ASGD", ADAFACTOR: "Adafactor",
+              LBFGS: "LBFGS"}

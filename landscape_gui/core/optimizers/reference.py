@@ -224,6 +224,8 @@ def sam_perturbation(h, q, g):
 
 def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
     """One trajectory with the same conventions as ``runner.trajectory_kernel``."""
+    if kind == K.LBFGS:
+        return _reference_lbfgs(f, h, start, steps, noise, seed, stream, box, record)
     if kind >= K.CUSTOM_BASE:  # a typed rule: its own interpreter
         from .custom import reference_run as rule_run, rule_for_kind
 
@@ -286,3 +288,42 @@ def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, s
     if record:
         return points, losses, diverged, rec[0], rec[1], rec[2]
     return points, losses, diverged
+
+
+def _reference_lbfgs(f, h, start, steps, noise, seed, stream, box, record):
+    """LBFGS evaluates the loss inside a step: ``reference_run``'s loop with a closure."""
+    from .lbfgs import LBFGSReference
+
+    n = 2
+    pts = np.full((steps + 1, n), np.nan)
+    ls = np.full(steps + 1, np.nan)
+    gr, m1, m2 = (np.full((max(steps, 1), n), np.nan) for _ in range(3))
+    opt = LBFGSReference(h, n)
+    q = np.array(start, dtype=float)
+    pts[0] = q
+    for t in range(1, steps + 2):
+        loss = f.value(q[0], q[1])
+        ls[t - 1] = loss
+        if not np.isfinite(loss):
+            pts[t - 1] = np.nan
+            return pts, ls, t - 1, gr, m1, m2
+        if t == steps + 1:
+            break
+        draw = [0]
+
+        def closure(point, t=t):
+            g = np.array(f.gradient(point[0], point[1]), dtype=float)
+            if noise:
+                g = g + noise * np.array([gaussian(seed, stream, t, draw[0] * n + i) for i in range(n)])
+            draw[0] += 1
+            return f.value(point[0], point[1]), g
+
+        g0 = closure(q)[1]
+        if record:
+            gr[t - 1] = g0
+        with np.errstate(all="ignore"):
+            q = opt.step(q, closure, loss, g0)
+        if not np.all(np.isfinite(q)) or np.any(np.abs(q) > box):
+            return pts, ls, t, gr, m1, m2
+        pts[t] = q
+    return pts, ls, -1, gr, m1, m2

@@ -22,7 +22,8 @@ import numpy as np
 from numba import njit, types
 
 from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES,
-                    LION, N_COEF, N_STATE, NADAM, NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
+                    LBFGS, LION, N_COEF, N_STATE, NADAM, NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
+from .lbfgs import N_SCALARS as _LBFGS_SCALARS, lbfgs_step
 from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise, asgd_step,
                     escaped, init_state, lion_step, moments, nadam_step, newton_step, radam_step, rmsprop_step,
                     rprop_step, sam_perturbation, sgd_step, step_coefficients)
@@ -66,6 +67,14 @@ def _make_trajectory_kernel(kind: int):
         mom1 = np.empty(n)
         mom2 = np.empty(n)
         init_state(KIND, h, S)
+        if KIND == LBFGS:   # its history of curvature pairs, kept across steps as torch keeps it
+            history = int(h[5])
+            LV = np.zeros((8, n))
+            LD = np.zeros((history, n))
+            LS = np.zeros((history, n))
+            LR = np.zeros(history)
+            LA = np.zeros(history)
+            LC = np.zeros(_LBFGS_SCALARS)
         # Endpoint mode: when ``pts``/``ls`` have fewer rows than steps+1 (a power of two),
         # they are a ring holding the last points only (step t in row t & mask), so a
         # basin map of 65k starts needs no 500-step paths.
@@ -128,6 +137,8 @@ def _make_trajectory_kernel(kind: int):
                 asgd_step(h, q, g, S, table, t)
             elif KIND == ADAFACTOR:
                 adafactor_step(h, q, g, S, table, t)
+            elif KIND == LBFGS:
+                lbfgs_step(h, q, g, f, value_and_gradient, p, noise, seed, stream, t, LV, LD, LS, LR, LA, LC)
             if record:
                 moments(KIND, h, S, mom1, mom2)
                 m1[t - 1, 0] = mom1[0]

@@ -96,7 +96,7 @@ def _stamp(kind: int):
 
     here = os.path.dirname(__file__)
     h = hashlib.sha1(numba.__version__.encode() + sys.version.encode())
-    for name in ("kinds.py", "rules.py", "runner.py"):
+    for name in ("kinds.py", "rules.py", "runner.py", "lbfgs.py"):
         st = os.stat(os.path.join(here, name))
         h.update(f"{name}:{st.st_mtime_ns}:{st.st_size}".encode())
     return kernel_dir() / f"optimizer-{K.KIND_NAMES[kind]}-{h.hexdigest()[:12]}.ready"
