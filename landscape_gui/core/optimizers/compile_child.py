@@ -9,6 +9,10 @@ from .warmup import _stamp
 
 def main(argv: list[str]) -> int:
     for arg in argv:
+        if arg.startswith("rule:"):   # a typed rule's generated module, written by the parent
+            _compile_rule_module(arg[5:])
+            print("ready", arg, flush=True)
+            continue
         trajectory_kernel(int(arg))
         try:
             _stamp(int(arg)).touch()  # a later launch loads it in-process, without a child
@@ -16,6 +20,17 @@ def main(argv: list[str]) -> int:
             pass
         print("ready", int(arg), flush=True)
     return 0
+
+
+def _compile_rule_module(key: str) -> None:
+    """Import the module the parent wrote (compiling it into Numba's cache beside it)."""
+    import numpy as np
+
+    from ..formula.codegen import kernel_dir, load_numba_module
+
+    path = kernel_dir() / f"lk_{key}.py"
+    module = load_numba_module(path.read_text(), key)
+    module.coefficients(np.zeros(10), 1, np.zeros((1, 4)))
 
 
 if __name__ == "__main__":

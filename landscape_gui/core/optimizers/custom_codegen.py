@@ -20,6 +20,7 @@ from numba import njit
 
 from .custom import CONSTANTS, GRAD, REDUCTIONS, SCALAR, VECTOR, Rule
 
+N_HYPER_FOR_WARMUP = 10
 _HELPER = dict(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
@@ -312,13 +313,20 @@ def kernel_source(rule: Rule) -> str:
     return "\n".join(lines)
 
 
+def kernel_module(rule: Rule) -> tuple[str, str]:
+    """(source, module key) of the rule's kernel module: the key names its file in the kernel folder."""
+    source = kernel_source(rule)
+    return source, "rule_" + hashlib.sha1(source.encode()).hexdigest()[:16]
+
+
 def compile_kernel(rule: Rule):
-    """The rule's compiled trajectory kernel (from Numba's disk cache when this source ran before)."""
+    """The rule's compiled (trajectory, coefficients) kernels (from Numba's disk cache when this
+    source was compiled before, by this process or by a ``compile_child``)."""
     from ..formula.codegen import load_numba_module
 
-    source = kernel_source(rule)
-    key = "rule_" + hashlib.sha1(source.encode()).hexdigest()[:16]
+    source, key = kernel_module(rule)
     module = load_numba_module(source, key)
+    module.coefficients(np.zeros(N_HYPER_FOR_WARMUP), 1, np.zeros((1, 4)))   # compiled (or loaded) now
     return module.trajectory, module.coefficients
 
 

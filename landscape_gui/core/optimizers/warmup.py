@@ -111,11 +111,15 @@ def _work() -> None:
         if not batch:
             return
         try:
-            # typed rules compile here (their module is generated in this process); built-ins
-            # in a child unless a stamp says Numba's cache already has them
-            cached = [k for k in batch if k >= K.CUSTOM_BASE or _stamp(k).exists()]
-            if USE_CHILD_PROCESS and len(cached) < len(batch):
-                _compile_in_child([k for k in batch if k not in cached])
+            # built-ins compile in a child unless a stamp says Numba's cache already has them;
+            # a typed rule's module is written here and compiled by a child too
+            rules = [k for k in batch if k >= K.CUSTOM_BASE]
+            cached = [k for k in batch if k < K.CUSTOM_BASE and _stamp(k).exists()]
+            todo = [k for k in batch if k not in cached and k not in rules]
+            if USE_CHILD_PROCESS and rules:
+                todo += _rule_modules(rules)
+            if USE_CHILD_PROCESS and todo:
+                _compile_in_child(todo)
             for k in batch:  # loads from the cache the child wrote, or compiles here
                 from .runner import trajectory_kernel
 
@@ -125,6 +129,24 @@ def _work() -> None:
                 _error = f"optimizer kernels failed to compile: {type(exc).__name__}: {exc}"
                 print(f"landscape-gui: {_error}", file=sys.stderr)
             return
+
+
+def _rule_modules(kinds: list[int]) -> list[str]:
+    """Write the typed rules' kernel modules (not importing them: that compiles) -> child arguments."""
+    from ..formula.codegen import kernel_dir
+    from ..files import atomic_write_text
+    from .custom import rule_for_kind
+    from .custom_codegen import kernel_module
+
+    args = []
+    for k in kinds:
+        source, key = kernel_module(rule_for_kind(k))
+        path = kernel_dir() / f"lk_{key}.py"
+        if not path.exists() or path.read_text() != source:
+            atomic_write_text(path, source)
+        if not any((path.parent / "__pycache__").glob(f"lk_{key}.trajectory-*.nbi")):
+            args.append(f"rule:{key}")
+    return args
 
 
 #: Child processes compiling at once (this machine class has 2 cores; the window needs one too).
@@ -157,7 +179,7 @@ def _follow(child: subprocess.Popen) -> None:
 
     for line in child.stdout:
         parts = line.split()
-        if len(parts) == 2 and parts[0] == "ready":
+        if len(parts) == 2 and parts[0] == "ready" and parts[1].lstrip("-").isdigit():
             kind = int(parts[1])
             trajectory_kernel(kind)  # from the cache the child just wrote
     err = child.stderr.read()
