@@ -16,3 +16,18 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where nothing may skip: {report.longrepr}"
 
+
+
+@pytest.fixture(autouse=True)
+def _forget_typed_rules():
+    """Typed optimizer rules live in a process-wide registry: each test's own are removed after it,
+    so no test sees (or compiles) another's."""
+    from landscape_gui.core import optimizers
+
+    before = optimizers.custom_rules()
+    yield
+    for name, text in optimizers.custom_rules().items():
+        if name not in before:
+            optimizers.remove(name)
+        elif text != before[name]:
+            optimizers.define(name, before[name])

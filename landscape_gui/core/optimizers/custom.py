@@ -19,7 +19,7 @@ the gradient at another point (one more evaluation: Nesterov, SAM, extragradient
 Each line is parsed with Python's ``ast`` under the formula language's whitelist
 (never ``eval``); errors carry the line and column. The rule is checked once into a
 :class:`Rule` whose statements know which operands are vectors and which numbers;
-``custom_codegen`` turns it into a Numba kernel, ``reference_run`` below interprets it
+``custom_codegen`` turns it into a Numba kernel, ``RuleInterpreter`` below interprets it
 with numpy (the fallback while that kernel compiles, and its test twin).
 """
 
@@ -517,46 +517,6 @@ def _sum(v):
 
 def _vector(value, n: int) -> np.ndarray:
     return np.array(np.broadcast_to(np.asarray(value, dtype=float), (n,)), dtype=float)
-
-
-def reference_run(f, rule: Rule, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
-    """One trajectory with the conventions of ``reference.reference_run`` (and the kernels)."""
-    from .reference import gaussian
-
-    n = 2
-    pts = np.full((steps + 1, n), np.nan)
-    ls = np.full(steps + 1, np.nan)
-    gr, m1, m2 = (np.full((max(steps, 1), n), np.nan) for _ in range(3))
-    opt = RuleInterpreter(rule, np.asarray(h, dtype=float), n)
-    q = np.array(start, dtype=float)
-    pts[0] = q
-    t_now = [0]
-
-    def grad(point, draw):
-        g = np.array(f.gradient(point[0], point[1]), dtype=float)
-        if noise:
-            g = g + noise * np.array([gaussian(seed, stream, t_now[0], draw * n + i) for i in range(n)])
-        return g
-
-    for t in range(1, steps + 2):
-        t_now[0] = t
-        loss = f.value(q[0], q[1])
-        ls[t - 1] = loss
-        if not np.isfinite(loss):
-            pts[t - 1] = np.nan
-            return pts, ls, t - 1, gr, m1, m2
-        if t == steps + 1:
-            break
-        g = grad(q, 0)
-        if record:
-            gr[t - 1] = g
-        q = opt.step(q, g, loss, grad)
-        if record:
-            m1[t - 1], m2[t - 1] = opt.moments()
-        if not np.all(np.isfinite(q)) or np.any(np.abs(q) > box):
-            return pts, ls, t, gr, m1, m2
-        pts[t] = q
-    return pts, ls, -1, gr, m1, m2
 
 
 # --- the registry of defined rules ------------------------------------------------------------------

@@ -71,32 +71,32 @@ _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
 class _Emitter:
-    """Python expressions for one coordinate ``i`` of the rule's sub-expressions."""
+    """Python expressions of the rule's sub-expressions for one coordinate (``[i]``: the kernel)
+    or one parameter tensor (``[k]``: the torch source); subclasses say how reductions and
+    ``grad(...)`` are computed before the expression that uses them (``hoist``)."""
+
+    INDEX = "i"
+    FUNCS = _FUNCS
+    READS = {"x": "q[i]", "g": "g[i]", "f": "fval", "t": "tf"}
 
     def __init__(self, rule: Rule):
         self.rule = rule
         self.states = set(rule.state_names)
         self.hypers = set(rule.hyper_names)
-        self.temps: dict[int, str] = {}   # id(reduction or grad node) -> its temporary
+        self.temps: dict[int, str] = {}   # id(reduction, grad or hoisted node) -> its temporary
         self.n_red = 0
         self.n_grad = 0
 
     def name(self, word: str) -> str:
-        r = self.rule
-        if word == "x":
-            return "q[i]"
-        if word == "g":
-            return "g[i]"
-        if word == "f":
-            return "fval"
-        if word == "t":
-            return "tf"
+        r, i = self.rule, self.INDEX
+        if word in self.READS:
+            return self.READS[word]
         if word in self.hypers:
             return f"h_{word}"
         if word in self.states:
-            return f"s_{word}[i]"
+            return f"s_{word}[{i}]"
         if word in r.locals:
-            return f"v_{word}[i]" if r.locals[word] == VECTOR else f"l_{word}"
+            return f"v_{word}[{i}]" if r.locals[word] == VECTOR else f"l_{word}"
         return repr(CONSTANTS[word])
 
     def expr(self, node) -> str:
@@ -112,7 +112,7 @@ class _Emitter:
         if isinstance(node, ast.BinOp):
             return f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
         word = node.func.id
-        return f"{_FUNCS[word]}({', '.join(self.expr(a) for a in node.args)})"
+        return f"{self.FUNCS[word]}({', '.join(self.expr(a) for a in node.args)})"
 
     def hoist(self, node, out: list[str], indent: str) -> None:
         """Code computing the reductions and grad() calls under ``node``, innermost first."""
@@ -332,105 +332,43 @@ def compile_kernel(rule: Rule):
 
 # --- torch.optim source ---------------------------------------------------------------------------
 
-_TORCH_FUNCS = {"sqrt": "_F.sqrt", "abs": "_F.abs", "sign": "_F.sign", "exp": "_F.exp", "log": "_F.log",
-                "log2": "_F.log2", "log10": "_F.log10", "sin": "_F.sin", "cos": "_F.cos", "tan": "_F.tan",
-                "asin": "_F.asin", "acos": "_F.acos", "atan": "_F.atan", "sinh": "_F.sinh",
-                "cosh": "_F.cosh", "tanh": "_F.tanh", "relu": "_F.relu", "sigmoid": "_F.sigmoid",
-                "softplus": "_F.softplus", "min": "_F.fmin", "max": "_F.fmax", "atan2": "_F.atan2",
-                "hypot": "_F.hypot"}
+_TORCH_FUNCS = {name: "_F." + {"min": "fmin", "max": "fmax"}.get(name, name) for name in _FUNCS}
 
 _TORCH_HELPERS = '''
 class _F:
     """Element-wise functions for tensors and plain numbers alike (hyperparameter arithmetic)."""
 
     @staticmethod
-    def _t(a, like=None):
-        return a if torch.is_tensor(a) else torch.as_tensor(a, dtype=torch.float64 if like is None else like.dtype)
+    def _t(a, like):
+        return a if torch.is_tensor(a) else torch.as_tensor(a, dtype=like.dtype)
 
     @staticmethod
-    def _apply(name, a):
-        if torch.is_tensor(a):
-            return getattr(torch, name)(a)
-        return float(getattr(torch, name)(torch.tensor(float(a), dtype=torch.float64)))
-
-    sqrt = staticmethod(lambda a: _F._apply("sqrt", a))
-    abs = staticmethod(lambda a: _F._apply("abs", a))
-    sign = staticmethod(lambda a: _F._apply("sign", a))
-    exp = staticmethod(lambda a: _F._apply("exp", a))
-    log = staticmethod(lambda a: _F._apply("log", a))
-    log2 = staticmethod(lambda a: _F._apply("log2", a))
-    log10 = staticmethod(lambda a: _F._apply("log10", a))
-    sin = staticmethod(lambda a: _F._apply("sin", a))
-    cos = staticmethod(lambda a: _F._apply("cos", a))
-    tan = staticmethod(lambda a: _F._apply("tan", a))
-    asin = staticmethod(lambda a: _F._apply("asin", a))
-    acos = staticmethod(lambda a: _F._apply("acos", a))
-    atan = staticmethod(lambda a: _F._apply("atan", a))
-    sinh = staticmethod(lambda a: _F._apply("sinh", a))
-    cosh = staticmethod(lambda a: _F._apply("cosh", a))
-    tanh = staticmethod(lambda a: _F._apply("tanh", a))
-    relu = staticmethod(lambda a: _F._apply("relu", a))
-    sigmoid = staticmethod(lambda a: _F._apply("sigmoid", a))
-    softplus = staticmethod(lambda a: torch.nn.functional.softplus(a) if torch.is_tensor(a)
-                            else float(torch.nn.functional.softplus(torch.tensor(float(a), dtype=torch.float64))))
+    def _one(fn, a):
+        return fn(a) if torch.is_tensor(a) else float(fn(torch.tensor(float(a), dtype=torch.float64)))
 
     @staticmethod
-    def _pair(fn, a, b):
+    def _two(fn, a, b):
         if not torch.is_tensor(a) and not torch.is_tensor(b):
             return float(fn(torch.tensor(float(a), dtype=torch.float64), torch.tensor(float(b), dtype=torch.float64)))
         like = a if torch.is_tensor(a) else b
         return fn(_F._t(a, like), _F._t(b, like))
 
-    fmin = staticmethod(lambda a, b: _F._pair(torch.fmin, a, b))
-    fmax = staticmethod(lambda a, b: _F._pair(torch.fmax, a, b))
-    atan2 = staticmethod(lambda a, b: _F._pair(torch.atan2, a, b))
-    hypot = staticmethod(lambda a, b: _F._pair(torch.hypot, a, b))
+
+for _name in ("sqrt", "abs", "sign", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos",
+              "atan", "sinh", "cosh", "tanh", "relu", "sigmoid"):
+    setattr(_F, _name, staticmethod(lambda a, _fn=getattr(torch, _name): _F._one(_fn, a)))
+_F.softplus = staticmethod(lambda a: _F._one(torch.nn.functional.softplus, a))
+for _name, _fn in (("fmin", torch.fmin), ("fmax", torch.fmax), ("atan2", torch.atan2), ("hypot", torch.hypot)):
+    setattr(_F, _name, staticmethod(lambda a, b, _fn=_fn: _F._two(_fn, a, b)))
 '''
 
 
-class _TorchEmitter:
+class _TorchEmitter(_Emitter):
     """Expressions over one parameter tensor ``k`` (vectors are lists of tensors, one per parameter)."""
 
-    def __init__(self, rule: Rule):
-        self.rule = rule
-        self.states = set(rule.state_names)
-        self.hypers = set(rule.hyper_names)
-        self.temps: dict[int, str] = {}
-        self.n_red = 0
-        self.n_grad = 0
-
-    def name(self, word: str) -> str:
-        r = self.rule
-        if word == "x":
-            return "x[k]"
-        if word == "g":
-            return "g[k]"
-        if word == "f":
-            return "f"
-        if word == "t":
-            return "t"
-        if word in self.hypers:
-            return f"h_{word}"
-        if word in self.states:
-            return f"s_{word}[k]"
-        if word in r.locals:
-            return f"v_{word}[k]" if r.locals[word] == VECTOR else f"l_{word}"
-        return repr(CONSTANTS[word])
-
-    def expr(self, node) -> str:
-        if id(node) in self.temps:
-            return self.temps[id(node)]
-        if isinstance(node, ast.Constant):
-            return repr(float(node.value))
-        if isinstance(node, ast.Name):
-            return self.name(node.id)
-        if isinstance(node, ast.UnaryOp):
-            inner = self.expr(node.operand)
-            return f"(-{inner})" if isinstance(node.op, ast.USub) else inner
-        if isinstance(node, ast.BinOp):
-            return f"({self.expr(node.left)} {_OPS[type(node.op)]} {self.expr(node.right)})"
-        word = node.func.id
-        return f"{_TORCH_FUNCS[word]}({', '.join(self.expr(a) for a in node.args)})"
+    INDEX = "k"
+    FUNCS = _TORCH_FUNCS
+    READS = {"x": "x[k]", "g": "g[k]", "f": "f", "t": "t"}
 
     def vector(self, node) -> str:
         """A list comprehension over the parameters (a number broadcast to each one's shape)."""

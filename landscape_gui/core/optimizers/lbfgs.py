@@ -321,17 +321,9 @@ def lbfgs_step(h, q, g, loss, value_and_gradient, p, noise, seed, stream, step, 
 
 
 def _cubic(x1, f1, g1, x2, f2, g2, bounds=None):
-    xmin_bound, xmax_bound = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1 ** 2 - g1 * g2
-    if d2_square >= 0:
-        d2 = math.sqrt(d2_square)
-        if x1 <= x2:
-            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-        else:
-            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
-        return min(max(min_pos, xmin_bound), xmax_bound)
-    return (xmin_bound + xmax_bound) / 2.0
+    """``cubic_interpolate`` run as plain Python (the same lines, torch's signature)."""
+    lo, hi = bounds if bounds is not None else (0.0, 0.0)
+    return cubic_interpolate.py_func(x1, f1, g1, x2, f2, g2, lo, hi, bounds is not None)
 
 
 def _dot_np(a, b) -> float:

@@ -224,26 +224,47 @@ def sam_perturbation(h, q, g):
 
 def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
     """One trajectory with the same conventions as ``runner.trajectory_kernel``."""
-    if kind == K.LBFGS:
-        return _reference_lbfgs(f, h, start, steps, noise, seed, stream, box, record)
-    if kind >= K.CUSTOM_BASE:  # a typed rule: its own interpreter
-        from .custom import reference_run as rule_run, rule_for_kind
+    h = np.asarray(h, dtype=float)
+    if kind == K.LBFGS:   # evaluates inside a step: the closure numbers its noise draws 1, 2, ...
+        from .lbfgs import LBFGSReference
 
-        return rule_run(f, rule_for_kind(kind), h, start, steps, noise, seed, stream, box, record)
+        opt = LBFGSReference(h, 2)
+
+        def step(q, g, loss, gradient, t):
+            draws = iter(range(1, 1 << 30))
+            return opt.step(q, lambda p: (f.value(p[0], p[1]), gradient(p, next(draws))), loss, g)
+
+        return _loop(f, start, steps, noise, seed, stream, box, record, step, None)
+    if kind >= K.CUSTOM_BASE:  # a typed rule: its own interpreter
+        from .custom import RuleInterpreter, rule_for_kind
+
+        rule = RuleInterpreter(rule_for_kind(kind), h, 2)
+        return _loop(f, start, steps, noise, seed, stream, box, record,
+                     lambda q, g, loss, gradient, t: rule.step(q, g, loss, gradient), rule.moments)
+    opt = ReferenceOptimizer(kind, h, 2)
+
+    def step(q, g, loss, gradient, t):
+        H = None
+        if kind == K.SAM:
+            g = gradient(q + sam_perturbation(h, q, g), 1)
+        elif kind == K.NEWTON:
+            (hxx, hxy), (_, hyy) = f.hessian(q[0], q[1])
+            H = np.array([[hxx, hxy], [hxy, hyy]])
+        return opt.step(q, g, H)
+
+    return _loop(f, start, steps, noise, seed, stream, box, record, step, opt.moments)
+
+
+def _loop(f, start, steps, noise, seed, stream, box, record, step, moments):
+    """The runner's loop in numpy. ``step(q, g, loss, gradient, t)`` returns the next point, where
+    ``gradient(point, draw)`` is the gradient at ``point`` with noise draw ``draw`` of step t
+    (0 is g's). A loss that is not finite, or a point outside ``box``, ends the run."""
     n = 2
     pts = np.full((steps + 1, n), np.nan)
     ls = np.full(steps + 1, np.nan)
     gr, m1, m2 = (np.full((max(steps, 1), n), np.nan) for _ in range(3))
-    opt = ReferenceOptimizer(kind, np.asarray(h, dtype=float), n)
     q = np.array(start, dtype=float)
     pts[0] = q
-
-    def grad(point, draw, t):
-        g = np.array(f.gradient(point[0], point[1]), dtype=float)
-        if noise:
-            g = g + noise * np.array([gaussian(seed, stream, t, draw * n + i) for i in range(n)])
-        return g
-
     for t in range(1, steps + 2):
         loss = f.value(q[0], q[1])
         ls[t - 1] = loss
@@ -252,19 +273,20 @@ def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e3
             return pts, ls, t - 1, gr, m1, m2
         if t == steps + 1:
             break
-        g = grad(q, 0, t)
+
+        def gradient(point, draw, t=t):
+            g = np.array(f.gradient(point[0], point[1]), dtype=float)
+            if noise:
+                g = g + noise * np.array([gaussian(seed, stream, t, draw * n + i) for i in range(n)])
+            return g
+
+        g = gradient(q, 0)
         if record:
             gr[t - 1] = g
-        H = None
-        if kind == K.SAM:
-            g = grad(q + sam_perturbation(h, q, g), 1, t)
-        elif kind == K.NEWTON:
-            (hxx, hxy), (_, hyy) = f.hessian(q[0], q[1])
-            H = np.array([[hxx, hxy], [hxy, hyy]])
         with np.errstate(all="ignore"):
-            q = opt.step(q, g, H)
-        if record:
-            m1[t - 1], m2[t - 1] = opt.moments()
+            q = step(q, g, loss, gradient, t)
+        if record and moments is not None:
+            m1[t - 1], m2[t - 1] = moments()
         if not np.all(np.isfinite(q)) or np.any(np.abs(q) > box):
             return pts, ls, t, gr, m1, m2
         pts[t] = q
@@ -289,41 +311,3 @@ def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, s
         return points, losses, diverged, rec[0], rec[1], rec[2]
     return points, losses, diverged
 
-
-def _reference_lbfgs(f, h, start, steps, noise, seed, stream, box, record):
-    """LBFGS evaluates the loss inside a step: ``reference_run``'s loop with a closure."""
-    from .lbfgs import LBFGSReference
-
-    n = 2
-    pts = np.full((steps + 1, n), np.nan)
-    ls = np.full(steps + 1, np.nan)
-    gr, m1, m2 = (np.full((max(steps, 1), n), np.nan) for _ in range(3))
-    opt = LBFGSReference(h, n)
-    q = np.array(start, dtype=float)
-    pts[0] = q
-    for t in range(1, steps + 2):
-        loss = f.value(q[0], q[1])
-        ls[t - 1] = loss
-        if not np.isfinite(loss):
-            pts[t - 1] = np.nan
-            return pts, ls, t - 1, gr, m1, m2
-        if t == steps + 1:
-            break
-        draw = [0]
-
-        def closure(point, t=t):
-            g = np.array(f.gradient(point[0], point[1]), dtype=float)
-            if noise:
-                g = g + noise * np.array([gaussian(seed, stream, t, draw[0] * n + i) for i in range(n)])
-            draw[0] += 1
-            return f.value(point[0], point[1]), g
-
-        g0 = closure(q)[1]
-        if record:
-            gr[t - 1] = g0
-        with np.errstate(all="ignore"):
-            q = opt.step(q, closure, loss, g0)
-        if not np.all(np.isfinite(q)) or np.any(np.abs(q) > box):
-            return pts, ls, t, gr, m1, m2
-        pts[t] = q
-    return pts, ls, -1, gr, m1, m2
