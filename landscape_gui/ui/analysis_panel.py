@@ -633,6 +633,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.cancel_button.clicked.connect(lambda: model.cancel("basins"))
         self.table.cellClicked.connect(lambda r, _: self.centre_on_row(r))
         self.table.itemSelectionChanged.connect(self.show_point_details)
+        self.table.currentCellChanged.connect(lambda *_: self.show_point_details())
         model.criticalPointsChanged.connect(self.fill_table)
         model.basinsChanged.connect(self.fill_legend)
         model.sweepChanged.connect(self.show_sweep)
@@ -729,7 +730,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         m = self.model
         cps = m.critical_points if m.show_critical else []
         rows = {i.row() for i in self.table.selectedIndexes()}
-        r = min(rows) if rows else 0
+        current = self.table.currentRow()
+        r = current if current in rows else (min(rows) if rows else max(current, 0))
         if not cps or r >= min(len(cps), MAX_TABLE_ROWS):
             self.point_details.setText("")
             return
