@@ -461,7 +461,7 @@ class OptimizerPanel(QtWidgets.QWidget):
                 act.setToolTip(text)
                 act.triggered.connect(lambda _=False, n=name, t=text: self._add_rule(n, t))
         menu.addSeparator()
-        act = menu.addAction("New rule…")
+        act = menu.addAction("Custom…")
         act.setObjectName("newRuleAction")
         act.setToolTip("Type an update rule (or start from SGD, Nesterov, Adam, SAM, …) and race it")
         act.triggered.connect(lambda: self.open_rule_editor())

@@ -235,3 +235,17 @@ def test_the_panel_keeps_its_layout_on_train_and_the_wheel_scrolls_it(window, qt
     qtbot.wait(100)
     assert panel.preview.height() == h0  # did not grow and push Train out of view
     assert panel.views_stack.currentIndex() == 1
+
+
+def test_a_typed_rule_trains_the_network(window, qtbot):
+    """Issue 18: a rule of the session is an optimizer of the network mode too (x, g: all weights)."""
+    from landscape_gui.core.optimizers.templates import TEMPLATES
+
+    window.controller.add_rule_optimizer("NetSignum", TEMPLATES["Signum"])
+    panel = to_nn_mode(window, qtbot)
+    panel.optimizer_edit.setText("NetSignum(lr=0.01, beta=0.9)")
+    panel.epochs_spin.setValue(8)
+    r = train_and_wait(panel, qtbot)
+    assert r.run.optimizer == "NetSignum" and r.run.hyperparameters == {"lr": 0.01, "beta": 0.9}
+    assert r.run.losses[-1] < r.run.losses[0]
+    assert "trained" in panel.status.text()
