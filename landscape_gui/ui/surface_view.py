@@ -326,10 +326,16 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
 
         if getattr(self, "_bg_fbo", None) is None:
             return
+        # this can run while another view paints (a closed window's context destroyed by the
+        # garbage collector): put that view's context back, or its next GL call has none
+        previous = QtGui.QOpenGLContext.currentContext()
+        surface = previous.surface() if previous is not None else None
         self.makeCurrent()
         GL.glDeleteFramebuffers(1, [self._bg_fbo])
         GL.glDeleteRenderbuffers(1, [self._bg_rbo])
         self.doneCurrent()
+        if previous is not None and previous is not self.context() and surface is not None:
+            previous.makeCurrent(surface)
         self._bg_fbo = self._bg_rbo = self._bg_size = None
         self._background_key = None
 
