@@ -340,7 +340,8 @@ class OptimizerCard(QtWidgets.QFrame):
                                                                      else e.currentText()))
             elif value is None:   # LBFGS's max_eval: None means max_iter * 5 // 4
                 w = QtWidgets.QLineEdit("None")
-                w.setToolTip("None: max_iter × 5 // 4, as torch")
+                w.setToolTip("None: max_iter × 5 // 4, as torch. It also bounds the strong-Wolfe line "
+                             "search: with max_iter = 1 that leaves none, and LBFGS stays put")
                 w.editingFinished.connect(lambda k=key, e=w: self._set_text(k, e))
             else:
                 w = QtWidgets.QLineEdit(f"{value:g}")
@@ -520,6 +521,7 @@ class OptimizerPanel(QtWidgets.QWidget):
                 box.blockSignals(False)
         while self.cards.count() > 1:
             w = self.cards.takeAt(0).widget()
+            w.hide()   # at once: deleteLater waits for the event loop, and until then it would paint
             w.deleteLater()
         n = len(self.controller.session.optimizers)
         for i in range(n):
