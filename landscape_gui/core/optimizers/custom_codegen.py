@@ -115,24 +115,28 @@ class _Emitter:
         return f"{self.FUNCS[word]}({', '.join(self.expr(a) for a in node.args)})"
 
     def hoist(self, node, out: list[str], indent: str) -> None:
-        """Code computing the reductions and grad() calls under ``node``, innermost first."""
+        """Code computing the reductions and grad() calls under ``node``, innermost first, in
+        the order the numpy interpreter evaluates them (so noise draws are numbered alike)."""
         for child in ast.iter_child_nodes(node):
             self.hoist(child, out, indent)
-        if not isinstance(node, ast.Call) or node.func.id not in (*REDUCTIONS, GRAD):
-            return
-        word = node.func.id
-        if word == GRAD:
+        if isinstance(node, ast.Call) and node.func.id == GRAD:
             self.n_grad += 1
-            k = self.n_grad
-            out.append(f"{indent}for i in range(n):")
-            out.append(f"{indent}    P{k}[i] = {self.expr(node.args[0])}")
-            out.append(f"{indent}_, gx, gy = value_and_gradient(P{k}[0], P{k}[1], p)")
-            out.append(f"{indent}G{k}[0] = gx")
-            out.append(f"{indent}G{k}[1] = gy")
-            out.append(f"{indent}add_noise(G{k}, noise, seed, stream, t, {k})")
-            self.temps[id(node)] = f"G{k}[i]"
-            return
-        self.n_red += 1
+            self._grad(node, out, indent)
+        elif isinstance(node, ast.Call) and node.func.id in REDUCTIONS:
+            self.n_red += 1
+            self._reduce(node, node.func.id, out, indent)
+
+    def _grad(self, node, out: list[str], indent: str) -> None:
+        k = self.n_grad
+        out.append(f"{indent}for i in range(n):")
+        out.append(f"{indent}    P{k}[i] = {self.expr(node.args[0])}")
+        out.append(f"{indent}_, gx, gy = value_and_gradient(P{k}[0], P{k}[1], p)")
+        out.append(f"{indent}G{k}[0] = gx")
+        out.append(f"{indent}G{k}[1] = gy")
+        out.append(f"{indent}add_noise(G{k}, noise, seed, stream, t, {k})")
+        self.temps[id(node)] = f"G{k}[i]"
+
+    def _reduce(self, node, word: str, out: list[str], indent: str) -> None:
         r = f"r{self.n_red}"
         a = self.expr(node.args[0])
         if word == "dot":
@@ -377,19 +381,12 @@ class _TorchEmitter(_Emitter):
             body = f"(torch.zeros_like(x[k]) + {body})"
         return f"[{body} for k in range(len(x))]"
 
-    def hoist(self, node, out: list[str], indent: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            self.hoist(child, out, indent)
-        if not isinstance(node, ast.Call) or node.func.id not in (*REDUCTIONS, GRAD):
-            return
-        word = node.func.id
-        if word == GRAD:
-            self.n_grad += 1
-            name = f"_G{self.n_grad}"
-            out.append(f"{indent}{name} = self._gradient_at(params, {self.vector(node.args[0])}, closure)")
-            self.temps[id(node)] = f"{name}[k]"
-            return
-        self.n_red += 1
+    def _grad(self, node, out: list[str], indent: str) -> None:
+        name = f"_G{self.n_grad}"
+        out.append(f"{indent}{name} = self._gradient_at(params, {self.vector(node.args[0])}, closure)")
+        self.temps[id(node)] = f"{name}[k]"
+
+    def _reduce(self, node, word: str, out: list[str], indent: str) -> None:
         r = f"_r{self.n_red}"
         a = self.vector(node.args[0])
         if word == "norm":
