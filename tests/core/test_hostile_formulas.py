@@ -41,7 +41,7 @@ def test_every_quoted_formula_is_accepted_or_refused_within_the_budget(text):
 @pytest.mark.parametrize("text, fragment", [
     ("log(x, 0)", "base of log"), ("exp(1000)+x", "overflows to infinity"),
     ("x**exp(exp(10**300))", "overflows to infinity"), ("minimum(-(hypot(arcsin(2), e)/x), x, y)", "NaN"),
-    ("x" + "^(x+y)" * 40, "took longer than"),
+    ("x" + "^(x+y)" * 56, "took longer than"),  # ~2.6 s of work: 40 levels (1.2 s) sometimes fit
 ])
 def test_refusals_say_why(text, fragment):
     with pytest.raises(ExpressionError, match=fragment):
@@ -99,11 +99,14 @@ def test_the_budget_stops_work_that_never_ends_and_can_be_cancelled():
 
 
 def test_ordinary_formulas_stay_far_under_the_budgets():
-    """The 25 library functions: symbolic work < 1/4 of its budget, evaluation < 1/4."""
+    """The 25 library functions: symbolic work < 1/4 of its budget, evaluation < 1/4.
+
+    Judged on CPU time, as the budgets' "over" is (``bench --fuzz``): one wall-clock sample on
+    this shared machine once read 0.38 s for a 2 ms evaluation."""
     for lf in functions.FUNCTIONS:
         r = run_case(lf.formula + " + 0*x")  # a text not compiled before in this process
         assert r["outcome"] == "accepted", (lf.key, r)
-        assert r["compile_s"] < SYMBOLIC_SECONDS / 4 and r["evaluate_s"] < 0.05, (lf.key, r)
+        assert r["compile_cpu_s"] < SYMBOLIC_SECONDS / 4 and r["evaluate_cpu_s"] < 0.05, (lf.key, r)
 
 
 def test_fuzz_only_expression_error_escapes_and_budgets_hold():
