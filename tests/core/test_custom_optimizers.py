@@ -313,3 +313,12 @@ def test_sam_written_as_the_paper_writes_it_reproduces_the_built_in(function):
         a = optimizers.run(f, "PaperSAM", start, 1000, lr=lr)
         b = optimizers.run(f, "SAM", start, 1000, lr=lr, momentum=0.9, rho=0.05)
         assert _rel(a.points, b.points) <= 1e-9
+
+
+def test_a_rule_without_lr_says_so_in_the_learning_rate_sweep():
+    from landscape_gui.core import analysis
+
+    f = compile_function("x^2 + y^2", background=False)
+    optimizers.define("EtaRule", "hyper eta = 0.1\nx = x - eta*g")
+    with pytest.raises(ValueError, match="EtaRule has no hyperparameter 'lr' to sweep \\(it has eta\\)"):
+        analysis.lr_sweep(f, "EtaRule", {}, (1.0, 1.0), np.geomspace(1e-3, 1, 5), 10)

@@ -486,6 +486,8 @@ def lr_sweep(f: LossFunction, name: str, hyperparameters: dict | None, start, lr
     base = dict(hyperparameters or {})
     base.pop("lr", None)
     cname, full = optimizers.validate(name, base)
+    if "lr" not in full:   # a typed rule may call its rate something else
+        raise ValueError(f"{cname} has no hyperparameter 'lr' to sweep (it has {', '.join(full) or 'none'})")
     configs = [(cname, {**base, "lr": float(lr)}) for lr in lrs]
     start = np.asarray(start, dtype=np.float64).reshape(2)
     batch = optimizers.run_many(f, configs, start[None, :], steps, noise=noise, seed=seed, wait=wait)
