@@ -68,8 +68,9 @@ class RuleHighlighter(QtGui.QSyntaxHighlighter):
             return f
 
         words = "|".join(sorted(custom.FUNCTIONS, key=len, reverse=True))
+        # (pattern, format); the coloured span is the group named "w" where there is one
         self.rules = [
-            (re.compile(r"^\s*(hyper|state)\b"), fmt("#c678dd", bold=True)),
+            (re.compile(r"^\s*(?P<w>hyper|state)\b"), fmt("#c678dd", bold=True)),
             (re.compile(rf"\b({words})(?=\s*\()"), fmt("#61afef")),
             (re.compile(r"\b[xgft]\b"), fmt("#e5c07b", bold=True)),
             (re.compile(r"\b\d+\.?\d*([eE][-+]?\d+)?\b|\.\d+([eE][-+]?\d+)?\b"), fmt("#d19a66")),
@@ -79,7 +80,7 @@ class RuleHighlighter(QtGui.QSyntaxHighlighter):
     def highlightBlock(self, text: str) -> None:
         for pattern, f in self.rules:
             for m in pattern.finditer(text):
-                group = 1 if pattern.groups and m.group(1) is not None and pattern.pattern.startswith("^") else 0
+                group = "w" if "w" in pattern.groupindex else 0
                 self.setFormat(m.start(group), m.end(group) - m.start(group), f)
 
 

@@ -326,16 +326,16 @@ def _check(p: _Parser, name, text, hypers, states, assigns) -> Rule:
         if target in FUNCTIONS:
             p.fail(f"'{target}' is a function: it cannot be assigned", line, col)
         kind = _kind(p, expr, line, known, kinds, assigned_later, grad_calls, allow_grad=True)
-        if target in ("x",) or target in taken:
-            pass   # vectors: a number is broadcast
-        elif target in locals_:
-            if locals_[target] == SCALAR and kind == VECTOR:
-                p.fail(f"'{target}' was a number on an earlier line; a vector cannot be assigned to it "
-                       "(use a new name)", line, col)
+        if target == "x" or target in taken:   # parameters and states are vectors (a number is broadcast)
+            kind = VECTOR
+        elif target not in locals_:              # a temporary of the step: as its first value
+            locals_[target] = known[target] = kind
+        elif locals_[target] == SCALAR and kind == VECTOR:
+            p.fail(f"'{target}' was a number on an earlier line; a vector cannot be assigned to it "
+                   "(use a new name)", line, col)
         else:
-            locals_[target] = kind
-            known[target] = kind
-        body.append(Statement(target, expr, line, VECTOR if target == "x" or target in taken else locals_[target]))
+            kind = locals_[target]
+        body.append(Statement(target, expr, line, kind))
     if not any(s.target == "x" for s in body):
         last = assigns[-1]
         raise RuleError("the rule never assigns x, so the parameters never move: add a line such as "
