@@ -1,0 +1,41 @@
+"""Loss planes and lines of your own PyTorch model, and loss-landscape ``.h5`` files.
+
+>>> from landscape_gui.pytorch import loss_plane, loss_line, load_landscape
+>>> plane = loss_plane(model, torch.nn.CrossEntropyLoss(), loader, directions="filter", grid=(51, 51))
+>>> plane.save("surface.h5")          # loss-landscape's layout: opens in this app and in its plot_2D.py
+>>> land = load_landscape("surface.h5")
+
+torch is an optional extra (``pip install 'landscape-gui[torch]'``); importing this package
+and ``load_landscape`` need only numpy (h5py for .h5), so files open in the base app.
+"""
+
+from __future__ import annotations
+
+from ..core.files.landscapes import LandscapeFileError, LandscapePlane, load_landscape
+
+__all__ = ["loss_plane", "loss_line", "load_landscape", "LandscapePlane", "LandscapeFileError", "DIRECTIONS"]
+
+DIRECTIONS = ("filter", "random", "pca", "points")
+
+
+def loss_plane(model, loss_fn, batches, directions: str = "filter", grid=(51, 51), span: float | None = None,
+               seed: int = 0, checkpoints=None, max_batches: int | None = None, device=None, executor=None,
+               metrics=("loss", "accuracy"), progress=None, cancel=None, method: str = "auto") -> LandscapePlane:
+    """L(θ + α·d₁ + β·d₂) of ``model`` on ``batches`` over a grid of (α, β); see ``planes.loss_plane``."""
+    from .planes import loss_plane as _loss_plane
+
+    return _loss_plane(model, loss_fn, batches, directions=directions, grid=grid, span=span, seed=seed,
+                       checkpoints=checkpoints, max_batches=max_batches, device=device, executor=executor,
+                       metrics=metrics, progress=progress, cancel=cancel, method=method)
+
+
+def loss_line(model, loss_fn, batches, checkpoints=None, points: int = 51, extend: float = 0.25,
+              span: float = 1.0, seed: int = 0, max_batches: int | None = None, device=None, executor=None,
+              metrics=("loss", "accuracy"), progress=None, cancel=None, method: str = "auto") -> LandscapePlane:
+    """The loss along (1 − t)·a + t·b (``checkpoints=[a, b]``) or along one filter-normalised
+    random direction through ``model``; see ``planes.loss_line``."""
+    from .planes import loss_line as _loss_line
+
+    return _loss_line(model, loss_fn, batches, checkpoints=checkpoints, points=points, extend=extend, span=span,
+                      seed=seed, max_batches=max_batches, device=device, executor=executor, metrics=metrics,
+                      progress=progress, cancel=cancel, method=method)
