@@ -41,6 +41,7 @@ import numpy as np
 
 from ..core.cancel import check
 from ..core.files.landscapes import LandscapePlane
+from ..core.nn.landscape import pca_directions
 
 DIRECTIONS = ("filter", "random", "pca", "points")
 METRICS = ("loss", "accuracy")
@@ -167,23 +168,6 @@ def random_direction(params: dict, generator) -> dict:
     total = math.sqrt(sum(float(w.detach().double().pow(2).sum()) for w in params.values()))
     dn = math.sqrt(sum(float(v.double().pow(2).sum()) for v in d.values()))
     return {n: v * (total / dn if dn > 0 else 1.0) for n, v in d.items()}
-
-
-def pca_directions(path: np.ndarray, centre: np.ndarray):
-    """Centred PCA of (θ_i − θ*), as sklearn (and so loss-landscape's projection.py) does:
-    unit directions (2, n), explained-variance ratios, and each row's projection (k, 2)."""
-    M = np.asarray(path, dtype=np.float64) - centre[None, :]
-    if M.shape[0] < 3:
-        raise ValueError('directions="pca" needs at least 3 checkpoints (the training path)')
-    C = M - M.mean(axis=0, keepdims=True)
-    _, s, vt = np.linalg.svd(C, full_matrices=False)
-    D = vt[:2].copy()
-    for k in range(2):  # a deterministic sign: the largest entry positive
-        if D[k, np.argmax(np.abs(D[k]))] < 0:
-            D[k] = -D[k]
-    var = s ** 2
-    ratio = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
-    return D, ratio, M @ D.T
 
 
 # --- evaluation ------------------------------------------------------------------------------------
@@ -499,7 +483,7 @@ def _run(task: PlaneTask, n_points: int, row: int, executor, progress, cancel):
                 accs[s:e] = a
             if progress is not None:
                 progress(e // row, n_points // row)
-        return losses, accs, ev.method or "auto", ev.samples
+        return losses, accs, ev.method or next(iter(ev.timings), "auto"), ev.samples
     tiles = [(s, min(n_points, s + row)) for s in range(0, n_points, row)]
     results = list(executor.map(task, tiles))
     for (s, e), (l, a) in zip(tiles, results):
@@ -569,7 +553,9 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
             raise ValueError('directions="pca" needs checkpoints=[...] (the training path: state dicts or paths)')
         states = [load_checkpoint(c, prep.caller_module) for c in checkpoints]
         theta = _flat(centre, P)
-        D, ratio, xy = pca_directions(np.stack([_flat(s, P) for s in states]), theta)
+        path = np.stack([_flat(s, P) for s in states])
+        D, ratio = pca_directions(path, theta)
+        xy = (path - theta[None, :]) @ D.T  # project_trajectory's "cos" projection (unit directions)
         d1, d2 = _unflat(D[0], centre, P), _unflat(D[1], centre, P)
         d1.update(zero)
         d2.update(zero)
@@ -628,7 +614,8 @@ def _plane_through(states, centre, P, buffers):
     proj = float(v @ e1)
     w = v - proj * e1
     nw = np.linalg.norm(w)
-    if nw <= 1e-12 * max(nu, np.linalg.norm(v)):
+    eps = float(np.finfo(np.float32 if centre[P[0]].dtype.itemsize <= 4 else np.float64).eps)
+    if nw <= 100 * eps * max(np.linalg.norm(t0), np.linalg.norm(t1), np.linalg.norm(t2)):  # rounding, no plane
         raise ValueError('directions="points": the three checkpoints lie on one line (no plane through them)')
     e2 = w / nw
     d1, d2 = _unflat(e1, centre, P), _unflat(e2, centre, P)

@@ -194,9 +194,9 @@ def load_landscape(path) -> LandscapePlane:
                 arrays.update(_sibling_projection(path))
     except LandscapeFileError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         kind = "HDF5" if suffix != ".npz" else "NumPy .npz"
-        raise LandscapeFileError(f"{name}: not a readable {kind} file ({exc})") from None
+        raise LandscapeFileError(f"{name}: not a readable {kind} file ({exc or type(exc).__name__})") from None
     plane = _plane_from_arrays(arrays, name)
     plane.info = info
     plane.path = str(path)

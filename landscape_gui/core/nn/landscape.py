@@ -4,8 +4,8 @@ between two solutions, and how sharp the minimum is.
 Directions (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets"):
 ``"filter"``: random Gaussian directions, each filter (one unit's weight row) rescaled
 to the norm of the same filter in theta*, biases zero, so that planes of different
-nets are comparable; ``"pca"``: the first two principal directions of the training
-trajectory (theta_i - theta*), onto which the trajectory is projected; ``"random"``:
+nets are comparable; ``"pca"``: the first two principal directions of the centred
+training trajectory (theta_i - theta*), onto which the trajectory is projected; ``"random"``:
 plain Gaussian directions scaled to theta*'s norm.
 
 Evaluation is split into tiles of grid rows, each computed by one parallel Numba
@@ -99,14 +99,22 @@ def filter_normalized_direction(model: MLP, params: np.ndarray, rng) -> np.ndarr
 
 
 def pca_directions(trajectory: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first two principal directions of (theta_i - theta*) (unit rows) and their variance shares."""
-    M = np.asarray(trajectory, dtype=np.float64) - params[None, :]
+    """The first two principal directions of the path (theta_i - theta*) (unit rows) and their
+    shares of its variance: a *centred* PCA (the mean of the rows removed first), as sklearn's
+    PCA and so loss-landscape's ``projection.py`` compute it, so that planes drawn here and
+    there agree. (Until December 2026 this was an uncentred SVD, whose plane was tilted by up
+    to ~20 degrees on the same path.) Signs: each direction's largest entry is positive."""
+    M = np.asarray(trajectory, dtype=np.float64) - np.asarray(params, dtype=np.float64)[None, :]
     if M.shape[0] < 3:
         raise ValueError("PCA directions need a trajectory of at least 3 snapshots (train for 2+ epochs)")
-    _, s, vt = np.linalg.svd(M, full_matrices=False)
+    _, s, vt = np.linalg.svd(M - M.mean(axis=0, keepdims=True), full_matrices=False)
+    D = vt[:2].copy()
+    for k in range(len(D)):
+        if D[k, np.argmax(np.abs(D[k]))] < 0:
+            D[k] = -D[k]
     var = s ** 2
     share = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
-    return vt[:2].copy(), share
+    return D, share
 
 
 # --- the plane ----------------------------------------------------------------------------------
