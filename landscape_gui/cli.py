@@ -22,7 +22,8 @@ def window_parser() -> argparse.ArgumentParser:
         prog="landscape-gui",
         description="Type a loss f(x, y), drop start points, and watch optimizers walk down it.",
         epilog="headless commands: landscape-gui {bench,functions,export,gallery} --help")
-    parser.add_argument("session", nargs="?", help="a session file to open (*.landscape.json)")
+    parser.add_argument("session", nargs="?", help="a session file to open (*.landscape.json), or a loss "
+                                                   "landscape to look at (.h5 from loss-landscape, .npz)")
     parser.add_argument("--preset", help="start with a library function, e.g. rosenbrock")
     return parser
 

@@ -196,6 +196,9 @@ class PlaneEvaluator:
         self.moving = [n for n in names if d1.get(n) is not None
                        and (bool(d1[n].any()) or (d2 is not None and d2.get(n) is not None and bool(d2[n].any())))]
         self.centre = {n: centre[n].to(device, dtype) for n in self.moving}
+        # BatchNorm variances interpolated past the end points (t < 0 along a line) can turn
+        # negative, and the net then gives NaN: a variance is at least 0
+        self.variances = {n for n in self.moving if n.endswith("running_var")}
         self.d1 = {n: d1[n].to(device, dtype) for n in self.moving}
         self.d2 = ({n: (d2[n] if d2.get(n) is not None else torch.zeros_like(d1[n])).to(device, dtype)
                     for n in self.moving} if d2 is not None else None)
@@ -222,6 +225,8 @@ class PlaneEvaluator:
             t.copy_(self.centre[n]).add_(self.d1[n], alpha=a)
             if self.d2 is not None and b != 0.0:
                 t.add_(self.d2[n], alpha=b)
+            if n in self.variances:
+                t.clamp_(min=0.0)
 
     def _stacked(self, ab) -> dict:
         torch = self.torch
@@ -234,7 +239,7 @@ class PlaneEvaluator:
             v = c.unsqueeze(0) + a.view(shape) * d1.unsqueeze(0)
             if self.d2 is not None:
                 v = v + b.view(shape) * self.d2[n].unsqueeze(0)
-            out[n] = v
+            out[n] = v.clamp(min=0.0) if n in self.variances else v
         return out
 
     def _chunk_size(self) -> int:

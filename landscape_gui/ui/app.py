@@ -42,7 +42,12 @@ def run_app(session: str | None = None, preset: str | None = None, after_show=No
         window._update_title()
         window.status_label.setText("restored the session from before the last crash")
     window.show()
-    if session and not window.open_file(session):
+    from .landscape_file import is_landscape_file
+
+    if session and is_landscape_file(session):  # landscape-gui surface.h5
+        if not window.open_landscape(session):
+            print(f"landscape-gui: could not open {session}", file=sys.stderr)
+    elif session and not window.open_file(session):
         print(f"landscape-gui: could not open {session}", file=sys.stderr)
     if after_show is not None:
         from PySide6 import QtCore

@@ -209,6 +209,10 @@ class SessionController(QtCore.QObject):
         """The network mode's settings (stored with the session; training itself is not undone)."""
         self.session.network = dict(settings)
 
+    def set_landscape_view(self, view: dict | None) -> None:
+        """The opened landscape file and how it is shown (stored with the session)."""
+        self.session.landscape = dict(view) if view is not None else None
+
     # -- start points ----------------------------------------------------------------
     def clamp(self, p) -> tuple[float, float]:
         (x0, x1), (y0, y1) = self.session.xrange, self.session.yrange

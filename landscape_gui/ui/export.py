@@ -164,6 +164,56 @@ def bake_svg_transforms(svg: bytes) -> bytes:
     return _MATRIX_GROUP.sub(bake, svg)
 
 
+def render_vector(widget, suffix: str, width: int, height: int, title: str = "") -> bytes:
+    """``widget`` as an SVG or PDF document, in memory.
+
+    Qt's generators ignore write errors (a full disk gave a truncated file and exit 0), so
+    the bytes are written by Python afterwards. Vector output must not contain pixmaps:
+    cached items (axes, heat-map isolines) and scatter symbols drawn from an atlas came out
+    as images (the atlas whole, in SVG), so caching is off while it renders.
+    """
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if suffix == ".svg":
+        from PySide6 import QtSvg
+
+        device = QtSvg.QSvgGenerator()
+        device.setOutputDevice(buffer)
+        device.setResolution(96)  # as the views are laid out: at 72 the axes came out at 3/4 size
+        device.setSize(QtCore.QSize(width, height))
+        device.setViewBox(QtCore.QRect(0, 0, width, height))
+        device.setTitle(title)
+    else:
+        device = QtGui.QPdfWriter(buffer)
+        device.setPageSize(QtGui.QPageSize(QtCore.QSizeF(width * 0.75, height * 0.75), QtGui.QPageSize.Unit.Point))
+        device.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
+        device.setResolution(96)
+    items = widget.scene().items()
+    caches = [(it, it.cacheMode()) for it in items]
+    scatters = [it for it in items if isinstance(it, pg.ScatterPlotItem)]
+    try:
+        for it, _ in caches:
+            it.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
+        for it in scatters:
+            it.opts["useCache"] = False
+        painter = QtGui.QPainter(device)
+        widget.render(painter)
+        painter.end()
+    finally:
+        for it, mode in caches:
+            it.setCacheMode(mode)
+        for it in scatters:
+            it.opts["useCache"] = True
+    del device  # the PDF writer finishes the document when it goes
+    buffer.close()
+    data = bytes(buffer.data())
+    if suffix == ".svg":
+        data = bake_svg_transforms(data)
+    if not data:
+        raise ExportError(f"-o: Qt produced an empty {suffix} document")
+    return data
+
+
 # --- the two views, offscreen -------------------------------------------------------------------
 
 
@@ -267,51 +317,8 @@ class FigureRenderer:
         self._decorate_2d(opts)
         self.contour.resize(opts.width, opts.height)
         QtWidgets.QApplication.processEvents()
-        # Qt's generators ignore write errors (a full disk gave a truncated file and exit 0):
-        # render into memory, then write the bytes with Python, which reports every failure
-        buffer = QtCore.QBuffer()
-        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        if path.suffix == ".svg":
-            from PySide6 import QtSvg
-
-            device = QtSvg.QSvgGenerator()
-            device.setOutputDevice(buffer)
-            device.setResolution(96)  # as the views are laid out: at 72 the axes came out at 3/4 size
-            device.setSize(QtCore.QSize(opts.width, opts.height))
-            device.setViewBox(QtCore.QRect(0, 0, opts.width, opts.height))
-            device.setTitle(_title_text(self.controller))
-        else:
-            device = QtGui.QPdfWriter(buffer)
-            device.setPageSize(QtGui.QPageSize(QtCore.QSizeF(opts.width * 0.75, opts.height * 0.75),
-                                               QtGui.QPageSize.Unit.Point))
-            device.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
-            device.setResolution(96)
-        # vector output must not contain pixmaps: cached items (axes, heat-map isolines) and
-        # scatter symbols drawn from an atlas came out as images (the atlas whole, in SVG)
-        items = self.contour.scene().items()
-        caches = [(it, it.cacheMode()) for it in items]
-        scatters = [it for it in items if isinstance(it, pg.ScatterPlotItem)]
-        try:
-            for it, _ in caches:
-                it.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
-            for it in scatters:
-                it.opts["useCache"] = False
-            painter = QtGui.QPainter(device)
-            self.contour.render(painter)
-            painter.end()
-        finally:
-            for it, mode in caches:
-                it.setCacheMode(mode)
-            for it in scatters:
-                it.opts["useCache"] = True
-        del device  # the PDF writer finishes the document when it goes
-        buffer.close()
-        data = bytes(buffer.data())
-        if path.suffix == ".svg":
-            data = bake_svg_transforms(data)
-        if not data:
-            raise ExportError(f"-o: Qt produced an empty {path.suffix} document")
-        _write_bytes(path, data)
+        _write_bytes(path, render_vector(self.contour, path.suffix, opts.width, opts.height,
+                                         _title_text(self.controller)))
 
     # 3-D ------------------------------------------------------------------------------------
     def image_3d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
@@ -358,8 +365,26 @@ class FigureRenderer:
         p.end()
         return img
 
-    def frames(self, opts: FigureOptions, n_frames: int, progress=None):
-        """Images of the descent: trajectories drawn up to evenly spaced steps."""
+    def orbit(self, opts: FigureOptions, n_frames: int, progress=None):
+        """Images of the camera going once around the surface (a plane has no descent to play)."""
+        if opts.view not in ("3d", "both"):
+            raise ExportError("a camera orbit is a 3-D animation: use --view 3d (or both)")
+        v = self.surface()
+        start = float(v.opts["azimuth"])
+        try:
+            for k in range(n_frames):
+                v.setCameraPosition(azimuth=start + 360.0 * k / n_frames)
+                yield self.image(opts)
+                if progress is not None and not progress(k + 1, n_frames):
+                    return
+        finally:
+            v.setCameraPosition(azimuth=start)
+
+    def frames(self, opts: FigureOptions, n_frames: int, progress=None, animation: str = "descent"):
+        """Images of the descent: trajectories drawn up to evenly spaced steps (or an orbit)."""
+        if animation == "orbit":
+            yield from self.orbit(opts, n_frames, progress)
+            return
         c = self.controller
         steps = c.session.steps
         views = [self.contour] + ([self.surface()] if opts.view in ("3d", "both") else [])
@@ -400,8 +425,11 @@ def _atomic(path: Path, write) -> None:
 
 
 def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int = 20, camera=None,
-           progress=None) -> Path:
-    """Write ``path``; its suffix picks the kind: .png .svg .pdf .gif .mp4 .csv .json .npz."""
+           progress=None, animation: str = "descent") -> Path:
+    """Write ``path``; its suffix picks the kind: .png .svg .pdf .gif .mp4 .csv .json .npz.
+    ``animation``: "descent" (the trajectories step by step) or "orbit" (the camera around)."""
+    if animation not in ("descent", "orbit"):
+        raise ExportError(f"--animate must be descent or orbit, not {animation!r}")
     from ..core.files import trajectories as export_data
 
     path = Path(path)
@@ -422,13 +450,13 @@ def export(controller, path, opts: FigureOptions, *, frames: int = 60, fps: int 
         return path
     renderer = FigureRenderer(controller, camera=camera)
     try:
-        _render_to(renderer, path, suffix, opts, frames, fps, progress)
+        _render_to(renderer, path, suffix, opts, frames, fps, progress, animation)
     finally:
         renderer.close()  # offscreen views are top-level widgets: left open, they keep the app alive
     return path
 
 
-def _render_to(renderer, path, suffix, opts, frames, fps, progress) -> None:
+def _render_to(renderer, path, suffix, opts, frames, fps, progress, animation="descent") -> None:
     if suffix in IMAGE_SUFFIXES:
         img = renderer.image(opts)
         _atomic(path, lambda p: _save_image(img, p))
@@ -442,7 +470,9 @@ def _render_to(renderer, path, suffix, opts, frames, fps, progress) -> None:
             raise ExportError(f"--frames must be between 2 and 2000, got {frames}")
         if not 1 <= fps <= 120:
             raise ExportError(f"--fps must be between 1 and 120, got {fps}")
-        _atomic(path, lambda p: _write_animation(renderer, opts, p, frames, fps, progress))
+        if animation == "orbit" and opts.view == "2d":
+            raise ExportError("a camera orbit is a 3-D animation: use --view 3d (or both)")
+        _atomic(path, lambda p: _write_animation(renderer, opts, p, frames, fps, progress, animation))
     else:
         raise ExportError(f"-o: unknown output type {suffix or '(none)'}: use .png .svg .pdf .gif .mp4 "
                           ".csv .json or .npz")
@@ -487,7 +517,7 @@ def _check_video(p: Path, frames: int) -> None:
         raise ExportError(f"the MP4 could not be written completely ({n} of {frames} frames)")
 
 
-def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -> None:
+def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress, animation="descent") -> None:
     cancelled = []
 
     def tick(k, n):
@@ -507,7 +537,7 @@ def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -
         # libx264 wants even sizes; the frames are padded by a pixel when needed
         written = 0
         with imageio.get_writer(p, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=2) as out:
-            for img in renderer.frames(opts, frames, tick):
+            for img in renderer.frames(opts, frames, tick, animation):
                 rgb = _qimage_to_rgb(img)[:, :, :3]
                 out.append_data(np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge"))
                 written += 1
@@ -517,7 +547,7 @@ def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -
         return
     from PIL import Image
 
-    rgb = [Image.fromarray(_qimage_to_rgb(i)).convert("RGB") for i in renderer.frames(opts, frames, tick)]
+    rgb = [Image.fromarray(_qimage_to_rgb(i)).convert("RGB") for i in renderer.frames(opts, frames, tick, animation)]
     if cancelled:
         raise Cancelled()
     # one palette for every frame, from the first and the last side by side: per-frame palettes
@@ -536,3 +566,46 @@ def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress) -
     images = [im.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for im in rgb]
     images[0].save(p, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0,
                    disposal=1)
+
+
+# --- a 1-D landscape (a line plot) ---------------------------------------------------------------
+
+
+def export_line(plane, metric: str, path, opts: FigureOptions, *, zscale: str = "log", show_path: bool = True) -> Path:
+    """A 1-D landscape file as a figure: PNG, SVG or PDF of the line plot the window shows."""
+    from .landscape_file import LinePlot, metric_label
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    opts.check()
+    if suffix not in IMAGE_SUFFIXES + VECTOR_SUFFIXES:
+        raise ExportError(f"-o: a 1-D landscape exports as .png, .svg or .pdf, not {suffix or '(none)'}")
+    w = LinePlot()
+    w.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
+    try:
+        scale = max(min(opts.width, opts.height * 4 / 3) / 800.0, 1.0)
+        w.show_line(plane, metric, zscale, show_path,
+                    title=f"{plane.name}: {metric_label(metric)}" if opts.title else "", scale=scale)
+        if opts.transparent:
+            w.setBackground(None)
+        w.resize(opts.width, opts.height)
+        w.show()
+        QtWidgets.QApplication.processEvents()
+
+        def write(p):
+            if suffix == ".png":
+                img = QtGui.QImage(opts.width, opts.height, QtGui.QImage.Format.Format_ARGB32)
+                img.fill(QtCore.Qt.GlobalColor.transparent if opts.transparent else QtGui.QColor("#15171c"))
+                painter = QtGui.QPainter(img)
+                painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+                w.render(painter)
+                painter.end()
+                _save_image(img, p)
+                return
+            _write_bytes(p, render_vector(w, suffix, opts.width, opts.height, plane.name))
+
+        _atomic(path, write)
+    finally:
+        w.hide()
+        w.deleteLater()
+    return path

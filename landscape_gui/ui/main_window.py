@@ -42,6 +42,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._nn_page.setWidgetResizable(True)
         self._nn_page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         self.modes.addTab(self._nn_page, "Neural network")
+        self._file_panel = None  # the loss-landscape file mode, also built on first use
+        self._file_page = QtWidgets.QScrollArea()
+        self._file_page.setWidgetResizable(True)
+        self._file_page.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.modes.addTab(self._file_page, "Landscape file")
+        self._last_mode = 0
         self.modes.currentChanged.connect(self._mode_changed)
         self.setCentralWidget(self.modes)
 
@@ -97,9 +103,12 @@ class MainWindow(QtWidgets.QMainWindow):
             c.undo_stack.indexChanged.connect(lambda _index: self.schedule_autosave())
         c.undo_stack.cleanChanged.connect(self._update_title)
         c.sessionReplaced.connect(self._apply_camera)
+        c.sessionReplaced.connect(self._restore_landscape)
         self.ask_save_changes = self._ask_save_changes  # tests replace this (no modal dialogs)
         self._apply_camera()
         self._update_title()
+        if c.session.landscape is not None:  # a session (or the autosave) with a landscape file open
+            QtCore.QTimer.singleShot(0, self._restore_landscape)
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
@@ -205,6 +214,11 @@ class MainWindow(QtWidgets.QMainWindow):
             if text == "&Open…":
                 self.recent_menu = file_menu.addMenu("Open &Recent")
                 self.recent_menu.aboutToShow.connect(self._fill_recent)
+                act = file_menu.addAction("Open &Landscape…")
+                act.setObjectName("openLandscapeAction")
+                act.setShortcut(QtGui.QKeySequence("Shift+Ctrl+O"))
+                act.setToolTip("A loss-landscape surface (.h5) or a .npz plane, in the 3-D and 2-D views")
+                act.triggered.connect(self.open_landscape_dialog)
         file_menu.addSeparator()
         from . import export_dialog
 
@@ -304,23 +318,40 @@ class MainWindow(QtWidgets.QMainWindow):
             self._nn_page.setWidget(self._nn_panel)
         return self._nn_panel
 
+    @property
+    def landscape_panel(self):
+        """The landscape-file mode's panel (created on first use, then kept)."""
+        if self._file_panel is None:
+            from .landscape_file import LandscapeFilePanel
+
+            self._file_panel = LandscapeFilePanel()
+            self._file_panel.viewChanged.connect(self._landscape_view_changed)
+            self._file_page.setWidget(self._file_panel)
+        return self._file_panel
+
     def _mode_changed(self, index: int) -> None:
-        """The formula docks belong to the formula mode: hidden in the network mode, then restored."""
+        """The formula docks belong to the formula mode: hidden in the other modes, then restored."""
         docks = [d for d in self.findChildren(QtWidgets.QDockWidget)]
-        if index == 1:
-            self.nn_panel  # noqa: B018  (build it now)
-            self._dock_visibility = {d: d.isVisible() for d in docks}
+        if index in (1, 2):
+            if not hasattr(self, "_dock_visibility") or self._last_mode == 0:
+                self._dock_visibility = {d: d.isVisible() for d in docks}
+                self._formula_status = self.status_label.text()
             for d in docks:
                 d.hide()
-            self._formula_status = self.status_label.text()
-            nn = self.nn_panel
-            self.status_label.setText(nn.status.text() if nn.controller.result is not None
-                                      else "Neural network mode: choose data and a network, then Train")
+            if index == 1:
+                nn = self.nn_panel
+                self.status_label.setText(nn.status.text() if nn.controller.result is not None
+                                          else "Neural network mode: choose data and a network, then Train")
+            else:
+                fp = self.landscape_panel
+                self.status_label.setText(fp.info.text() if fp.plane is not None else
+                                          "Landscape file mode: File → Open Landscape… (.h5 or .npz)")
         else:
             for d, visible in getattr(self, "_dock_visibility", {}).items():
                 d.setVisible(visible)
             # the formula mode's own last message, not the network mode's
             self.status_label.setText(getattr(self, "_formula_status", ""))
+        self._last_mode = index
 
     def show_analysis_tab(self, tab: int) -> None:
         self.analysis_dock.show()
@@ -391,9 +422,59 @@ class MainWindow(QtWidgets.QMainWindow):
         return cam
 
     def current_session(self) -> Session:
-        """The session as it should be written (with the current camera)."""
+        """The session as it should be written (with the current camera and landscape file)."""
         self.controller.session.camera = self._camera()
+        if self._file_panel is not None:
+            view = self._file_panel.view_settings()
+            if view is not None:
+                view["shown"] = self.modes.currentIndex() == 2
+            self.controller.set_landscape_view(view)
         return self.controller.session
+
+    # -- landscape files ---------------------------------------------------------------------------
+    def open_landscape_dialog(self) -> None:
+        from .landscape_file import FILE_FILTER
+
+        start = str(Path(self.path).parent) if self.path else str(Path.home())
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open landscape", start, FILE_FILTER)
+        if path:
+            self.open_landscape(path)
+
+    def open_landscape(self, path, view: dict | None = None, show: bool = True) -> bool:
+        """A loss-landscape file into the landscape-file mode; a bad one is refused with the reason."""
+        panel = self.landscape_panel
+        if not panel.open_file(path, view):
+            QtWidgets.QMessageBox.warning(self, "Cannot open landscape", panel.status.text())
+            self.status_label.setText(f"not opened: {panel.status.text()}")
+            return False
+        if show:
+            self.modes.setCurrentIndex(2)
+        self.status_label.setText(panel.info.text())
+        return True
+
+    def _landscape_view_changed(self) -> None:
+        view = self._file_panel.view_settings()
+        if view is not None:
+            view["shown"] = self.modes.currentIndex() == 2
+        self.controller.set_landscape_view(view)
+        if self.autosave_enabled:
+            self.schedule_autosave()
+
+    def _restore_landscape(self) -> None:
+        """After open/undo/new: show the session's landscape file (or none)."""
+        view = self.controller.session.landscape
+        if view is None:
+            if self._file_panel is not None and self._file_panel.plane is not None:
+                self._file_panel.close_file()
+            return
+        panel = self.landscape_panel
+        current = panel.view_settings()
+        if current is None or current["path"] != view["path"]:
+            if not panel.open_file(view["path"], view):
+                self.status_label.setText(f"the session's landscape file could not be opened: {panel.status.text()}")
+                return
+        if view.get("shown"):
+            self.modes.setCurrentIndex(2)
 
     def save(self) -> bool:
         if self.path is None:

@@ -64,17 +64,23 @@ class PlaneSession:
 class _PlaneFunction:
     """``value(a, b)`` of the plane by bilinear interpolation (hover read-outs, markers)."""
 
-    def __init__(self, land):
+    def __init__(self, land, metric=None):
         self.land = land
+        self.metric = metric  # a file's plane: which of its surfaces
 
     def value(self, x, y):
         if self.land is None:
             return np.full(np.broadcast(np.asarray(x), np.asarray(y)).shape, np.nan)[()]
+        if self.metric is not None:
+            return self.land.value_at(x, y, metric=self.metric)[()]
         return self.land.value_at(x, y)[()]
 
 
 class LandscapeSource(QtCore.QObject):
-    """A network's loss plane, dressed as a controller for SurfaceView/ContourView/export."""
+    """A computed plane (a network's, or one from a loss-landscape file), dressed as a
+    controller for SurfaceView/ContourView/export. Missing points are drawn as holes."""
+
+    holes = True
 
     surfaceChanged = QtCore.Signal()
     trajectoriesChanged = QtCore.Signal(object)
@@ -95,27 +101,40 @@ class LandscapeSource(QtCore.QObject):
         self.step = 0
         self.hovered_start = None
 
-    def set_landscape(self, land: nn.Landscape | None, title: str, use_test: bool = False) -> None:
+    def set_landscape(self, land, title: str, use_test: bool = False, *, metric: str | None = None,
+                      z_name: str = "loss", path_label: str = "training path (projected)",
+                      show_path: bool = True) -> None:
+        """Show ``land`` (an ``nn.Landscape`` or a file's ``LandscapePlane``; for the latter
+        ``metric`` picks the surface: train_loss, train_acc, …)."""
         self.land = land
         s = self.session
         s.function_text = s.title = title
+        s.axis_names = ("α", "β", z_name)
         if land is None:
             self.grid = np.ones((2, 2))
             self.xs = self.ys = np.array([-1.0, 1.0])
             s.xrange, s.yrange = (-1.0, 1.0), (-1.0, 1.0)
+        elif metric is not None:
+            self.grid = land.surface(metric)
         else:
             self.grid = land.test_values if (use_test and land.test_values is not None) else land.values
+        if land is not None:
             self.xs, self.ys = land.alphas, land.betas
             s.xrange, s.yrange = land.xrange, land.yrange
-        self.function = _PlaneFunction(land)
+        self.function = _PlaneFunction(land, metric)
         self._update_heights()
-        self.batch = None
+        # no path: an empty batch (not None, which the views take as "keep what is drawn")
+        self.batch = optimizers.Batch([], np.zeros((1, 2)), np.zeros((0, 1, 1, 2)), np.zeros((0, 1, 1)),
+                                      np.zeros((0, 1), dtype=np.int64))
+        s.steps = self.step = 0
         s.paths = []
-        if land is not None and land.trajectory_xy is not None:
+        if land is not None and land.trajectory_xy is not None and show_path:
             k = len(land.trajectory_xy)
             pts = land.trajectory_xy.reshape(1, 1, k, 2)
-            losses = land.trajectory_losses.reshape(1, 1, k)
-            s.paths = [_PathLabel("training path (projected)")]
+            values = (land.trajectory_losses if metric is None
+                      else land.value_at(land.trajectory_xy[:, 0], land.trajectory_xy[:, 1], metric=metric))
+            losses = np.asarray(values, dtype=float).reshape(1, 1, k)
+            s.paths = [_PathLabel(path_label)]
             s.steps = k - 1
             self.batch = optimizers.Batch([("path", {})], land.trajectory_xy[:1].copy(), pts.copy(), losses.copy(),
                                           np.full((1, 1), -1, dtype=np.int64))
@@ -139,8 +158,11 @@ class LandscapeSource(QtCore.QObject):
         self.trajectoriesChanged.emit(None)
 
     def known_minima(self) -> np.ndarray:
-        """theta* itself, the plane's origin."""
-        return np.zeros((1, 2)) if self.land is not None else np.zeros((0, 2))
+        """theta* itself, the plane's origin (where the plane holds it)."""
+        if self.land is None or self.ys is None:
+            return np.zeros((0, 2))
+        inside = self.xs[0] <= 0 <= self.xs[-1] and self.ys[0] <= 0 <= self.ys[-1]
+        return np.zeros((1, 2)) if inside else np.zeros((0, 2))
 
     def surface_note(self) -> str:
         return ""

@@ -13,7 +13,7 @@ import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
 from ..core.scene import picking
-from ..core.scene.surface import clip_paths, height_ticks, nice_ticks, tick_text
+from ..core.scene.surface import clip_paths, fill_holes, height_ticks, nice_ticks, tick_text
 from . import pyqtgraph_private
 from .start_point_mouse import GRAB_PIXELS, StartPointMouse
 
@@ -47,6 +47,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.controller = controller
         self.opts_view = {"wireframe": False, "show_arrows": True}
         self._wireframe_drawn = None
+        self._translucent = False
         self.setBackgroundColor(pg.mkColor("#15171c"))
         self.setMinimumSize(320, 240)
         self.setMouseTracking(True)
@@ -167,7 +168,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         c = self.controller
         h = c.height_grid
         undefined = ~np.isfinite(h)
-        sx, sy, sz = self.to_scene(c.xs, c.ys, np.where(undefined, 0.0, h))
+        # a source with holes (points a loss-landscape run never computed): transparent there,
+        # at the rim's height; a formula's undefined region stays a grey floor
+        holes = bool(getattr(c, "holes", False)) and bool(undefined.any())
+        sx, sy, sz = self.to_scene(c.xs, c.ys, fill_holes(h) if holes else np.where(undefined, 0.0, h))
         if self._lut_name != c.session.colormap:
             lut = pg.colormap.get(c.session.colormap).getLookupTable(0.0, 1.0, 256, alpha=True)
             self._lut = np.ascontiguousarray(lut, dtype=np.ubyte)
@@ -176,7 +180,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         # Bytes, not floats: a quarter of the upload on every slider step
         index = np.clip(np.nan_to_num(h.T, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.intp)
         colors = self._lut[index]
-        colors[undefined.T] = (89, 89, 97, 255)  # undefined: a flat grey
+        colors[undefined.T] = (0, 0, 0, 0) if holes else (89, 89, 97, 255)  # undefined: a flat grey
+        if holes != self._translucent:
+            self.surface.setGLOptions("translucent" if holes else "opaque")
+            self._translucent = holes
         drape = self.drape(c.xs, c.ys) if self.drape is not None else None
         if drape is not None:  # e.g. basins of attraction, blended over the colour map
             a = drape[..., 3:4]

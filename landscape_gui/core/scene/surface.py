@@ -60,6 +60,28 @@ def height_map(grid: np.ndarray, mode: str = "linear", percentile: float = 98.0)
     return HeightMap(mode, lo, hi, eps, undefined)
 
 
+def fill_holes(heights: np.ndarray, passes: int = 64) -> np.ndarray:
+    """NaN cells take the mean of their finite neighbours, repeatedly, so that a hole in a
+    surface (a point a loss-landscape run never computed) can be drawn transparent at the
+    height of its rim instead of as a cliff down to the floor."""
+    h = np.array(heights, dtype=np.float64)
+    missing = ~np.isfinite(h)
+    if not missing.any() or missing.all():
+        return np.where(missing, 0.0, h)
+    for _ in range(passes):
+        if not missing.any():
+            break
+        v = np.where(missing, 0.0, h)
+        w = (~missing).astype(np.float64)
+        pv, pw = np.pad(v, 1), np.pad(w, 1)
+        total = pv[:-2, 1:-1] + pv[2:, 1:-1] + pv[1:-1, :-2] + pv[1:-1, 2:]
+        count = pw[:-2, 1:-1] + pw[2:, 1:-1] + pw[1:-1, :-2] + pw[1:-1, 2:]
+        fill = missing & (count > 0)
+        h[fill] = total[fill] / count[fill]
+        missing &= ~fill
+    return np.where(missing, np.nanmean(h), h)
+
+
 def isolines(xs: np.ndarray, ys: np.ndarray, heights: np.ndarray, n_levels: int = 12) -> np.ndarray:
     """Isolines of ``heights`` (on the grid xs, ys) at evenly spaced display heights.
 

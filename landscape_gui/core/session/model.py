@@ -71,6 +71,7 @@ class Session:
     preset: str | None = "rosenbrock"
     network: dict | None = None   # the network mode's settings (core.nn.NetworkSettings.to_dict())
     rules: dict = field(default_factory=dict)   # optimizers typed as rules: name -> text (optimizers.define)
+    landscape: dict | None = None  # an opened loss-landscape file: {path, surface, colormap, zscale, path_shown, shown}
 
     @classmethod
     def default(cls) -> "Session":
@@ -110,6 +111,7 @@ class Session:
         d["camera"] = dict(self.camera) if self.camera is not None else None
         d["network"] = json.loads(json.dumps(self.network)) if self.network is not None else None
         d["rules"] = dict(self.rules)
+        d["landscape"] = dict(self.landscape) if self.landscape is not None else None
         return d
 
     def to_json(self) -> str:
@@ -283,7 +285,8 @@ def _migrate(data: dict) -> dict:
 
 
 _KEYS = {"format_version", "function_text", "params", "xrange", "yrange", "resolution", "colormap", "zscale",
-         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset", "network", "rules"}
+         "percentile", "starts", "optimizers", "steps", "noise", "seed", "camera", "preset", "network", "rules",
+         "landscape"}
 
 
 def _check_work(s: Session) -> None:
@@ -415,4 +418,31 @@ def _from_dict(data) -> Session:
             where, _, why = str(exc).partition(": ")
             _fail(f"network.{where}", why) if why else _fail("network", where)
     s.network = network
+    s.landscape = _landscape_view(data.get("landscape"))
     return s
+
+
+#: what a session keeps of an opened landscape file (the file itself stays where it is)
+LANDSCAPE_KEYS = {"path": str, "surface": str, "colormap": str, "zscale": str, "path_shown": bool, "shown": bool}
+
+
+def _landscape_view(d):
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        _fail("landscape", "expected {path, surface, colormap, zscale, path_shown, shown}")
+    unknown = set(d) - set(LANDSCAPE_KEYS)
+    if unknown:
+        _fail("landscape", f"unknown key {sorted(unknown)[0]!r}")
+    if not isinstance(d.get("path"), str) or not 0 < len(d["path"]) <= 4096:
+        _fail("landscape.path", "expected the file's path")
+    for key, kind in LANDSCAPE_KEYS.items():
+        if key in d and not isinstance(d[key], kind):
+            _fail(f"landscape.{key}", f"expected {'true or false' if kind is bool else 'text'}")
+    if "colormap" in d and d["colormap"] not in COLORMAPS:
+        _fail("landscape.colormap", f"unknown colour map {d['colormap']!r}")
+    if "zscale" in d and d["zscale"] not in ("linear", "log", "clip"):
+        _fail("landscape.zscale", "expected linear, log or clip")
+    if "surface" in d and not (0 < len(d["surface"]) <= 64 and d["surface"].replace("_", "").isalnum()):
+        _fail("landscape.surface", "expected a metric name such as train_loss")
+    return dict(d)
