@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = ex.add_mutually_exclusive_group()
     src.add_argument("--function", help='formula, e.g. "(1-x)^2 + 100*(y-x^2)^2"')
     src.add_argument("--preset", dest="export_preset", metavar="NAME", help="a library function (formula and domain)")
+    src.add_argument("--landscape", metavar="FILE", help="a loss-landscape surface (.h5, 2-D or 1-D) or a .npz plane")
+    ex.add_argument("--surface", metavar="METRIC", help="with --landscape: train_loss (default), train_acc, "
+                                                        "test_loss, …")
+    ex.add_argument("--animate", choices=["descent", "orbit"],
+                    help="what a .gif/.mp4 shows: the descent step by step (formulas) or the camera orbiting "
+                         "the surface (the default for --landscape)")
     ex.add_argument("--session", help="take everything from a saved session (later flags override)")
     ex.add_argument("--xrange", metavar="MIN MAX", help="two numbers (or MIN,MAX)")
     ex.add_argument("--yrange", metavar="MIN MAX", help="two numbers (or MIN,MAX)")
@@ -270,6 +276,10 @@ def build_session(args):
 def _export(args) -> int:
     import os
 
+    if args.landscape:
+        return _export_landscape(args)
+    if args.surface:
+        return _fail("--surface goes with --landscape FILE")
     try:
         session = build_session(args)
         w, _, h = args.size.lower().partition("x")
@@ -308,7 +318,105 @@ def _export(args) -> int:
                          legend=not args.no_legend, colorbar=not args.no_colorbar,
                          transparent=args.transparent)
     try:
-        path = export(controller, args.output, opts, frames=args.frames, fps=args.fps, camera=camera)
+        path = export(controller, args.output, opts, frames=args.frames, fps=args.fps, camera=camera,
+                      animation=args.animate or "descent")
+    except ExportError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"-o {args.output}: {exc.strerror or exc}")
+    del app
+    print(path)
+    return 0
+
+
+#: formula-only flags, refused with --landscape (a file has no formula, starts or optimizers)
+_FORMULA_FLAGS = ("session", "xrange", "yrange", "param", "start", "optimizer", "steps", "noise", "seed",
+                  "resolution")
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    try:
+        width, height = int(w), int(h)
+    except ValueError:
+        raise ValueError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1600x1200") from None
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise ValueError(f"--size {text}: width and height must be between 16 and 8192 pixels")
+    return width, height
+
+
+def _export_landscape(args) -> int:
+    """``export --landscape FILE``: a loss-landscape file as a figure, an orbit, or converted."""
+    import os
+
+    from .core.files.landscapes import LandscapeFileError, load_landscape
+
+    used = [f"--{f}" for f in _FORMULA_FLAGS if getattr(args, f) not in (None, [], False)]
+    if used:
+        return _fail(f"{', '.join(used)}: not with --landscape (a landscape file has no formula, starts or "
+                     "optimizers)")
+    try:
+        plane = load_landscape(args.landscape)
+    except LandscapeFileError as exc:
+        return _fail(f"--landscape: {exc}")
+    metric = args.surface or ("train_loss" if "train_loss" in plane.surfaces else
+                              next(k for k in plane.surfaces if k.endswith("_loss")))
+    if metric not in plane.surfaces:
+        return _fail(f"--surface {metric}: {plane.name} has {', '.join(plane.surfaces)}")
+    out = args.output.lower()
+    if out.endswith((".h5", ".hdf5", ".npz")):  # a conversion: .npz <-> loss-landscape's .h5
+        try:
+            print(plane.save(args.output))
+        except (LandscapeFileError, OSError) as exc:
+            return _fail(f"-o {args.output}: {exc}")
+        return 0
+    try:
+        width, height = _size(args.size)
+        camera = None
+        if args.camera:
+            try:
+                el, az, dist = (float(v) for v in args.camera.split(","))
+            except ValueError:
+                raise ValueError(f"--camera {args.camera}: expected ELEVATION,AZIMUTH,DISTANCE") from None
+            camera = {"elevation": el, "azimuth": az, "distance": dist}
+    except ValueError as exc:
+        return _fail(str(exc))
+    needs_gl = not plane.is_line and args.view in ("3d", "both") and not out.endswith((".svg", ".pdf"))
+    if needs_gl and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return _fail(f"--view {args.view} needs an OpenGL display: run under xvfb-run "
+                     "(xvfb-run -a landscape-gui export ...), or export --view 2d")
+    if not needs_gl and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from .ui.app import configure_qt
+
+    configure_qt()
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])
+    from .ui.export import ExportError, FigureOptions, export, export_line
+    from .ui.landscape_file import default_zscale, metric_label, path_label
+    from .ui.nn_mode import LandscapeSource
+
+    zscale = args.zscale or default_zscale(metric)
+    opts = FigureOptions(view="2d" if plane.is_line else args.view, width=width, height=height,
+                         title=not args.no_title, legend=not args.no_legend, colorbar=not args.no_colorbar,
+                         transparent=args.transparent)
+    try:
+        if plane.is_line:
+            path = export_line(plane, metric, args.output, opts, zscale=zscale)
+        else:
+            if args.colormap is not None:
+                from .core.session import COLORMAPS
+
+                if args.colormap not in COLORMAPS:
+                    return _fail(f"--colormap {args.colormap}: choose from {', '.join(COLORMAPS)}")
+            source = LandscapeSource()
+            source.session.colormap = args.colormap or "viridis"
+            source.session.zscale = zscale
+            source.set_landscape(plane, f"{plane.name}: {metric_label(metric)}", metric=metric,
+                                 z_name=metric_label(metric), path_label=path_label(plane))
+            path = export(source, args.output, opts, frames=args.frames, fps=args.fps, camera=camera,
+                          animation=args.animate or "orbit")
     except ExportError as exc:
         return _fail(str(exc))
     except OSError as exc:

@@ -123,7 +123,8 @@ def _paint_colorbar(painter, controller, rect: QtCore.QRectF, scale: float) -> N
     for u, text in colorbar_ticks(controller.heights):
         y = bar.bottom() - u * bar.height()
         painter.drawText(QtCore.QPointF(bar.right() + 4 * scale, y + 4 * scale), text)
-    painter.drawText(QtCore.QPointF(bar.left() - 6 * scale, bar.top() - 8 * scale), "f")
+    z_name = getattr(controller.session, "axis_names", ("x", "y", "f"))[2]  # a plane's "train loss"
+    painter.drawText(QtCore.QPointF(bar.left() - 6 * scale, bar.top() - 8 * scale), z_name)
 
 
 def colorbar_ticks(hmap) -> list[tuple[float, str]]:

@@ -85,6 +85,7 @@ class LinePlot(pg.PlotWidget):
             axis = item.getAxis(name)
             axis.setStyle(tickFont=font)
             axis.label.setFont(QtGui.QFont("DejaVu Sans", int(round(10 * scale))))
+        item.setContentsMargins(6 * scale, 10 * scale, 14 * scale, 6 * scale)  # the title clear of the edge
         item.enableAutoRange()
 
 
