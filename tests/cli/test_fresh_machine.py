@@ -34,7 +34,8 @@ def _imported_top_level(folder: pathlib.Path) -> set[str]:
 
 
 # packages the app imports only behind a clear message when they are missing (the extras)
-OPTIONAL = {"imageio": "video", "imageio_ffmpeg": "video", "torch": None, "h5py": None}
+OPTIONAL = {"imageio": "video", "imageio_ffmpeg": "video", "torch": "torch", "h5py": "torch", "dask": None,
+            "distributed": None}
 
 
 def test_every_package_the_app_imports_is_declared():
@@ -70,6 +71,34 @@ def test_the_core_needs_no_scipy():
             "print('OK')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-2000:]
+
+
+def test_without_torch_and_h5py_landscape_files_still_open(tmp_path):
+    """The base install has neither: .npz landscapes open, .h5 and loss_plane say what to install."""
+    code = ("import sys, importlib.abc\n"
+            "class Missing(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'h5py'): raise ImportError(name + ' is not installed')\n"
+            "sys.meta_path.insert(0, Missing())\n"
+            "import numpy as np\n"
+            "from landscape_gui.pytorch import LandscapePlane, load_landscape, loss_plane, LandscapeFileError\n"
+            "x = np.linspace(-1, 1, 5)\n"
+            "LandscapePlane(x, x, np.add.outer(x, x) ** 2).save(sys.argv[1] + '/p.npz')\n"
+            "print('NPZ', load_landscape(sys.argv[1] + '/p.npz').values.shape)\n"
+            "open(sys.argv[1] + '/p.h5', 'wb').write(b'\\x89HDF\\r\\n\\x1a\\n')\n"
+            "try:\n"
+            "    load_landscape(sys.argv[1] + '/p.h5')\n"
+            "except LandscapeFileError as e:\n"
+            "    print('H5', e)\n"
+            "try:\n"
+            "    loss_plane(None, None, [])\n"
+            "except ImportError as e:\n"
+            "    print('TORCH', e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "NPZ (5, 5)" in out.stdout
+    assert "H5 p.h5: reading and writing .h5 files needs h5py: pip install h5py" in out.stdout
+    assert "TORCH loss planes of PyTorch models need torch: pip install 'landscape-gui[torch]'" in out.stdout
 
 
 def test_a_session_file_argument_opens_the_window(monkeypatch, tmp_path):
