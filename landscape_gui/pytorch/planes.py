@@ -311,8 +311,10 @@ class PlaneEvaluator:
                 check(cancel, "loss plane cancelled")
                 method = self.method
                 if method is None:  # auto: time each way on a few points (after a warm-up), keep the faster
-                    method = "vmap" if "vmap" not in self.timings else "loop"
-                    n = min(self.chunk, 32) if method == "vmap" else 4
+                    method = "loop" if "loop" not in self.timings else "vmap"
+                    # vmap's probe: enough points to amortise its per-call cost, at most ~1/4 s
+                    # of loop-time (a CNN on a CPU, where vmap is the slower way, pays little)
+                    n = 4 if method == "loop" else int(min(self.chunk, 32, max(4, 0.25 / self.timings["loop"])))
                 else:
                     n = self.chunk if method == "vmap" else 16
                 part = ab[k:k + n]
