@@ -282,13 +282,7 @@ def _export(args) -> int:
         return _fail("--surface goes with --landscape FILE")
     try:
         session = build_session(args)
-        w, _, h = args.size.lower().partition("x")
-        try:
-            width, height = int(w), int(h)
-        except ValueError:
-            raise ValueError(f"--size {args.size}: expected WIDTHxHEIGHT, e.g. 1600x1200") from None
-        if not (16 <= width <= 8192 and 16 <= height <= 8192):
-            raise ValueError(f"--size {args.size}: width and height must be between 16 and 8192 pixels")
+        width, height = _size(args.size)
         camera = session.camera
     except ValueError as exc:
         return _fail(str(exc))
@@ -305,10 +299,10 @@ def _export(args) -> int:
     configure_qt()
     from PySide6 import QtWidgets
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])  # noqa: F841
     from .core import optimizers
     from .ui.controller import SessionController
-    from .ui.export import ExportError, FigureOptions, export
+    from .ui.export import FigureOptions, export
 
     optimizers.prepare([o.name for o in session.enabled_optimizers()], background=False)
     controller = SessionController(session)
@@ -317,14 +311,20 @@ def _export(args) -> int:
     opts = FigureOptions(view=args.view, width=width, height=height, title=not args.no_title,
                          legend=not args.no_legend, colorbar=not args.no_colorbar,
                          transparent=args.transparent)
+    return _write(args, lambda: export(controller, args.output, opts, frames=args.frames, fps=args.fps,
+                                       camera=camera, animation=args.animate or "descent"))
+
+
+def _write(args, make) -> int:
+    """Run an export; its errors become the command's message and exit status 2."""
+    from .ui.export import ExportError
+
     try:
-        path = export(controller, args.output, opts, frames=args.frames, fps=args.fps, camera=camera,
-                      animation=args.animate or "descent")
+        path = make()
     except ExportError as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"-o {args.output}: {exc.strerror or exc}")
-    del app
     print(path)
     return 0
 
@@ -393,7 +393,7 @@ def _export_landscape(args) -> int:
     from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])
-    from .ui.export import ExportError, FigureOptions, export, export_line
+    from .ui.export import FigureOptions, export, export_line
     from .ui.landscape_file import default_zscale, metric_label, path_label
     from .ui.nn_mode import LandscapeSource
 
@@ -401,29 +401,19 @@ def _export_landscape(args) -> int:
     opts = FigureOptions(view="2d" if plane.is_line else args.view, width=width, height=height,
                          title=not args.no_title, legend=not args.no_legend, colorbar=not args.no_colorbar,
                          transparent=args.transparent)
-    try:
-        if plane.is_line:
-            path = export_line(plane, metric, args.output, opts, zscale=zscale)
-        else:
-            if args.colormap is not None:
-                from .core.session import COLORMAPS
+    if plane.is_line:
+        return _write(args, lambda: export_line(plane, metric, args.output, opts, zscale=zscale))
+    from .core.session import COLORMAPS
 
-                if args.colormap not in COLORMAPS:
-                    return _fail(f"--colormap {args.colormap}: choose from {', '.join(COLORMAPS)}")
-            source = LandscapeSource()
-            source.session.colormap = args.colormap or "viridis"
-            source.session.zscale = zscale
-            source.set_landscape(plane, f"{plane.name}: {metric_label(metric)}", metric=metric,
-                                 z_name=metric_label(metric), path_label=path_label(plane))
-            path = export(source, args.output, opts, frames=args.frames, fps=args.fps, camera=camera,
-                          animation=args.animate or "orbit")
-    except ExportError as exc:
-        return _fail(str(exc))
-    except OSError as exc:
-        return _fail(f"-o {args.output}: {exc.strerror or exc}")
-    del app
-    print(path)
-    return 0
+    if args.colormap is not None and args.colormap not in COLORMAPS:
+        return _fail(f"--colormap {args.colormap}: choose from {', '.join(COLORMAPS)}")
+    source = LandscapeSource(app)
+    source.session.colormap = args.colormap or "viridis"
+    source.session.zscale = zscale
+    source.set_landscape(plane, f"{plane.name}: {metric_label(metric)}", metric=metric,
+                         z_name=metric_label(metric), path_label=path_label(plane))
+    return _write(args, lambda: export(source, args.output, opts, frames=args.frames, fps=args.fps, camera=camera,
+                                       animation=args.animate or "orbit"))
 
 
 if __name__ == "__main__":

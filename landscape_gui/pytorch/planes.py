@@ -517,6 +517,15 @@ def _span(span, default):
     return span
 
 
+def _axes(span, xy, na: int, nb: int):
+    """alphas, betas: [-span, span] (1 by default), or covering the checkpoints ``xy``
+    (pca, points) with a quarter to spare when no span is given."""
+    if span is None and xy is not None:
+        return _covering(xy, na, nb)
+    s = _span(span, 1.0)
+    return np.linspace(-s, s, na), np.linspace(-s, s, nb)
+
+
 def _covering(xy: np.ndarray, na: int, nb: int):
     lo = np.minimum(xy.min(axis=0), 0.0)
     hi = np.maximum(xy.max(axis=0), 0.0)
@@ -553,8 +562,6 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
         d1, d2 = make(params, gen), make(params, gen)
         d1.update(zero)
         d2.update(zero)
-        s = _span(span, 1.0)
-        alphas, betas = np.linspace(-s, s, na), np.linspace(-s, s, nb)
     elif directions == "pca":
         if not checkpoints:
             raise ValueError('directions="pca" needs checkpoints=[...] (the training path: state dicts or paths)')
@@ -567,11 +574,6 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
         d1.update(zero)
         d2.update(zero)
         path_label = "training path (projected)"
-        if span is None:
-            alphas, betas = _covering(xy, na, nb)
-        else:
-            s = _span(span, 1.0)
-            alphas, betas = np.linspace(-s, s, na), np.linspace(-s, s, nb)
     else:
         if not checkpoints or len(checkpoints) != 3:
             raise ValueError('directions="points" needs checkpoints=[θ0, θ1, θ2]: the centre and two more points')
@@ -579,11 +581,7 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
         centre = {n: states[0][n].detach().cpu().clone() for n in prep.names}
         d1, d2, xy = _plane_through(states, centre, P, prep.buffers)
         path_label = "θ₀, θ₁, θ₂"
-        if span is None:
-            alphas, betas = _covering(xy, na, nb)
-        else:
-            s = _span(span, 1.0)
-            alphas, betas = np.linspace(-s, s, na), np.linspace(-s, s, nb)
+    alphas, betas = _axes(span, xy, na, nb)
     A, B = np.meshgrid(alphas, betas)
     points = np.c_[A.ravel(), B.ravel()]
     if xy is not None:

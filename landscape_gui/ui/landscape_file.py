@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.files.landscapes import METRICS, SUFFIXES, LandscapeFileError, describe, load_landscape
 from ..core.scene.surface import Z_SCALES
 from ..core.session import COLORMAPS
-from .nn_mode import TRAJECTORY_COLOR, LandscapeSource
+from .nn_mode import TRAJECTORY_COLOR, LandscapeSource, controls_beside_views, hint_label, plane_views
 
 FILE_FILTER = "Loss landscapes (*.h5 *.hdf5 *.npz);;All files (*)"
 
@@ -100,12 +100,7 @@ class LandscapeFilePanel(QtWidgets.QWidget):
         self.source = LandscapeSource(self)
         self.plane = None
         self.surface_key = "train_loss"
-        outer = QtWidgets.QHBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        outer.addWidget(split)
-        controls = QtWidgets.QWidget()
-        cl = QtWidgets.QVBoxLayout(controls)
+        split, cl = controls_beside_views(self, 280)
         box = QtWidgets.QGroupBox("File")
         form = QtWidgets.QVBoxLayout(box)
         self.open_button = QtWidgets.QPushButton("Open landscape file…", objectName="landscapeOpen")
@@ -135,34 +130,15 @@ class LandscapeFilePanel(QtWidgets.QWidget):
         self.status = QtWidgets.QLabel(wordWrap=True, objectName="landscapeStatus")
         cl.addWidget(self.status)
         cl.addStretch(1)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        scroll.setMinimumWidth(280)
-        split.addWidget(scroll)
-
-        from .contour_view import ContourView
-        from .surface_view import SurfaceView
 
         self.stack = QtWidgets.QStackedWidget(objectName="landscapeStack")
-        hint = QtWidgets.QLabel(
+        self.stack.addWidget(hint_label(
             "<h3>No landscape file open</h3><p>Open a surface written by loss-landscape "
             "(<tt>plot_surface.py</tt>: <tt>xcoordinates</tt>, <tt>ycoordinates</tt>, <tt>train_loss</tt>), "
             "a 1-D interpolation, or a plane saved with <tt>landscape_gui.pytorch.loss_plane(...).save()</tt>.</p>"
-            "<p>File → Open Landscape…, or <tt>landscape-gui surface.h5</tt>.</p>", objectName="landscapeHint")
-        hint.setWordWrap(True)
-        hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        hint.setStyleSheet("color: #c8c8d0; background: #15171c; padding: 40px;")
-        self.stack.addWidget(hint)
-        views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.surface_view = SurfaceView(self.source)
-        self.surface_view.setObjectName("landscapeSurfaceView")
-        self.contour_view = ContourView(self.source)
-        self.contour_view.setObjectName("landscapeContourView")
-        self.contour_view.minima.setToolTip("θ*, the plane's centre")
-        for v in (self.surface_view, self.contour_view):
-            v.setMinimumSize(240, 240)
-            views.addWidget(v)
+            "<p>File → Open Landscape…, or <tt>landscape-gui surface.h5</tt>.</p>", "landscapeHint"))
+        views, self.surface_view, self.contour_view = plane_views(self.source, "landscape",
+                                                                  "θ*, the plane's centre")
         self.stack.addWidget(views)
         self.line = LinePlot()
         self.stack.addWidget(self.line)

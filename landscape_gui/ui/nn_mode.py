@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ..core import nn, optimizers
 from ..core.cancel import check
@@ -331,6 +331,48 @@ class NNController(QtCore.QObject):
 # --- widgets -----------------------------------------------------------------------------------------
 
 
+def controls_beside_views(panel: QtWidgets.QWidget, width: int):
+    """A mode's layout: a scrolling column of controls, the views to its right (added by the
+    caller to the returned splitter). Returns (splitter, the controls' layout)."""
+    outer = QtWidgets.QHBoxLayout(panel)
+    outer.setContentsMargins(0, 0, 0, 0)
+    split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+    outer.addWidget(split)
+    controls = QtWidgets.QWidget()
+    layout = QtWidgets.QVBoxLayout(controls)
+    scroll = QtWidgets.QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(controls)
+    scroll.setMinimumWidth(width)
+    split.addWidget(scroll)
+    return split, layout
+
+
+def plane_views(source, prefix: str, centre_tip: str):
+    """The 3-D and 2-D views of a plane source side by side: (splitter, surface view, contour view)."""
+    from .contour_view import ContourView
+    from .surface_view import SurfaceView
+
+    split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+    surface, contour = SurfaceView(source), ContourView(source)
+    surface.setObjectName(f"{prefix}SurfaceView")
+    contour.setObjectName(f"{prefix}ContourView")
+    contour.minima.setToolTip(centre_tip)
+    for v in (surface, contour):
+        v.setMinimumSize(240, 240)
+        split.addWidget(v)
+    return split, surface, contour
+
+
+def hint_label(html: str, name: str) -> QtWidgets.QLabel:
+    """What will appear where nothing is drawn yet (instead of an empty, flat sheet)."""
+    hint = QtWidgets.QLabel(html, objectName=name)
+    hint.setWordWrap(True)
+    hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+    hint.setStyleSheet("color: #c8c8d0; background: #15171c; padding: 40px;")
+    return hint
+
+
 class _PanelPlot(pg.PlotWidget):
     """A plot inside the scrolling control panel: the wheel scrolls the panel, not the plot."""
 
@@ -456,17 +498,7 @@ class NNPanel(QtWidgets.QWidget):
         self.controller = NNController(self)
         self.source = LandscapeSource(self)
         c = self.controller
-        outer = QtWidgets.QHBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        outer.addWidget(split)
-        controls = QtWidgets.QWidget()
-        cl = QtWidgets.QVBoxLayout(controls)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(controls)
-        scroll.setMinimumWidth(300)
-        split.addWidget(scroll)
+        split, cl = controls_beside_views(self, 300)
 
         # data
         box = QtWidgets.QGroupBox("Data")
@@ -573,29 +605,14 @@ class NNPanel(QtWidgets.QWidget):
         cl.addStretch(1)
 
         # views
-        from .contour_view import ContourView
-        from .surface_view import SurfaceView
-
         self.tabs = QtWidgets.QTabWidget(objectName="nnViews")
-        views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.surface_view = SurfaceView(self.source)
-        self.surface_view.setObjectName("nnSurfaceView")
-        self.contour_view = ContourView(self.source)
-        self.contour_view.setObjectName("nnContourView")
-        self.contour_view.minima.setToolTip("θ*, the trained parameters")
-        for v in (self.surface_view, self.contour_view):
-            v.setMinimumSize(240, 240)
-            views.addWidget(v)
+        views, self.surface_view, self.contour_view = plane_views(self.source, "nn", "θ*, the trained parameters")
         # before the first training there is no plane: say what will appear, not a flat sheet
         self.views_stack = QtWidgets.QStackedWidget(objectName="nnViewsStack")
-        hint = QtWidgets.QLabel(
+        self.views_stack.addWidget(hint_label(
             "<h3>No network trained yet</h3><p>Choose a dataset and a network on the left, then press "
             "<b>Train</b>.</p><p>The trained network's loss plane L(θ* + α·d₁ + β·d₂) appears here in 3-D "
-            "and 2-D, with the training path drawn on it.</p>", objectName="nnHint")
-        hint.setWordWrap(True)
-        hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        hint.setStyleSheet("color: #c8c8d0; background: #15171c; padding: 40px;")
-        self.views_stack.addWidget(hint)
+            "and 2-D, with the training path drawn on it.</p>", "nnHint"))
         self.views_stack.addWidget(views)
         self.tabs.addTab(self.views_stack, "Landscape")
         compare = QtWidgets.QWidget()

@@ -129,6 +129,7 @@ def _h5(path, **arrays):
     ({"xcoordinates": np.linspace(0, 1, 3), "ycoordinates": np.linspace(0, 1, 3)}, "no loss values"),
     ({"xcoordinates": np.array([0.0, 1.0, 0.5]), "train_loss": np.ones(3)}, "not increasing"),
     ({"xcoordinates": np.linspace(0, 1, 3), "train_loss": np.ones(5)}, "has 5 values but xcoordinates has 3"),
+    ({"xcoordinates": np.linspace(0, 1, 3000), "train_loss": np.ones(3000)}, "at most 2048 per axis"),
 ])
 def test_bad_files_are_refused_with_the_file_and_the_reason(tmp_path, arrays, message):
     p = _h5(tmp_path / "bad.h5", **arrays)

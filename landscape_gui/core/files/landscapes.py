@@ -26,7 +26,8 @@ import numpy as np
 METRICS = {"train_loss": "train loss", "train_acc": "train accuracy", "test_loss": "test loss",
            "test_acc": "test accuracy"}
 SUFFIXES = (".h5", ".hdf5", ".npz")
-MAX_POINTS = 4096 * 4096
+MAX_SIDE = 2048                 # points per axis the views draw (loss-landscape grids are ~51-401)
+MAX_POINTS = MAX_SIDE * MAX_SIDE
 
 
 class LandscapeFileError(ValueError):
@@ -227,13 +228,18 @@ def _read_npz(path):
 
 def _read_h5(path):
     h5py = _h5py(path)
-    arrays = {}
+    arrays, too_big = {}, {}
     with h5py.File(path, "r") as f:
         for k in f.keys():
             obj = f[k]
-            if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub" and obj.size <= MAX_POINTS:
-                arrays[k] = obj[()]
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub":
+                if obj.size <= MAX_POINTS:
+                    arrays[k] = obj[()]
+                else:  # not read: a 10^9-point dataset must not fill the memory first
+                    too_big[k] = obj.shape
         raw = f.attrs.get("landscape_gui")
+    if too_big:
+        arrays["_too_big"] = too_big
     info = {}
     if raw is not None:
         try:
@@ -261,6 +267,9 @@ def _sibling_projection(path: Path) -> dict:
 
 def _axis(arrays, key, name) -> np.ndarray:
     a = np.asarray(arrays[key], dtype=np.float64).ravel()
+    if a.size > MAX_SIDE:
+        raise LandscapeFileError(f"{name}: {key} has {a.size} points; this app draws at most {MAX_SIDE} "
+                                 "per axis (compute the plane on a coarser grid)")
     if a.size < 2:
         raise LandscapeFileError(f"{name}: {key} has {a.size} value(s); a landscape needs at least 2")
     if not np.isfinite(a).all():
@@ -278,6 +287,11 @@ def _clean(grid: np.ndarray) -> np.ndarray:
 
 
 def _plane_from_arrays(arrays: dict, name: str) -> LandscapePlane:
+    too_big = arrays.pop("_too_big", {})
+    for key, shape in too_big.items():
+        if key in ("xcoordinates", "ycoordinates") or key in METRICS:
+            raise LandscapeFileError(f"{name}: {key} has shape {shape}: more than the {MAX_SIDE}x{MAX_SIDE} "
+                                     "points this app draws (compute the plane on a coarser grid)")
     if "xcoordinates" not in arrays:
         found = ", ".join(sorted(k for k in arrays if not k.startswith("_"))) or "nothing"
         raise LandscapeFileError(f"{name}: no xcoordinates: not a loss-landscape surface file "
