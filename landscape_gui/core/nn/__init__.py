@@ -8,14 +8,17 @@ real loss surface (no Qt here).
 """
 
 from .datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
+from .connectivity import Curve, connect
+from .curvature import HessianOperator, Spectrum, hessian_spectrum, hessian_vector_product, loss_and_gradient
 from .landscape import (DIRECTIONS, DaskExecutor, Interpolation, Landscape, LocalExecutor, filter_normalized_direction,
-                        hessian_vector_product, interpolate, landscape, pca_directions, roughness, sam_sharpness,
-                        sharpness)
+                        interpolate, landscape, pca_directions, roughness, sam_sharpness, sharpness)
 from .model import MLP
 from .settings import NetworkSettings
+from .sweep import Sweep, batch_size_sweep
 from .training import Cancelled, TrainingRun, evaluate, train
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "load_csv", "make_dataset", "MLP", "train", "TrainingRun",
            "evaluate", "Cancelled", "landscape", "Landscape", "DIRECTIONS", "interpolate", "Interpolation",
            "sharpness", "sam_sharpness", "hessian_vector_product", "roughness", "filter_normalized_direction",
-           "pca_directions", "LocalExecutor", "DaskExecutor", "NetworkSettings"]
+           "pca_directions", "LocalExecutor", "DaskExecutor", "NetworkSettings", "loss_and_gradient",
+           "hessian_spectrum", "Spectrum", "HessianOperator", "connect", "Curve", "batch_size_sweep", "Sweep"]

@@ -255,71 +255,34 @@ def interpolate(model: MLP, data: Dataset, params_a, params_b, n: int = 51, exte
 # --- sharpness -----------------------------------------------------------------------------------
 
 
-def _gradient(model, data, params):
-    from . import kernels
-
-    yi, yf = data.kernel_targets()
-    g = np.empty(params.size)
-    idx = np.arange(len(data), dtype=np.int64)
-    loss = kernels.loss_and_grad(params, data.X, yi, yf, idx, *model.layout, g)
-    return loss, g
-
-
-def hessian_vector_product(model, data, params, v, eps: float | None = None) -> np.ndarray:
-    """H v by a central difference of exact (backpropagated) gradients.
-
-    The step is tiny (1e-6 of the parameters' norm): a ReLU network's gradient has a kink
-    wherever a unit switches, and a step of 1e-4 crossed enough of them to be 36% off on a
-    trained XOR net; at 1e-6 truncation, kinks and round-off stay near 1e-10 (the tests
-    check it against the exact Hessian from a complex-step derivative of the backprop).
-    """
-    v = np.asarray(v, dtype=np.float64)
-    nv = np.linalg.norm(v)
-    if nv == 0:
-        return np.zeros_like(v)
-    eps = (1e-6 * max(1.0, np.linalg.norm(params)) / nv) if eps is None else eps
-    _, gp = _gradient(model, data, params + eps * v)
-    _, gm = _gradient(model, data, params - eps * v)
-    return (gp - gm) / (2 * eps)
-
-
 def sharpness(model: MLP, data: Dataset, params, iters: int = 200, tol: float = 1e-7, seed: int = 0,
               cancel=None) -> float:
-    """The top Hessian eigenvalue at ``params``: power iteration on Hessian-vector products.
-    ``cancel()`` is checked every iteration (a large net's products take a while)."""
+    """The top Hessian eigenvalue (λmax) at ``params``: Lanczos on exact Hessian-vector products
+    (``curvature``), at most ``iters`` steps, Ritz residual below ``tol`` x the spectrum's scale.
+    ``cancel()`` is checked every step."""
+    from .curvature import HessianOperator, top_eigenpairs
+
     model = model.fit_to(data)
-    params = np.ascontiguousarray(params, dtype=np.float64)
-    v = np.random.default_rng(seed).standard_normal(params.size)
-    v /= np.linalg.norm(v)
-    lam = 0.0
-    for _ in range(int(iters)):
-        check(cancel, "sharpness cancelled")
-        hv = hessian_vector_product(model, data, params, v)
-        new = float(v @ hv)
-        n = np.linalg.norm(hv)
-        if n == 0 or not np.isfinite(n):
-            return new
-        v = hv / n
-        if abs(new - lam) <= tol * max(1.0, abs(new)):
-            return new
-        lam = new
-    return lam
+    op = HessianOperator(model, data, params)
+    vals, _ = top_eigenpairs(op, 1, tol=tol, seed=seed, cancel=cancel, max_steps=int(iters))
+    return float(vals[0])
 
 
 def sam_sharpness(model: MLP, data: Dataset, params, rho: float = 0.05, steps: int = 20, cancel=None) -> float:
     """max_{|e| <= rho} L(theta + e) - L(theta), by projected gradient ascent from SAM's first step."""
+    from .curvature import loss_and_gradient
     from .training import evaluate
 
     model = model.fit_to(data)
     params = np.ascontiguousarray(params, dtype=np.float64)
-    base, g = _gradient(model, data, params)
+    base, g = loss_and_gradient(model, data, params)
     ng = np.linalg.norm(g)
     e = rho * g / ng if ng > 0 else np.zeros_like(g)
     best = evaluate(model, data, params + e)[0]
     step = rho / 4
     for _ in range(int(steps)):
         check(cancel, "sharpness cancelled")
-        _, g = _gradient(model, data, params + e)
+        _, g = loss_and_gradient(model, data, params + e)
         ng = np.linalg.norm(g)
         if ng == 0:
             break

@@ -81,3 +81,57 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
     # complex parameters pass through (a complex-step derivative of this gradient is the
     # exact Hessian the tests check Hessian-vector products against)
     return (loss if np.iscomplexobj(loss) else float(loss)), grad
+
+
+def _act_second(z, act):
+    if act == RELU:
+        return np.zeros_like(z)
+    t = np.tanh(z)
+    return -2.0 * t * (1.0 - t * t)
+
+
+def hessian_vector_product(theta, v, X, yi, yf, dims, woff, boff, residual, act, loss_kind):
+    """The R-operator of ``curvature_kernels.loss_grad_hvp`` on whole batches: H v of the
+    full-batch mean loss (and the loss and gradient)."""
+    layers = list(_layers(theta, dims, woff, boff))
+    vlayers = list(_layers(v, dims, woff, boff))
+    h, rh = X, np.zeros_like(X)
+    Zs, RZs, Hs, RHs = [], [], [], []
+    for l, ((W, b), (V, vb)) in enumerate(zip(layers, vlayers)):
+        Hs.append(h)
+        RHs.append(rh)
+        z = h @ W.T + b
+        rz = h @ V.T + rh @ W.T + vb
+        Zs.append(z)
+        RZs.append(rz)
+        if l < len(layers) - 1:
+            a, ra = _act(z, act), _act_grad(z, act) * rz
+            h, rh = (h + a, rh + ra) if residual[l] else (a, ra)
+    out, rout = Zs[-1], RZs[-1]
+    n = len(X)
+    losses, dout, _ = _loss(out, yi, yf, loss_kind)
+    if loss_kind == CROSS_ENTROPY:
+        p = dout.copy()
+        p[np.arange(n), yi] += 1.0
+        rdout = p * (rout - (p * rout).sum(axis=1, keepdims=True))
+    else:
+        rdout = 2.0 * rout / out.shape[1]
+    dz, rdz = dout / n, rdout / n
+    grad, hv = np.zeros_like(theta), np.zeros_like(theta)
+    dh_next = rdh_next = None
+    for l in range(len(layers) - 1, -1, -1):
+        (W, _), (V, _) = layers[l], vlayers[l]
+        if l < len(layers) - 1:
+            g1 = _act_grad(Zs[l], act)
+            rdz = rdh_next * g1 + dh_next * _act_second(Zs[l], act) * RZs[l]
+            dz = dh_next * g1
+        n_in, n_out = dims[l], dims[l + 1]
+        grad[woff[l]: woff[l] + n_in * n_out] = (dz.T @ Hs[l]).ravel()
+        grad[boff[l]: boff[l] + n_out] = dz.sum(axis=0)
+        hv[woff[l]: woff[l] + n_in * n_out] = (rdz.T @ Hs[l] + dz.T @ RHs[l]).ravel()
+        hv[boff[l]: boff[l] + n_out] = rdz.sum(axis=0)
+        dh, rdh = dz @ W, dz @ V + rdz @ W
+        if l < len(layers) - 1 and residual[l]:
+            dh, rdh = dh + dh_next, rdh + rdh_next
+        dh_next, rdh_next = dh, rdh
+    return float(losses.mean()), grad, hv

@@ -34,6 +34,7 @@ class NetworkSettings:
     grid: int = 51
     span: float = 0.0                # 0: automatic
     use_test: bool = False
+    track_sharpness: int = 0         # λmax every this many steps while training (0: off)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,4 +111,14 @@ class NetworkSettings:
         s.grid = number("grid", 3, 2048, True)
         s.span = number("span", 0, 1e6)
         s.use_test = flag("use_test")
+        s.track_sharpness = number("track_sharpness", 0, 1_000_000, True)
         return s
+
+
+def edge_of_stability() -> NetworkSettings:
+    """Settings that show progressive sharpening and the edge of stability (Cohen et al. 2021)
+    within seconds: full-batch gradient descent (lr 0.05, so 2/lr = 40) on a 2x32 tanh net
+    with MSE; λmax starts near 14, rises past 40 and then hovers at 40."""
+    return NetworkSettings(dataset="regression", n=200, noise=0.1, test=0.0, depth=2, width=32, activation="tanh",
+                           optimizer="SGD", hyperparameters={"lr": 0.05}, batch_size=200, epochs=2000,
+                           track_sharpness=25)

@@ -35,6 +35,7 @@ class TrainingRun:
     train_data: Dataset = field(repr=False)
     test_data: Dataset | None = field(repr=False, default=None)
     diverged_at_epoch: int | None = None
+    sharpness: np.ndarray | None = None   # (k, 2): step, λmax of the full-batch train loss (tracking on)
 
     @property
     def accuracy(self) -> float:
@@ -58,9 +59,17 @@ def evaluate(model: MLP, data: Dataset, params: np.ndarray) -> tuple[float, floa
 
 
 def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: dict | None = None, *,
-          epochs: int = 50, batch_size: int = 64, seed: int = 0, test: float | Dataset | None = 0.2,
-          init: np.ndarray | None = None, progress=None, on_epoch=None, cancel=None) -> TrainingRun:
-    """Train from ``model.init(seed)`` (or ``init``) with mini-batches drawn by ``seed``.
+          epochs: int = 50, batch_size: int | None = 64, seed: int = 0, test: float | Dataset | None = 0.2,
+          init: np.ndarray | None = None, progress=None, on_epoch=None, cancel=None,
+          track_sharpness_every: int | None = None, on_sharpness=None) -> TrainingRun:
+    """Train from ``model.init(seed)`` (or ``init``) with mini-batches drawn by ``seed``
+    (``batch_size=None``: full batch, one step an epoch).
+
+    ``track_sharpness_every=k``: λmax of the full-batch train loss (``sharpness``, Lanczos on
+    exact Hessian-vector products, warm-started from the last top eigenvector) at step 0 and
+    every k optimizer steps, into ``run.sharpness`` (step, λmax); ``on_sharpness(step, λ)`` each
+    time. This is how progressive sharpening and the edge of stability (Cohen et al. 2021:
+    full-batch GD's λmax rises to 2/lr and hovers there) are seen.
 
     ``test``: a held-out share of ``data`` (seeded split), a separate Dataset, or None.
     ``progress(epoch, epochs)`` and ``on_epoch(epoch, train_loss, test_loss)`` after each epoch
@@ -75,7 +84,8 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     if kind == NEWTON:
         raise ValueError("Newton needs the full Hessian, which a network's thousands of parameters "
                          "make impractical here; choose a first-order optimizer")
-    epochs, batch_size = int(epochs), int(batch_size)
+    epochs = int(epochs)
+    batch_size = len(data) if batch_size is None else int(batch_size)
     if not 0 <= epochs <= 100_000:
         raise ValueError(f"epochs must be between 0 and 100000, got {epochs}")
     if batch_size < 1:
@@ -130,13 +140,33 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     stats = [measure(theta)]
     t = 0
     diverged = None
+    every = None if not track_sharpness_every else int(track_sharpness_every)
+    if every is not None and every < 1:
+        raise ValueError(f"track_sharpness_every must be at least 1, got {track_sharpness_every}")
+    tracker = _SharpnessTracker(model, train_data, on_sharpness, cancel) if every else None
+    if tracker is not None:
+        tracker.measure(0, theta)
+
+    def steps(part, t):
+        if rule_step is None:
+            return kernels.train_epoch(theta, X, yi, yf, part, batch_size, *layout, kind, h, table, S, t,
+                                       step_losses)
+        return _rule_epoch(theta, X, yi, yf, part, batch_size, layout, rule_step, t, step_losses)
+
     for epoch in range(1, epochs + 1):
         check(cancel, "training cancelled")
         perm = rng.permutation(n).astype(np.int64)
-        if rule_step is None:
-            t = kernels.train_epoch(theta, X, yi, yf, perm, batch_size, *layout, kind, h, table, S, t, step_losses)
-        else:
-            t = _rule_epoch(theta, X, yi, yf, perm, batch_size, layout, rule_step, t, step_losses)
+        if tracker is None:
+            t = steps(perm, t)
+        else:  # the epoch in pieces that end where a measurement is due
+            start = 0
+            while start < n:
+                due = every - t % every
+                end = min(n, start + due * batch_size)
+                t = steps(perm[start:end], t)
+                start = end
+                if t % every == 0 and np.isfinite(theta).all():
+                    tracker.measure(t, theta)
         if (not np.isfinite(theta).all() or not np.isfinite(step_losses[t - per_epoch: t]).all()
                 or np.abs(theta).max() > box):
             diverged = epoch
@@ -153,7 +183,31 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     te_loss = np.array([s[1][0] for s in stats]) if test_data is not None else np.zeros(0)
     te_acc = np.array([s[1][1] for s in stats]) if test_data is not None else np.zeros(0)
     return TrainingRun(model, name, hyper, batch_size, seed, params.copy(), np.array(snaps), tr_loss, te_loss,
-                       tr_acc, te_acc, step_losses[:t], train_data, test_data, diverged)
+                       tr_acc, te_acc, step_losses[:t], train_data, test_data, diverged,
+                       tracker.result() if tracker is not None else None)
+
+
+class _SharpnessTracker:
+    """λmax along a training run, each Lanczos run started from the last top eigenvector
+    (it moves little between measurements: a few steps instead of dozens)."""
+
+    def __init__(self, model, data, callback, cancel):
+        self.model, self.data, self.callback, self.cancel = model, data, callback, cancel
+        self.rows = []
+        self.v = None
+
+    def measure(self, step: int, theta) -> None:
+        from .curvature import HessianOperator, top_eigenpairs
+
+        vals, vecs = top_eigenpairs(HessianOperator(self.model, self.data, theta), 1, tol=1e-8,
+                                    cancel=self.cancel, v0=self.v)
+        self.v = vecs[0]
+        self.rows.append((step, float(vals[0])))
+        if self.callback is not None:
+            self.callback(step, float(vals[0]))
+
+    def result(self) -> np.ndarray:
+        return np.array(self.rows, dtype=float).reshape(-1, 2)
 
 
 def _rule_epoch(theta, X, yi, yf, perm, batch_size, layout, opt, t, step_losses) -> int:

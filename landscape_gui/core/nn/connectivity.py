@@ -1,0 +1,145 @@
+"""Mode connectivity: are two trained networks joined by a low-loss path? (Garipov et al. 2018,
+"Loss surfaces, mode connectivity, and fast ensembling of DNNs"; Draxler et al. 2018.)
+
+The straight line (1 - t) θa + t θb usually crosses a barrier. A quadratic Bézier curve
+φ(t) = (1 - t)² θa + 2t(1 - t) θc + t² θb with a trained bend θc often does not: θc is
+trained to minimise the loss averaged along the curve, E_t L(φ(t)), by stochastic gradient
+steps at one random t per mini-batch (∂φ/∂θc = 2t(1 - t)), Adam's rule on θc.
+The three points span a plane that holds the whole curve and the line: ``Curve.plane``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cancel import check
+from .datasets import Dataset
+from .landscape import Landscape, plane_values, points_losses
+from .model import MLP
+
+
+@dataclass
+class Curve:
+    t: np.ndarray                 # points along both paths, 0 (θa) ... 1 (θb)
+    loss_linear: np.ndarray       # L((1 - t) θa + t θb)
+    loss_curve: np.ndarray        # L(φ(t)) on the trained curve
+    barrier_linear: float         # max on the path minus the mean of its end losses
+    barrier_curve: float
+    bend: np.ndarray              # θc, the trained control point
+    plane: Landscape              # the plane through θa, θb, θc (origin θa)
+    linear_xy: np.ndarray         # (len(t), 2) the line in the plane's coordinates
+    curve_xy: np.ndarray          # (len(t), 2) the curve in the plane's coordinates
+    train_losses: np.ndarray      # mean curve loss per epoch of the bend's training
+    method: str = "bezier"
+
+
+def bezier(a, b, c, t):
+    """Points of the quadratic Bézier curve with ends a, b and control point c, at times t."""
+    t = np.asarray(t, dtype=np.float64)[:, None]
+    return (1 - t) ** 2 * a[None] + 2 * t * (1 - t) * c[None] + t ** 2 * b[None]
+
+
+def barrier(losses: np.ndarray) -> float:
+    """The path's highest loss above the mean of its two end losses."""
+    return float(np.max(losses) - 0.5 * (losses[0] + losses[-1]))
+
+
+def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier", epochs: int = 100,
+            seed: int = 0, lr: float = 0.01, batch_size: int = 64, points: int = 61, grid=(41, 41),
+            progress=None, cancel=None, backend: str = "numba") -> Curve:
+    """Train a Bézier curve between two solutions and compare it with the straight line.
+    ``backend="numpy"``: gradients by ``reference.loss_and_grad`` (the benchmark's baseline)."""
+    from . import kernels, reference
+
+    def loss_and_grad(phi, idx, out):
+        if backend == "numpy":
+            loss, out[:] = reference.loss_and_grad(phi, X, yi, yf, idx, *model.layout)
+            return loss
+        return kernels.loss_and_grad(phi, X, yi, yf, idx, *model.layout, out)
+
+    if method != "bezier":
+        raise ValueError(f'method must be "bezier" (a quadratic Bézier curve), got {method!r}')
+    model = model.fit_to(data)
+    a = np.ascontiguousarray(params_a, dtype=np.float64)
+    b = np.ascontiguousarray(params_b, dtype=np.float64)
+    if a.shape != (model.n_params,) or b.shape != a.shape:
+        raise ValueError(f"both solutions need {model.n_params} parameters ({model.describe()}), "
+                         f"got {a.shape} and {b.shape}")
+    if np.array_equal(a, b):
+        raise ValueError("the two solutions are the same point: there is no path to train")
+    epochs, batch_size = int(epochs), max(1, min(int(batch_size), len(data)))
+    rng = np.random.default_rng(seed)
+    c = 0.5 * (a + b)
+    m = np.zeros_like(c)
+    v = np.zeros_like(c)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    X, (yi, yf) = data.X, data.kernel_targets()
+    g = np.empty_like(c)
+    step = 0
+    train_losses = []
+    n = len(data)
+    for epoch in range(epochs):
+        check(cancel, "curve training cancelled")
+        perm = rng.permutation(n).astype(np.int64)
+        total = 0.0
+        batches = range(0, n, batch_size)
+        for s in batches:
+            idx = perm[s:s + batch_size]
+            t = rng.uniform()
+            w = 2 * t * (1 - t)
+            phi = (1 - t) ** 2 * a + w * c + t ** 2 * b
+            total += loss_and_grad(phi, idx, g)
+            g *= w
+            step += 1
+            m = beta1 * m + (1 - beta1) * g                    # torch.optim.Adam on the bend
+            v = beta2 * v + (1 - beta2) * g * g
+            mhat = m / (1 - beta1 ** step)
+            vhat = v / (1 - beta2 ** step)
+            c = c - lr * mhat / (np.sqrt(vhat) + eps)
+        train_losses.append(total / len(batches))
+        if progress is not None:
+            progress(epoch + 1, epochs)
+        if not np.isfinite(c).all():
+            raise ValueError(f"the curve's training diverged at epoch {epoch + 1}: lower lr (now {lr:g})")
+    ts = np.linspace(0.0, 1.0, int(points))
+    # the plane through a, b, c: e1 along b - a, e2 the rest of c - a
+    u = b - a
+    nu = np.linalg.norm(u)
+    e1 = u / nu
+    r = (c - a) - ((c - a) @ e1) * e1
+    nr = np.linalg.norm(r)
+    e2 = r / nr if nr > 1e-12 * nu else _any_orthogonal(e1, rng)
+    curve_pts = bezier(a, b, c, ts)
+    curve_xy = np.c_[(curve_pts - a) @ e1, (curve_pts - a) @ e2]
+    linear_xy = np.c_[ts * nu, np.zeros_like(ts)]
+    zero = np.zeros_like(a)
+    loss_linear = points_losses(model, data, a, u, zero, np.c_[ts, np.zeros_like(ts)])
+    loss_curve = points_losses(model, data, a, e1, e2, curve_xy)
+    xy = np.vstack([curve_xy, linear_xy])
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    pad = 0.2 * np.maximum(hi - lo, 0.05 * nu)
+    na, nb = (int(grid[0]), int(grid[1])) if np.ndim(grid) else (int(grid), int(grid))
+    alphas = np.linspace(lo[0] - pad[0], hi[0] + pad[0], na)
+    betas = np.linspace(lo[1] - pad[1], hi[1] + pad[1], nb)
+    check(cancel, "curve training cancelled")
+    values, acc = plane_values(model, data, a, e1, e2, alphas, betas, cancel=cancel)
+    plane = Landscape(values, alphas, betas, np.stack([e1, e2]), a, "points",
+                      acc if model.loss == "cross_entropy" else None, None, curve_xy, loss_curve, None)
+    return Curve(ts, loss_linear, loss_curve, barrier(loss_linear), barrier(loss_curve), c, plane, linear_xy,
+                 curve_xy, np.array(train_losses))
+
+
+def _any_orthogonal(e1, rng):
+    r = rng.standard_normal(e1.size)
+    r -= (r @ e1) * e1
+    return r / np.linalg.norm(r)
+
+
+def curve_loss(model: MLP, data: Dataset, a, b, c, ts) -> np.ndarray:
+    """L(φ(t)) for the Bézier curve (a, c, b) at times ``ts`` (the tests' reference)."""
+    from .training import evaluate
+
+    return np.array([evaluate(model, data, p)[0] for p in bezier(a, b, c, ts)])
+
