@@ -258,6 +258,45 @@ def bench_nn(quick: bool) -> list[dict]:
              "target_ms": 2000.0, "meets_target": ours * 1e3 <= 2000.0, "max_abs_diff": float(check)}]
 
 
+def bench_geometry(quick: bool) -> list[dict]:
+    """Issue 17: the Hessian spectrum (k=5, 100 trace samples, density) of a 2x32 MLP on 1,000
+    points, and a Bézier curve between two such nets, each against a numpy reference of the
+    same computation (one vector at a time, forward pass and all; numpy backprop) in this run."""
+    from .core import nn
+    from .core.nn import curvature
+
+    data = nn.make_dataset("moons", n=1000, noise=0.1, seed=0)
+    epochs = 5 if quick else 20
+    a = nn.train(nn.MLP(2, 32), data, "Adam", {"lr": 0.01}, epochs=epochs, batch_size=64, seed=0, test=None)
+    b = nn.train(nn.MLP(2, 32), data, "Adam", {"lr": 0.01}, epochs=epochs, batch_size=64, seed=1, test=None)
+    m, theta = a.model, a.params
+    args = dict(k=5, trace_samples=100, density=True, seed=0)
+    nn.hessian_spectrum(m, data, theta, **args)  # warm
+    t0 = time.perf_counter()
+    spec = nn.hessian_spectrum(m, data, theta, **args)
+    ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = curvature.spectrum_of(curvature.ReferenceOperator(m, data, theta), **args)
+    t_ref = time.perf_counter() - t0
+    rows = [{"figure": f"Hessian spectrum, MLP 2x32, 1000 points ({spec.products} HVPs)", "ours_ms": ours * 1e3,
+             "baseline": "numpy, one HVP at a time", "baseline_ms": t_ref * 1e3, "ratio": t_ref / ours,
+             "target_ms": 1000.0, "meets_target": ours <= 1.0,
+             "max_rel_diff": float(np.max(np.abs(ref.eigenvalues - spec.eigenvalues) / np.abs(ref.eigenvalues)))}]
+    curve_epochs = 10 if quick else 50
+    nn.connect(m, data, a.params, b.params, epochs=1, seed=0)  # warm
+    t0 = time.perf_counter()
+    curve = nn.connect(m, data, a.params, b.params, epochs=curve_epochs, seed=0)
+    ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    nn.connect(m, data, a.params, b.params, epochs=curve_epochs, seed=0, backend="numpy")
+    t_ref = time.perf_counter() - t0
+    rows.append({"figure": f"Bezier curve {curve_epochs} epochs, MLP 2x32, 1000 points (barrier "
+                           f"{curve.barrier_linear:.3g} -> {curve.barrier_curve:.3g})", "ours_ms": ours * 1e3,
+                 "baseline": "numpy backprop", "baseline_ms": t_ref * 1e3, "ratio": t_ref / ours,
+                 "target_ms": 10000.0, "meets_target": ours <= 10.0})
+    return rows
+
+
 def bench_torch_planes(quick: bool) -> list[dict]:
     """Issue 15: a 51x51 loss plane of a small CNN (conv-BN-ReLU x2, linear; 46k parameters)
     on 1,024 samples, against loss-landscape's plain loop (copy the weights in, run the
@@ -318,6 +357,7 @@ def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, col
     rows.append(bench_drag(repeats))
     rows += bench_analysis(quick, repeats)
     rows += bench_nn(quick)
+    rows += bench_geometry(quick)
     rows += bench_torch_planes(quick)
     if gui:
         from .ui.bench_gui import bench_gui
