@@ -395,7 +395,7 @@ def _export_landscape(args) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])
     from .ui.export import FigureOptions, export, export_line
     from .ui.landscape_file import default_zscale, metric_label, path_label
-    from .ui.nn_mode import LandscapeSource
+    from .ui.plane_source import LandscapeSource
 
     zscale = args.zscale or default_zscale(metric)
     opts = FigureOptions(view="2d" if plane.is_line else args.view, width=width, height=height,

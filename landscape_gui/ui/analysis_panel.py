@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core import analysis
 from ..core.cancel import check
+from .signals import signals_blocked
 from .background import BackgroundJobs
 
 KIND_STYLE = {  # kind: (colour, 2-D symbol)
@@ -649,14 +650,13 @@ class AnalysisPanel(QtWidgets.QWidget):
     # -- choices ------------------------------------------------------------------------------
     def fill_choices(self) -> None:
         box, c = self.optimizer_box, self.model.controller
-        box.blockSignals(True)
-        box.clear()
-        for o in c.session.optimizers:
-            pix = QtGui.QPixmap(12, 12)
-            pix.fill(QtGui.QColor(o.color))
-            box.addItem(QtGui.QIcon(pix), o.label)
-        box.setCurrentIndex(min(self.model.optimizer_index, box.count() - 1))
-        box.blockSignals(False)
+        with signals_blocked(box):
+            box.clear()
+            for o in c.session.optimizers:
+                pix = QtGui.QPixmap(12, 12)
+                pix.fill(QtGui.QColor(o.color))
+                box.addItem(QtGui.QIcon(pix), o.label)
+            box.setCurrentIndex(min(self.model.optimizer_index, box.count() - 1))
         self.fill_starts()
 
     def fill_starts(self) -> None:
@@ -664,11 +664,10 @@ class AnalysisPanel(QtWidgets.QWidget):
         labels = [f"{i + 1}: ({x:.3g}, {y:.3g})" for i, (x, y) in enumerate(starts)]
         if [box.itemText(i) for i in range(box.count())] == labels:
             return
-        box.blockSignals(True)
-        box.clear()
-        box.addItems(labels)
-        box.setCurrentIndex(min(self.model.start_index, box.count() - 1))
-        box.blockSignals(False)
+        with signals_blocked(box):
+            box.clear()
+            box.addItems(labels)
+            box.setCurrentIndex(min(self.model.start_index, box.count() - 1))
 
     # -- critical points ----------------------------------------------------------------------
     def fill_table(self) -> None:

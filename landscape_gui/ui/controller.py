@@ -77,6 +77,7 @@ def undoable(text, merge=None):
 
 
 class SessionController(QtCore.QObject):
+    editable = True   # a plane_source.ViewSource whose start points the views' gestures edit
     surfaceChanged = QtCore.Signal()            # grid, heights, axes (formula, params, domain, z scale)
     functionChanged = QtCore.Signal()           # formula accepted (parameters may have changed)
     functionError = QtCore.Signal(str, int)     # message, position (-1: none); empty message clears

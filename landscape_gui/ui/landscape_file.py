@@ -18,7 +18,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.files.landscapes import METRICS, SUFFIXES, LandscapeFileError, describe, load_landscape
 from ..core.scene.surface import Z_SCALES
 from ..core.session import COLORMAPS
-from .nn_mode import TRAJECTORY_COLOR, LandscapeSource, controls_beside_views, hint_label, plane_views
+from .mode_layout import controls_beside_views, hint_label, plane_views
+from .plane_source import TRAJECTORY_COLOR, LandscapeSource
+from .signals import signals_blocked
 
 FILE_FILTER = "Loss landscapes (*.h5 *.hdf5 *.npz);;All files (*)"
 
@@ -175,7 +177,7 @@ class LandscapeFilePanel(QtWidgets.QWidget):
             metric = next(k for k in plane.surfaces if k.endswith("_loss"))
         self.surface_key = metric
         widgets = (self.surface_box, self.cmap_box, self.zscale_box, self.path_check)
-        with _blocked(widgets):
+        with signals_blocked(widgets):
             self.surface_box.clear()
             for key in plane.surfaces:
                 self.surface_box.addItem(metric_label(key), key)
@@ -212,7 +214,7 @@ class LandscapeFilePanel(QtWidgets.QWidget):
         metric = self.surface_box.itemData(index)
         if metric and metric != self.surface_key:
             self.surface_key = metric
-            with _blocked([self.zscale_box]):
+            with signals_blocked(self.zscale_box):
                 self.zscale_box.setCurrentText(default_zscale(metric))
             self._redraw(changed=True)
 
@@ -262,21 +264,6 @@ class LandscapeFilePanel(QtWidgets.QWidget):
             return False
         self.status.setText(f"exported {path}")
         return True
-
-
-class _blocked:
-    """Mute widgets' signals while they are set from data; exception-safe."""
-
-    def __init__(self, widgets):
-        self.widgets = list(widgets)
-
-    def __enter__(self):
-        self.was = [w.blockSignals(True) for w in self.widgets]
-
-    def __exit__(self, *exc):
-        for w, was in zip(self.widgets, self.was):
-            w.blockSignals(was)
-        return False
 
 
 def is_landscape_file(path) -> bool:

@@ -12,6 +12,7 @@ from ..core import functions, optimizers
 from ..core.formula import ExpressionError, compile_expression
 from ..core.formula.budget import SYMBOLIC_SECONDS, budget
 from ..core.formula.expression import ALIASES, CONSTANTS, FUNCTIONS
+from .signals import signals_blocked
 
 COLORMAPS = ["viridis", "plasma", "inferno", "magma", "cividis", "turbo"]
 RESOLUTIONS = [64, 128, 200, 256, 384, 512]
@@ -214,9 +215,8 @@ class FunctionEditor(QtWidgets.QWidget):
         s = self.controller.session
         for pair, rng in zip(self.ranges, (s.xrange, s.yrange)):
             for sb, v in zip(pair, rng):
-                sb.blockSignals(True)
-                sb.setValue(v)
-                sb.blockSignals(False)
+                with signals_blocked(sb):
+                    sb.setValue(v)
         self.resolution.setCurrentIndex(max(self.resolution.findData(s.resolution), 0))
         self.zscale.setCurrentText(s.zscale)
         self.colormap.setCurrentText(s.colormap)
@@ -224,9 +224,8 @@ class FunctionEditor(QtWidgets.QWidget):
     def sync_from_session(self, set_text: bool = False) -> None:
         s = self.controller.session
         if set_text and self.editor.toPlainText() != s.function_text:
-            self.editor.blockSignals(True)
-            self.editor.setPlainText(s.function_text)
-            self.editor.blockSignals(False)
+            with signals_blocked(self.editor):
+                self.editor.setPlainText(s.function_text)
         self._sync_controls()
         # one slider + spin box per parameter; created and removed as the formula changes
         for name in list(self.param_widgets):
@@ -237,9 +236,8 @@ class FunctionEditor(QtWidgets.QWidget):
             if name in self.param_widgets:
                 spin = self.findChild(QtWidgets.QDoubleSpinBox, f"param_{name}_spin")
                 if spin is not None and spin.value() != value:
-                    spin.blockSignals(True)
-                    spin.setValue(value)
-                    spin.blockSignals(False)
+                    with signals_blocked(spin):
+                        spin.setValue(value)
                 continue
             row = QtWidgets.QWidget()
             h = QtWidgets.QHBoxLayout(row)
@@ -516,9 +514,8 @@ class OptimizerPanel(QtWidgets.QWidget):
         s = self.controller.session
         for box, value in ((self.steps, s.steps), (self.noise, s.noise), (self.seed, s.seed)):
             if box.value() != value:
-                box.blockSignals(True)
-                box.setValue(value)
-                box.blockSignals(False)
+                with signals_blocked(box):
+                    box.setValue(value)
         while self.cards.count() > 1:
             w = self.cards.takeAt(0).widget()
             w.hide()   # at once: deleteLater waits for the event loop, and until then it would paint
@@ -767,8 +764,7 @@ class PlaybackBar(QtWidgets.QWidget):
             self.toggle()
 
     def _sync(self, step: int) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, self.controller.session.steps)
-        self.slider.setValue(step)
-        self.slider.blockSignals(False)
+        with signals_blocked(self.slider):
+            self.slider.setRange(0, self.controller.session.steps)
+            self.slider.setValue(step)
         self.label.setText(f"step {step} / {self.controller.session.steps}")

@@ -11,7 +11,8 @@ GRAB_PIXELS = 10.0  # a press this close to a marker grabs it
 
 
 class StartPointMouse:
-    """Mixin for a view with ``controller``; subclasses answer two questions:
+    """Mixin for a view with ``controller`` (a ``plane_source.ViewSource``; the gestures act
+    only where its ``editable`` is true); subclasses answer two questions:
 
     ``data_under(pos)`` -> (x, y) in data coordinates under a pixel, or None;
     ``start_under(pos)`` -> index of the start marker within GRAB_PIXELS, or None.
@@ -34,7 +35,7 @@ class StartPointMouse:
     def mousePressEvent(self, ev):
         pos = ev.position()
         self._press_pos, self._moved = pos, False
-        grabbed = self.start_under(pos)
+        grabbed = self.start_under(pos) if self.controller.editable else None
         if grabbed is not None and ev.button() in (LEFT, RIGHT):
             if ev.button() == RIGHT:
                 self.controller.remove_start(grabbed)
@@ -61,11 +62,13 @@ class StartPointMouse:
             ev.accept()
             return
         if not ev.buttons():
-            self.controller.hovered_start = self.start_under(pos)  # what Delete removes
+            if self.controller.editable:
+                self.controller.hovered_start = self.start_under(pos)  # what Delete removes
             hit = self.data_under(pos)
             if hit is not None:
                 f = self.controller.function.value(*hit)
-                self.controller.status.emit(f"x = {hit[0]:.4g}, y = {hit[1]:.4g}, f = {f:.6g}")
+                x, y, z = getattr(self.controller.session, "axis_names", ("x", "y", "f"))
+                self.controller.status.emit(f"{x} = {hit[0]:.4g}, {y} = {hit[1]:.4g}, {z} = {f:.6g}")
         super().mouseMoveEvent(ev)
 
     def mouseReleaseEvent(self, ev):
@@ -74,7 +77,7 @@ class StartPointMouse:
             self.controller.end_drag()
             ev.accept()
             return
-        if ev.button() == LEFT and not self._moved and self._press_pos is not None:
+        if ev.button() == LEFT and not self._moved and self._press_pos is not None and self.controller.editable:
             hit = self.data_under(ev.position())
             (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
             if hit is not None and x0 <= hit[0] <= x1 and y0 <= hit[1] <= y1:

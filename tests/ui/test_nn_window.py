@@ -108,9 +108,10 @@ def test_compare_two_seeds_on_one_scale_with_the_path_between_them(window, qtbot
     qtbot.mouseClick(panel.pin_a, Qt.MouseButton.LeftButton)
     panel.seed_spin.setValue(1)
     b = train_and_wait(panel, qtbot)
-    qtbot.mouseClick(panel.pin_b, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.controller.compareChanged, timeout=20000):  # computed in the background
+        qtbot.mouseClick(panel.pin_b, Qt.MouseButton.LeftButton)
     assert panel.controller.pinned == {"A": a, "B": b}
-    lo, hi = panel.compare_levels()
+    lo, hi = panel.controller.comparison.levels
     for slot in "AB":
         thumb = panel.thumbs[slot]
         assert thumb.image.image is not None and tuple(thumb.image.levels) == (lo, hi)
@@ -124,7 +125,8 @@ def test_compare_two_seeds_on_one_scale_with_the_path_between_them(window, qtbot
     panel.depth_spin.setValue(4)
     panel.residual_check.setChecked(True)
     c = train_and_wait(panel, qtbot)
-    panel.controller.pin("B")
+    with qtbot.waitSignal(panel.controller.compareChanged, timeout=20000):
+        panel.controller.pin("B")
     assert c.run.model.residual and panel.interp_plot.isHidden()
     assert "different architectures" in panel.interp_note.text()
 

@@ -15,10 +15,11 @@ from .landscape import (DIRECTIONS, DaskExecutor, Interpolation, Landscape, Loca
 from .model import MLP
 from .settings import NetworkSettings
 from .sweep import Sweep, batch_size_sweep
-from .training import Cancelled, TrainingRun, evaluate, train
+from .training import Cancelled, Regions, TrainingRun, decision_regions, evaluate, train
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "load_csv", "make_dataset", "MLP", "train", "TrainingRun",
            "evaluate", "Cancelled", "landscape", "Landscape", "DIRECTIONS", "interpolate", "Interpolation",
            "sharpness", "sam_sharpness", "hessian_vector_product", "roughness", "filter_normalized_direction",
            "pca_directions", "LocalExecutor", "DaskExecutor", "NetworkSettings", "loss_and_gradient",
-           "hessian_spectrum", "Spectrum", "HessianOperator", "connect", "Curve", "batch_size_sweep", "Sweep"]
+           "hessian_spectrum", "Spectrum", "HessianOperator", "connect", "Curve", "batch_size_sweep", "Sweep",
+           "decision_regions", "Regions"]

@@ -238,3 +238,35 @@ class _ClosureStep:
 
     def step(self, q, g, loss, gradient):
         return self.optimizer.step(q, lambda point: gradient(point, 0, with_loss=True), loss, g)
+
+
+@dataclass
+class Regions:
+    """What a trained net predicts over its data's range: class regions (classification with
+    2 features: ``classes`` on an n x n grid over ``lo``..``hi``) or a fitted curve (1 feature:
+    ``xs``, ``ys``)."""
+
+    classes: np.ndarray | None = None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    xs: np.ndarray | None = None
+    ys: np.ndarray | None = None
+
+
+def decision_regions(model: MLP, data: Dataset, params, n: int = 120) -> Regions:
+    """The net's predictions for the data preview (computed with the run, off the UI thread)."""
+    from .reference import forward
+
+    dims, woff, boff, residual, act, _ = model.layout
+    if data.task == "classification" and data.n_features == 2:
+        lo, hi = data.X.min(axis=0), data.X.max(axis=0)
+        pad = 0.1 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
+        out, _, _ = forward(params, np.c_[gx.ravel(), gy.ravel()], dims, woff, boff, residual, act)
+        return Regions(classes=out.argmax(axis=1).reshape(n, n), lo=lo, hi=hi)
+    if data.n_features == 1:
+        xs = np.linspace(data.X.min(), data.X.max(), 200)
+        out, _, _ = forward(params, xs[:, None], dims, woff, boff, residual, act)
+        return Regions(xs=xs, ys=out[:, 0])
+    return Regions()
