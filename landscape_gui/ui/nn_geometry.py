@@ -84,6 +84,7 @@ class SpectrumView(QtWidgets.QWidget):
         lay.addWidget(self.bar)
         self.plot = _plot("spectrumPlot", "eigenvalue λ of the Hessian", "density")
         self.plot.getPlotItem().setLogMode(y=True)
+        self.plot.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)  # λ as is, not "(x0.001)"
         lay.addWidget(self.plot, 1)
         self.note = QtWidgets.QLabel("The spectrum of the pinned runs (A and B), or of the last trained run.",
                                      wordWrap=True, objectName="spectrumNote")
@@ -104,7 +105,7 @@ class SpectrumView(QtWidgets.QWidget):
         lines = []
         for slot, sp in self.model.spectra.items():
             color = SLOT_COLORS.get(slot, "#33ccff")
-            d = np.maximum(sp.density, 1e-12 * sp.density.max())
+            d = np.maximum(sp.density, 1e-7 * sp.density.max())  # seven decades: the gaps read as gaps
             name = "last run" if slot == "run" else slot
             self.curves[slot] = item.plot(sp.density_grid, d, pen=pg.mkPen(color, width=2), name=name)
             for lam in sp.eigenvalues:
@@ -148,7 +149,7 @@ class SharpnessView(QtWidgets.QWidget):
         self.edge_label = pg.TextItem("", color="#ff4d4d", anchor=(0, 1))
         self.lam_plot.addItem(self.edge_label)
         self.edge.setVisible(False)
-        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#ff9933", width=2), name="train loss (mini-batch)")
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#ff9933", width=2), name="train loss at each step (its batch)")
         lay.addWidget(self.lam_plot, 3)
         lay.addWidget(self.loss_plot, 2)
         self.note = QtWidgets.QLabel(wordWrap=True, objectName="sharpnessNote")
@@ -283,8 +284,7 @@ class SweepView(QtWidgets.QWidget):
         self.lam_line = self.sharp_plot.plot(pen=pg.mkPen("#33ccff", width=1.5))
         self.sam_line = self.sharp_plot.plot(pen=pg.mkPen("#ff9933", width=1.5))
         for p in (self.lam_points, self.sam_points):
-            self.sharp_plot.addItem(p)
-            self.sharp_plot.getPlotItem().legend.addItem(p, p.name())
+            self.sharp_plot.addItem(p)   # named: the legend lists it
         self.acc_points = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#66ff66"), pen=pg.mkPen("w"))
         self.acc_line = self.acc_plot.plot(pen=pg.mkPen("#66ff66", width=1.5))
         self.acc_plot.addItem(self.acc_points)
@@ -344,6 +344,9 @@ class SweepView(QtWidgets.QWidget):
         ok3 = np.isfinite(y)
         self.acc_points.setData(np.log10(x[ok3]), y[ok3], data=[d for d, o in zip(data, ok3) if o])
         self.acc_line.setData(x[ok3], y[ok3])
+        ticks = [[(float(np.log10(b)), str(int(b))) for b in x]]
+        for p in (self.sharp_plot, self.acc_plot):
+            p.getPlotItem().getAxis("bottom").setTicks(ticks)   # the batch sizes run, not 2·10¹, 3·10¹…
         rows = [f"{sw.label(k)} ({int(x[k])}): λmax {sw.sharpness[k]:.4g}, SAM {sw.sam_sharpness[k]:.3g}, "
                 + (f"test accuracy {100 * sw.test_accuracy[k]:.1f}%" if classify else f"test loss {sw.test_loss[k]:.4g}")
                 for k in range(len(x))]

@@ -101,7 +101,7 @@ def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier
         train_losses.append(total / len(batches))
         if progress is not None:
             progress(epoch + 1, epochs)
-        if not np.isfinite(c).all():
+        if not np.isfinite(c).all() or not np.isfinite(train_losses[-1]):
             raise ValueError(f"the curve's training diverged at epoch {epoch + 1}: lower lr (now {lr:g})")
     ts = np.linspace(0.0, 1.0, int(points))
     # the plane through a, b, c: e1 along b - a, e2 the rest of c - a
