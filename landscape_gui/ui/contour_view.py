@@ -78,7 +78,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         dx, dy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
         # pixel centres sit on the grid points
         self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
-        xname, yname, _ = getattr(s, "axis_names", ("x", "y", "f"))
+        xname, yname, _ = c.axis_names
         if getattr(self, "_axis_names", None) != (xname, yname):  # network planes: α, β
             self._axis_names = (xname, yname)
             self.getPlotItem().setLabel("bottom", xname)

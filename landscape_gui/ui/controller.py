@@ -78,6 +78,8 @@ def undoable(text, merge=None):
 
 class SessionController(QtCore.QObject):
     editable = True   # a plane_source.ViewSource whose start points the views' gestures edit
+    holes = False     # where f is undefined the surface is a grey floor
+    axis_names = ("x", "y", "f")
     surfaceChanged = QtCore.Signal()            # grid, heights, axes (formula, params, domain, z scale)
     functionChanged = QtCore.Signal()           # formula accepted (parameters may have changed)
     functionError = QtCore.Signal(str, int)     # message, position (-1: none); empty message clears
@@ -88,6 +90,12 @@ class SessionController(QtCore.QObject):
     sessionReplaced = QtCore.Signal()           # undo/redo/open: every view re-reads the session
     status = QtCore.Signal(str)
     kernelStatus = QtCore.Signal(str)           # compile progress: its own place, never over a message
+
+    @property
+    def figure_title(self) -> str:
+        s = self.session
+        params = ", ".join(f"{k}={v:g}" for k, v in s.params.items())
+        return f"f(x, y) = {s.function_text}" + (f"   ({params})" if params else "")
 
     def __init__(self, session: Session | None = None, parent=None):
         super().__init__(parent)

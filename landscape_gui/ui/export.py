@@ -61,11 +61,7 @@ def has_opengl_display() -> bool:
 
 
 def _title_text(controller) -> str:
-    s = controller.session
-    if getattr(s, "title", None):  # a network's plane names itself
-        return s.title
-    params = ", ".join(f"{k}={v:g}" for k, v in s.params.items())
-    return f"f(x, y) = {s.function_text}" + (f"   ({params})" if params else "")
+    return controller.figure_title  # the formula, or what a plane calls itself
 
 
 def _paint_overlays(painter: QtGui.QPainter, controller, rect: QtCore.QRectF, opts: FigureOptions,
@@ -123,7 +119,7 @@ def _paint_colorbar(painter, controller, rect: QtCore.QRectF, scale: float) -> N
     for u, text in colorbar_ticks(controller.heights):
         y = bar.bottom() - u * bar.height()
         painter.drawText(QtCore.QPointF(bar.right() + 4 * scale, y + 4 * scale), text)
-    z_name = getattr(controller.session, "axis_names", ("x", "y", "f"))[2]  # a plane's "train loss"
+    z_name = controller.axis_names[2]  # "f", or a plane's "train loss"
     painter.drawText(QtCore.QPointF(bar.left() - 6 * scale, bar.top() - 8 * scale), z_name)
 
 

@@ -38,6 +38,9 @@ class ViewSource(Protocol):
     step: int
     hovered_start: object
     editable: bool         # False: no start-point gestures (add, drag, remove)
+    holes: bool            # NaN points drawn as holes (True) or as the formula mode's grey floor
+    axis_names: tuple      # ("x", "y", "f") or ("α", "β", "train loss")
+    figure_title: str      # an exported figure's title
 
     def known_minima(self) -> np.ndarray: ...
 
@@ -97,6 +100,14 @@ class LandscapeSource(QtCore.QObject):
 
     holes = True
     editable = False   # its path comes from training (or a file): the start-point gestures are off
+
+    @property
+    def axis_names(self) -> tuple:
+        return self.session.axis_names
+
+    @property
+    def figure_title(self) -> str:
+        return self.session.title
 
     surfaceChanged = QtCore.Signal()
     trajectoriesChanged = QtCore.Signal(object)

@@ -67,7 +67,7 @@ class StartPointMouse:
             hit = self.data_under(pos)
             if hit is not None:
                 f = self.controller.function.value(*hit)
-                x, y, z = getattr(self.controller.session, "axis_names", ("x", "y", "f"))
+                x, y, z = self.controller.axis_names
                 self.controller.status.emit(f"{x} = {hit[0]:.4g}, {y} = {hit[1]:.4g}, {z} = {f:.6g}")
         super().mouseMoveEvent(ev)
 

@@ -170,7 +170,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         undefined = ~np.isfinite(h)
         # a source with holes (points a loss-landscape run never computed): transparent there,
         # at the rim's height; a formula's undefined region stays a grey floor
-        holes = bool(getattr(c, "holes", False)) and bool(undefined.any())
+        holes = c.holes and bool(undefined.any())
         sx, sy, sz = self.to_scene(c.xs, c.ys, fill_holes(h) if holes else np.where(undefined, 0.0, h))
         if self._lut_name != c.session.colormap:
             lut = pg.colormap.get(c.session.colormap).getLookupTable(0.0, 1.0, 256, alpha=True)
@@ -234,7 +234,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self._tick((-H + (xv - x0) / (x1 - x0) * 2 * H, -H - 0.6, 0), tick_text(xv), font, col)
         for yv in nice_ticks(y0, y1):
             self._tick((H + 0.3, -H + (yv - y0) / (y1 - y0) * 2 * H, 0), tick_text(yv), font, col)
-        xname, yname, zname = getattr(s, "axis_names", ("x", "y", "f"))
+        xname, yname, zname = c.axis_names
         self._tick((0, -H - 1.4, 0), xname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
         self._tick((H + 1.3, 0, 0), yname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
         # the z axis is drawn at paint time on whichever vertical box edge is outermost on screen

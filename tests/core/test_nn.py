@@ -327,18 +327,10 @@ def test_roughness_of_known_surfaces():
 
 
 def _exact_hessian(m, data, theta):
-    """Exact to round-off: the complex-step derivative of the numpy backprop, column by column."""
     from landscape_gui.core.nn import reference
 
     yi, yf = data.kernel_targets()
-    idx = np.arange(len(data))
-    n, h = theta.size, 1e-30
-    H = np.empty((n, n))
-    for k in range(n):
-        t = theta.astype(complex)
-        t[k] += 1j * h
-        H[:, k] = reference.loss_and_grad(t, data.X, yi, yf, idx, *m.layout)[1].imag / h
-    return H
+    return reference.exact_hessian(theta, data.X, yi, yf, *m.layout)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

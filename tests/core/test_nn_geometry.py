@@ -13,14 +13,7 @@ from landscape_gui.core.nn.settings import edge_of_stability
 def exact_hessian(m, data, theta):
     """By complex-step differentiation of the numpy backprop (independent of the R-operator)."""
     yi, yf = data.kernel_targets()
-    idx = np.arange(len(data))
-    n, h = theta.size, 1e-30
-    H = np.empty((n, n))
-    for k in range(n):
-        t = theta.astype(complex)
-        t[k] += 1j * h
-        H[:, k] = reference.loss_and_grad(t, data.X, yi, yf, idx, *m.layout)[1].imag / h
-    return H
+    return reference.exact_hessian(theta, data.X, yi, yf, *m.layout)
 
 
 def small_net(dataset, activation, residual, seed=0, width=6):

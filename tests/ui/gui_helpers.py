@@ -42,3 +42,25 @@ def contour_pixel(plot, x, y):
     vb = plot.getPlotItem().getViewBox()
     p = plot.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
     return p.x(), p.y()
+
+
+def grab_rgb(widget):
+    """A widget as painted (``QWidget.grab``), as an (h, w, 3) int array."""
+    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
+
+
+def to_nn_mode(window, qtbot):
+    bar = window.modes.tabBar()
+    qtbot.mouseClick(bar, QtCore.Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    assert window.modes.currentIndex() == 1
+    return window.nn_panel
+
+
+def train_and_wait(panel, qtbot, timeout=120000):
+    before = panel.controller.result
+    qtbot.mouseClick(panel.train_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.controller.result is not before and not panel.controller.busy, timeout=timeout)
+    return panel.controller.result

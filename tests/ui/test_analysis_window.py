@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtWidgets
 from landscape_gui.core import analysis
 from landscape_gui.ui.analysis_panel import BASIN_COLORS, KIND_STYLE
 
-from gui_helpers import contour_pixel, framebuffer, mouse, pixel_of
+from gui_helpers import contour_pixel, framebuffer, grab_rgb, mouse, pixel_of
 
 Qt = QtCore.Qt
 
@@ -19,14 +19,6 @@ def load(window, qtbot, preset):
     window.controller.function.kernels(wait=True)
     qtbot.wait(20)
 
-
-def grab_rgb(widget):
-    from PySide6 import QtGui
-
-    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
 
 
 def near_colour(img, px, py, colour, radius=4, tol=40):

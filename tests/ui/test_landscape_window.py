@@ -14,7 +14,7 @@ from landscape_gui.core.scene.surface import fill_holes
 from landscape_gui.ui.nn_mode import TRAJECTORY_COLOR
 from landscape_gui.ui.surface_view import ZSPAN
 
-from gui_helpers import contour_pixel, framebuffer
+from gui_helpers import contour_pixel, framebuffer, grab_rgb
 
 h5py = pytest.importorskip("h5py")
 Qt = QtCore.Qt
@@ -44,11 +44,6 @@ def write_surface(path, nx=41, ny=31, holes=True, trajectory=True):
     return xs, ys, loss
 
 
-def grab_rgb(widget):
-    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
 
 
 def open_from_menu(window, qtbot, monkeypatch, path):

@@ -3,33 +3,15 @@ stability), the Hessian spectrum, a curve between two pinned solutions, a batch-
 each a background job with progress and cancel."""
 
 import numpy as np
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore
 
 from landscape_gui.core import nn
 
-from gui_helpers import contour_pixel
+from gui_helpers import contour_pixel, grab_rgb, to_nn_mode, train_and_wait
 
 Qt = QtCore.Qt
 
 
-def grab_rgb(widget):
-    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
-
-
-def nn_panel(window, qtbot):
-    window.modes.setCurrentIndex(1)
-    qtbot.wait(50)
-    return window.nn_panel
-
-
-def train(panel, qtbot, timeout=120000):
-    before = panel.controller.result
-    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.controller.result is not before and not panel.controller.busy, timeout=timeout)
-    return panel.controller.result
 
 
 def small_moons(panel, seed=0):
@@ -37,7 +19,7 @@ def small_moons(panel, seed=0):
 
 
 def test_sharpness_during_training_reaches_the_edge_of_stability(window, qtbot):
-    panel = nn_panel(window, qtbot)
+    panel = to_nn_mode(window, qtbot)
     view = panel.sharpness_view
     panel.tabs.setCurrentWidget(view)
     qtbot.mouseClick(view.preset_button, Qt.MouseButton.LeftButton)
@@ -45,7 +27,7 @@ def test_sharpness_during_training_reaches_the_edge_of_stability(window, qtbot):
     assert panel.track_spin.value() == 25 and panel.batch_spin.value() >= panel.n_spin.value()  # full batch
     panel.epochs_spin.setValue(600)
     panel.grid_spin.setValue(11)
-    r = train(panel, qtbot)
+    r = train_and_wait(panel, qtbot)
     s = r.run.sharpness
     assert s[:, 0].tolist() == list(range(0, 601, 25))
     x, y = view.lam_curve.getData()
@@ -60,9 +42,9 @@ def test_sharpness_during_training_reaches_the_edge_of_stability(window, qtbot):
 
 
 def test_the_spectrum_tab_computes_draws_and_cancels(window, qtbot):
-    panel = nn_panel(window, qtbot)
+    panel = to_nn_mode(window, qtbot)
     small_moons(panel)
-    r = train(panel, qtbot)
+    r = train_and_wait(panel, qtbot)
     view = panel.spectrum_view
     panel.tabs.setCurrentWidget(view)
     view.k_spin.setValue(3)
@@ -85,12 +67,12 @@ def test_the_spectrum_tab_computes_draws_and_cancels(window, qtbot):
 
 
 def test_connect_a_and_b_trains_a_curve_and_draws_both_paths(window, qtbot):
-    panel = nn_panel(window, qtbot)
+    panel = to_nn_mode(window, qtbot)
     small_moons(panel)
-    train(panel, qtbot)
+    train_and_wait(panel, qtbot)
     panel.controller.pin("A")
     panel.seed_spin.setValue(1)
-    train(panel, qtbot)
+    train_and_wait(panel, qtbot)
     panel.controller.pin("B")
     view = panel.connect_view
     panel.tabs.setCurrentWidget(view)
@@ -120,14 +102,14 @@ def test_connect_a_and_b_trains_a_curve_and_draws_both_paths(window, qtbot):
 
 
 def test_connect_needs_two_pinned_runs_of_one_network(window, qtbot):
-    panel = nn_panel(window, qtbot)
+    panel = to_nn_mode(window, qtbot)
     view = panel.connect_view
     qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
     assert "Pin two runs" in view.note.text() and not panel.controller.running("connect")
 
 
 def test_a_batch_size_sweep_and_a_click_on_one_of_its_runs(window, qtbot):
-    panel = nn_panel(window, qtbot)
+    panel = to_nn_mode(window, qtbot)
     small_moons(panel)
     view = panel.sweep_view
     panel.tabs.setCurrentWidget(view)
@@ -153,3 +135,12 @@ def test_a_batch_size_sweep_and_a_click_on_one_of_its_runs(window, qtbot):
         qtbot.mouseClick(view.sharp_plot.viewport(), Qt.MouseButton.LeftButton, pos=at)
     assert panel.tabs.currentIndex() == 0
     assert panel.controller.result.run is sw.runs[0] and panel.controller.result.run.batch_size == 16
+    # cancel a long sweep: the last one stays
+    view.sizes_edit.setText("1, 2, 4")
+    view.epochs_spin.setValue(500)
+    qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
+    assert view.bar.cancel_button.isEnabled()
+    qtbot.wait(100)
+    qtbot.mouseClick(view.bar.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.bar.start_button.isEnabled(), timeout=10000)
+    assert panel.controller.sweep is sw and "sweep cancelled" in panel.status.text()

@@ -9,30 +9,11 @@ from landscape_gui.ui.export import FigureOptions
 from landscape_gui.ui.nn_mode import TRAJECTORY_COLOR
 from landscape_gui.ui.surface_view import ZSPAN
 
-from gui_helpers import contour_pixel
+from gui_helpers import contour_pixel, grab_rgb, to_nn_mode, train_and_wait
 
 Qt = QtCore.Qt
 
 
-def to_nn_mode(window, qtbot):
-    bar = window.modes.tabBar()
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
-    assert window.modes.currentIndex() == 1
-    return window.nn_panel
-
-
-def train_and_wait(panel, qtbot, timeout=120000):
-    before = panel.controller.result
-    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.controller.result is not before and not panel.controller.busy, timeout=timeout)
-    return panel.controller.result
-
-
-def grab_rgb(widget):
-    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-    return arr[:, : 3 * w].reshape(h, w, 3).astype(int)
 
 
 def test_the_mode_trains_and_shows_the_landscape_with_the_projected_path(window, qtbot):

@@ -135,3 +135,16 @@ def hessian_vector_product(theta, v, X, yi, yf, dims, woff, boff, residual, act,
             dh, rdh = dh + dh_next, rdh + rdh_next
         dh_next, rdh_next = dh, rdh
     return float(losses.mean()), grad, hv
+
+
+def exact_hessian(theta, X, yi, yf, dims, woff, boff, residual, act, loss_kind) -> np.ndarray:
+    """The full-batch Hessian, exact to round-off and independent of the R-operator: the
+    complex-step derivative of ``loss_and_grad``, column by column (for tests, small nets)."""
+    idx = np.arange(len(X))
+    n, h = theta.size, 1e-30
+    H = np.empty((n, n))
+    for k in range(n):
+        t = theta.astype(complex)
+        t[k] += 1j * h
+        H[:, k] = loss_and_grad(t, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind)[1].imag / h
+    return H
