@@ -285,6 +285,7 @@ class SweepView(QtWidgets.QWidget):
         self.sam_line = self.sharp_plot.plot(pen=pg.mkPen("#ff9933", width=1.5))
         for p in (self.lam_points, self.sam_points):
             self.sharp_plot.addItem(p)   # named: the legend lists it
+        self.sharp_plot.getPlotItem().legend.setOffset((-10, -10))   # bottom right: sharpness tends to rise
         self.acc_points = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#66ff66"), pen=pg.mkPen("w"))
         self.acc_line = self.acc_plot.plot(pen=pg.mkPen("#66ff66", width=1.5))
         self.acc_plot.addItem(self.acc_points)
