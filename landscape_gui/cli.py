@@ -25,6 +25,8 @@ def window_parser() -> argparse.ArgumentParser:
     parser.add_argument("session", nargs="?", help="a session file to open (*.landscape.json), or a loss "
                                                    "landscape to look at (.h5 from loss-landscape, .npz)")
     parser.add_argument("--preset", help="start with a library function, e.g. rosenbrock")
+    parser.add_argument("--example", help="open an example of the tour, e.g. saddle (landscape-gui export "
+                                          "--example ID renders one)")
     return parser
 
 
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--function", help='formula, e.g. "(1-x)^2 + 100*(y-x^2)^2"')
     src.add_argument("--preset", dest="export_preset", metavar="NAME", help="a library function (formula and domain)")
     src.add_argument("--landscape", metavar="FILE", help="a loss-landscape surface (.h5, 2-D or 1-D) or a .npz plane")
+    src.add_argument("--example", dest="export_example", metavar="ID", help="an example of the tour (formula examples)")
     ex.add_argument("--surface", metavar="METRIC", help="with --landscape: train_loss (default), train_acc, "
                                                         "test_loss, …")
     ex.add_argument("--animate", choices=["descent", "orbit"],
@@ -99,9 +102,16 @@ def main(argv: list[str] | None = None) -> int:
                 get(args.preset)
             except UnknownPreset as exc:
                 window_parser().error(str(exc))
+        if args.example:
+            from . import examples
+
+            try:
+                examples.info(args.example)
+            except examples.UnknownExample as exc:
+                window_parser().error(str(exc))
         from .ui.app import run_app
 
-        return run_app(session=args.session, preset=args.preset)
+        return run_app(session=args.session, preset=args.preset, example=args.example)
     args = build_parser().parse_args(argv)
     if args.command == "bench" and args.fuzz is not None:
         from .bench_fuzz import print_report, run_fuzz
@@ -205,7 +215,18 @@ def build_session(args):
     from .core.formula import compile_expression
     from .core.session import PALETTE, OptimizerInstance, Session, SessionError
 
-    if args.session:
+    if getattr(args, "export_example", None):
+        from . import examples
+
+        try:
+            e = examples.info(args.export_example)
+        except examples.UnknownExample as exc:
+            raise ValueError(f"--example: {exc}") from None
+        if e.mode == "network":
+            raise ValueError(f"--example {e.id}: a network example trains networks; open it in the window "
+                             f"(landscape-gui --example {e.id})")
+        s = examples.load(e.id)
+    elif args.session:
         try:
             s = Session.load(args.session)
         except SessionError as exc:

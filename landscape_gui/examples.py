@@ -207,15 +207,18 @@ def _minima(session, batch):
     cps = critical_points(f, session.xrange, session.yrange, resolution=48)
     mins = [c for c in cps if c.kind == "minimum"]
     out = [f"{len(mins)} minima in this domain: " + "; ".join(
-        f"({c.x:.3g}, {c.y:.3g}) f = {_clean(c.value):.4g}, λmax = {max(c.eigenvalues):.3g}" for c in mins) + "."]
+        f"({_clean(c.x):.3g}, {_clean(c.y):.3g}) f = {_clean(c.value):.4g}, λmax = {max(c.eigenvalues):.3g}"
+        for c in mins) + "."]
     if batch is not None and mins:
         centres = np.array([[c.x, c.y] for c in mins])
         for ci, o in enumerate(session.enabled_optimizers()):
             ends = batch.points[ci, :, -1]
             which = [int(np.argmin(np.hypot(*(centres - e).T))) if np.isfinite(e).all() else -1 for e in ends]
             reached = sorted({w for w in which if w >= 0})
-            out.append(f"{o.label} ends in {len(reached)} different minim{'um' if len(reached) == 1 else 'a'} "
-                       f"from {len(ends)} start{'s' if len(ends) != 1 else ''}.")
+            where = ", ".join(f"({_clean(mins[w].x):.3g}, {_clean(mins[w].y):.3g}) with λmax "
+                              f"{max(mins[w].eigenvalues):.3g}" for w in reached)
+            count = "one minimum" if len(reached) == 1 else f"{len(reached)} different minima"
+            out.append(f"{o.label} ends in {count} from {len(ends)} start{'s' if len(ends) != 1 else ''}: {where}.")
     return out
 
 

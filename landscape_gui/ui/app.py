@@ -21,7 +21,7 @@ def configure_qt() -> None:
     pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")  # per item where it pays
 
 
-def run_app(session: str | None = None, preset: str | None = None, after_show=None) -> int:
+def run_app(session: str | None = None, preset: str | None = None, after_show=None, example: str | None = None) -> int:
     """Open the window (and, after a crash, offer the autosaved session back).
 
     ``after_show(window)`` runs once the window is up (scripts and the crash test)."""
@@ -42,8 +42,13 @@ def run_app(session: str | None = None, preset: str | None = None, after_show=No
         window._update_title()
         window.status_label.setText("restored the session from before the last crash")
     window.show()
+    from .examples_ui import show_at_start
     from .landscape_file import is_landscape_file
 
+    if example:
+        window.open_example(example)
+    elif not session and not preset and recovered is None and show_at_start():
+        window.show_examples(start_page=True)   # the start page (its checkbox turns it off)
     if session and is_landscape_file(session):  # landscape-gui surface.h5
         if not window.open_landscape(session):
             print(f"landscape-gui: could not open {session}", file=sys.stderr)

@@ -303,6 +303,12 @@ class MainWindow(QtWidgets.QMainWindow):
         delete.setShortcut(QtGui.QKeySequence.StandardKey.Delete)
         delete.triggered.connect(self.remove_start_point)
         self.addAction(delete)
+        help_menu = self.menuBar().addMenu("&Help")
+        act = help_menu.addAction("&Examples…")
+        act.setObjectName("examplesAction")
+        act.setShortcut(QtGui.QKeySequence("F1"))
+        act.triggered.connect(lambda: self.show_examples())
+
 
     @property
     def nn_panel(self):
@@ -318,6 +324,39 @@ class MainWindow(QtWidgets.QMainWindow):
             self._nn_page.setWidget(self._nn_panel)
         return self._nn_panel
 
+    # -- examples ---------------------------------------------------------------------------------
+    @property
+    def example_opener(self):
+        if getattr(self, "_example_opener", None) is None:
+            from .examples_ui import ExampleOpener
+
+            self._example_opener = ExampleOpener(self)
+        return self._example_opener
+
+    def show_examples(self, start_page: bool = False):
+        """Help → Examples (non-modal: the window stays usable); returns the dialog."""
+        from .examples_ui import ExamplesDialog
+
+        dlg = ExamplesDialog(self, start_page=start_page)
+        dlg.chosen.connect(self.open_example)
+        dlg.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self._examples_dialog = dlg
+        return dlg
+
+    def open_example(self, example_id: str) -> bool:
+        from .. import examples
+
+        try:
+            examples.info(example_id)
+        except examples.UnknownExample as exc:
+            self.status_label.setText(str(exc))
+            return False
+        if not self._may_discard():
+            return False
+        self.example_opener.open(example_id)
+        return True
+
     @property
     def landscape_panel(self):
         """The landscape-file mode's panel (created on first use, then kept)."""
@@ -331,7 +370,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _mode_changed(self, index: int) -> None:
         """The formula docks belong to the formula mode: hidden in the other modes, then restored."""
-        docks = [d for d in self.findChildren(QtWidgets.QDockWidget)]
+        docks = [d for d in self.findChildren(QtWidgets.QDockWidget) if d.objectName() != "Explain_dock"]
         if index in (1, 2):
             if not hasattr(self, "_dock_visibility") or self._last_mode == 0:
                 self._dock_visibility = {d: d.isVisible() for d in docks}

@@ -25,6 +25,8 @@ def _plot(name: str, bottom: str, left: str) -> pg.PlotWidget:
     item.setLabel("bottom", bottom)
     item.setLabel("left", left)
     item.addLegend(offset=(-10, 8), labelTextColor=(230, 230, 230))
+    for side in ("left", "bottom"):
+        item.getAxis(side).enableAutoSIPrefix(False)   # the values as they are, not "(x0.001)"
     return w
 
 

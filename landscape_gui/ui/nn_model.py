@@ -75,6 +75,9 @@ def compare(a: RunResult | None, b: RunResult | None) -> Comparison:
     if a is None or b is None:
         return Comparison(levels, None, None, "Pin two runs (e.g. two seeds, or depth 8 with and without skip "
                                               "connections) to compare them on one colour scale.")
+    if a.run is b.run:
+        return Comparison(levels, None, None, "A and B are the same solution: its landscape on the training data "
+                                              "and on the test data, on one colour scale.")
     if a.run.model != b.run.model or a.run.train_data.n_features != b.run.train_data.n_features:
         return Comparison(levels, None, None, "A and B have different architectures: no straight path between them.")
     path = nn.interpolate(a.run.model, a.run.train_data, a.run.params, b.run.params, n=61,
@@ -91,6 +94,7 @@ class NetworkModel(QtCore.QObject):
     landscapeProgress = QtCore.Signal(int, int)
     sharpnessMeasured = QtCore.Signal(object)            # (steps, λmax) so far, while training
     resultChanged = QtCore.Signal()
+    trained = QtCore.Signal()                             # a training run finished (not a pin)
     compareChanged = QtCore.Signal()
     spectrumChanged = QtCore.Signal()
     curveChanged = QtCore.Signal()
@@ -293,6 +297,8 @@ class NetworkModel(QtCore.QObject):
             self.message.emit(f"trained{note}: {result.summary()}")
             if job == "sweep-plane":
                 self.sweepPlane.emit(result)
+            else:
+                self.trained.emit()
         elif job == "compare":
             self.comparison = result
             self.compareChanged.emit()

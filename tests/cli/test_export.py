@@ -179,3 +179,17 @@ def test_3d_without_any_display_says_so_and_2d_still_works(tmp_path):
     r = subprocess.run(cmd + ["--view", "2d", "-o", str(tmp_path / "b.png")], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and (tmp_path / "b.png").exists(), r.stderr
+
+
+def test_export_an_example(tmp_path, capsys):
+    out = tmp_path / "saddle.png"
+    assert main(["export", "--example", "saddle", "--size", "800x600", "-o", str(out)]) == 0
+    img = np.asarray(Image.open(out).convert("RGB"), dtype=int)
+    assert img.shape == (600, 800, 3)
+    assert (np.abs(img - [0xFF, 0x4D, 0x4D]).max(axis=-1) < 60).sum() > 50     # gradient descent's path
+    assert (np.abs(img - [0xFF, 0xD1, 0x1A]).max(axis=-1) < 60).sum() > 50     # momentum's
+    capsys.readouterr()
+    assert main(["export", "--example", "overfitting", "-o", str(tmp_path / "n.png")]) == 2
+    assert "open it in the window (landscape-gui --example overfitting)" in capsys.readouterr().err
+    assert main(["export", "--example", "nosuch", "-o", str(tmp_path / "n.png")]) == 2
+    assert "no example 'nosuch'" in capsys.readouterr().err

@@ -105,8 +105,10 @@ def test_a_session_file_argument_opens_the_window(monkeypatch, tmp_path):
     """`landscape-gui FILE` is documented; argparse used to take FILE for a subcommand name."""
     seen = {}
 
-    def fake_run_app(session=None, preset=None, after_show=None):
+    def fake_run_app(session=None, preset=None, after_show=None, example=None):
         seen.update(session=session, preset=preset)
+        if example:
+            seen["example"] = example
         return 0
 
     monkeypatch.setattr("landscape_gui.ui.app.run_app", fake_run_app)
@@ -115,6 +117,9 @@ def test_a_session_file_argument_opens_the_window(monkeypatch, tmp_path):
     assert seen == {"session": str(path), "preset": None}
     assert main(["--preset", "himmelblau"]) == 0 and seen["preset"] == "himmelblau"
     assert main([]) == 0 and seen == {"session": None, "preset": None}
+    assert main(["--example", "saddle"]) == 0 and seen["example"] == "saddle"
+    with pytest.raises(SystemExit):
+        main(["--example", "nosuch"])   # refused with the list, before any window opens
 
 
 def test_an_unknown_preset_lists_the_valid_names(capsys):
