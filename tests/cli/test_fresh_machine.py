@@ -140,3 +140,22 @@ def test_readme_commands_make_a_fresh_venv_and_ci_runs_the_test_command_verbatim
     assert install.startswith("python3 -m venv .venv && . .venv/bin/activate") and "landscape-gui" in install
     assert test.startswith("python3 -m venv .venv && . .venv/bin/activate") and "pytest" in test
     assert test in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_package_and_the_resources_are_installed(tmp_path):
+    """pyproject lists the packages by hand (resources/ is mapped to landscape_gui.resources): a new
+    sub-package missing from the list, or examples missing from the package data, would be absent
+    from a user's wheel while an editable install still finds them."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "landscape_gui").rglob("__init__.py")}
+    assert found | {"landscape_gui.resources"} == listed, found ^ listed
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet",
+                          "--target", str(tmp_path / "site"), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = tmp_path / "site" / "landscape_gui" / "resources"
+    from landscape_gui import examples
+
+    for eid in examples.ids():
+        for name in ("session.landscape.json", "explain.md", "thumb.png"):
+            assert (res / "examples" / eid / name).is_file(), (eid, name)
+    assert (res / "examples" / "index.json").is_file()
