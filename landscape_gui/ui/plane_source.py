@@ -118,7 +118,7 @@ class LandscapeSource(QtCore.QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.session = PlaneSession()
-        self.land: nn.Landscape | None = None
+        self.land = None   # an nn.Landscape or a file's LandscapePlane
         self.grid = np.ones((2, 2))
         self.xs = self.ys = np.array([-1.0, 1.0])
         self.heights = height_map(self.grid)
