@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pyqtgraph as pg
@@ -10,7 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core import functions, optimizers
 from ..core.formula import ExpressionError, compile_expression
-from ..core.formula.budget import SYMBOLIC_SECONDS, budget
+from ..core.formula.budget import SYMBOLIC_SECONDS, budget, start_deep_thread
 from ..core.formula.expression import ALIASES, CONSTANTS, FUNCTIONS
 from .signals import signals_blocked
 
@@ -162,8 +161,7 @@ class FunctionEditor(QtWidgets.QWidget):
             self.show_error("", -1)
             return
         generation = self._typed_generation
-        threading.Thread(target=self._compile_in_worker, args=(generation, text),
-                         name="formula-symbolic", daemon=True).start()
+        start_deep_thread(self._compile_in_worker, (generation, text), "formula-symbolic")
 
     def _compile_in_worker(self, generation: int, text: str) -> None:
         error = None

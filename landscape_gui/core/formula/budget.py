@@ -89,6 +89,23 @@ def _watch() -> None:
         _wake.wait(timeout=None if wait is None else max(wait, 0.001))
 
 
+#: C stack of the threads that do symbolic work. sympy recurses through a formula's tree and the
+#: garbage collector then walks the same depth; a 56-level tower crashed a worker thread with
+#: Linux's default 8 MB (a segfault in CI, not an exception). Virtual: reserved, not used.
+DEEP_STACK_BYTES = 512 * 2 ** 20
+
+
+def start_deep_thread(target, args=(), name: str = "formula-work") -> threading.Thread:
+    """A daemon thread with a stack deep enough for symbolic work on hostile formulas."""
+    old = threading.stack_size(DEEP_STACK_BYTES)
+    try:
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+    finally:
+        threading.stack_size(old)
+    return t
+
+
 def _start_watchdog() -> None:
     global _watchdog
     if _watchdog is None or not _watchdog.is_alive():

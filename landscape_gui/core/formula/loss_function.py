@@ -22,7 +22,7 @@ import numba as _numba  # noqa: F401  (imported in the caller's thread, never fi
 import numpy as np
 
 from . import codegen
-from .budget import SYMBOLIC_SECONDS, OverBudget, budget, stage
+from .budget import SYMBOLIC_SECONDS, OverBudget, budget, stage, start_deep_thread
 from .expression import ExpressionError, ParsedExpression, is_parameter_name, parse_expression
 
 #: Numba's workqueue threading layer must not run two parallel kernels at once.
@@ -75,7 +75,7 @@ class CompiledExpression:
                 return
             self._numba_started = True
         if background:
-            threading.Thread(target=self._build_numba, name="numba-compile", daemon=True).start()
+            start_deep_thread(self._build_numba, (), "numba-compile")
         else:
             self._build_numba()
 
