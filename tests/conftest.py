@@ -1,6 +1,8 @@
 """Shared test settings. With CI=true a skipped test counts as a failure: the GUI and
 OpenGL tests must really run there (under xvfb-run)."""
 
+import gc
+import itertools
 import os
 
 import pytest
@@ -31,3 +33,15 @@ def _forget_typed_rules():
             optimizers.remove(name)
         elif text != before[name]:
             optimizers.define(name, before[name])
+
+
+_tests_run = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_in_the_test_thread():
+    """The window turns automatic garbage collection off (it collects on a GUI-thread timer, so a
+    worker thread never deletes Qt objects); core tests run no event loop, so collect here."""
+    yield
+    if not gc.isenabled():
+        gc.collect(2 if next(_tests_run) % 25 == 0 else 1)

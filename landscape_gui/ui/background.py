@@ -17,6 +17,24 @@ from PySide6 import QtCore
 from ..core.cancel import Cancelled
 
 
+_collector = None
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Cyclic garbage collection only in the GUI thread, on a timer (pyqtgraph's GarbageCollector).
+
+    Python's collector runs in whichever thread happens to allocate when a threshold is passed.
+    When that was a worker thread (the formula's symbolic work allocates a great deal) and the
+    garbage held a Qt object (a closed dialog, a removed card), PySide deleted it from that
+    thread: the window deadlocked on a Qt mutex (seen as a hang), or crashed in the collector.
+    Called once; later calls do nothing."""
+    global _collector
+    if _collector is None and QtCore.QCoreApplication.instance() is not None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=0.5)
+
+
 class BackgroundJobs(QtCore.QObject):
     finished = QtCore.Signal(str, object, float)   # job, result (or the exception), milliseconds
     busyChanged = QtCore.Signal(str, bool)         # job, running
@@ -24,6 +42,7 @@ class BackgroundJobs(QtCore.QObject):
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
+        collect_garbage_in_gui_thread()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._generation: dict[str, int] = {}
         self._cancel: dict[str, threading.Event] = {}

@@ -23,6 +23,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """``autosave=False`` for windows that are not the user's (benchmarks): they
         neither write nor delete the recovery file."""
         super().__init__()
+        from .background import collect_garbage_in_gui_thread
+
+        collect_garbage_in_gui_thread()   # before any worker thread can run the collector
         self.autosave_enabled = autosave
         self.path: Path | None = Path(path) if path else None
         self.controller = SessionController(session, self)
