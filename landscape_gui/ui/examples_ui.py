@@ -199,8 +199,8 @@ class ExampleOpener(QtCore.QObject):
     def _next_run(self) -> None:
         nnp = self._nn
         c = nnp.controller
-        if self._then is None and not self._queue:
-            return   # not an example's run
+        if self._then is None:
+            return   # not an example's run (the last one cleared _then)
         if self._then in ("compare", "connect") and self._pinned < 2:
             c.pin("AB"[self._pinned])
             self._pinned += 1

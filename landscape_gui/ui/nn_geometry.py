@@ -60,8 +60,6 @@ class JobBar(QtWidgets.QWidget):
             self.cancel_button.setEnabled(running)
             if running:
                 self.progress.setValue(0)
-            elif self.progress.value() < 100 and not running:
-                self.progress.setValue(self.progress.value())
 
     def _progress(self, job: str, done: int, total: int) -> None:
         if job == self.job:
