@@ -109,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
                 examples.info(args.example)
             except examples.UnknownExample as exc:
                 window_parser().error(str(exc))
-        from .ui.app import run_app
+        from .ui.window.app import run_app
 
         return run_app(session=args.session, preset=args.preset, example=args.example)
     args = build_parser().parse_args(argv)
     if args.command == "bench" and args.fuzz is not None:
-        from .bench_fuzz import print_report, run_fuzz
+        from .devtools.bench_fuzz import print_report, run_fuzz
 
         t0 = time.perf_counter()
         report = run_fuzz(args.fuzz, seed=args.seed,
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             print_report(report, time.perf_counter() - t0)
         return 1 if any(report["counts"][k] for k in ("crashed", "over", "hung")) else 0
     if args.command == "bench":
-        from .bench import run_bench
+        from .devtools.bench import run_bench
 
         run_bench(quick=args.quick, as_json=args.json, gui=args.gui, cold=args.cold)
         return 0
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             print("landscape-gui gallery: needs an OpenGL display: run under xvfb-run -a -s "
                   "'-screen 0 1920x1080x24'", file=sys.stderr)
             return 2
-        from .ui.gallery import build_gallery
+        from .devtools.gallery import build_gallery
 
         try:
             sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
@@ -315,15 +315,15 @@ def _export(args) -> int:
                      "(xvfb-run -a landscape-gui export ...), or export --view 2d")
     if not needs_gl and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # 2-D figures need no screen
-    from .ui.app import configure_qt
+    from .ui.window.app import configure_qt
 
     configure_qt()
     from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])  # noqa: F841
     from .core import optimizers
-    from .ui.controller import SessionController
-    from .ui.export import FigureOptions, export
+    from .ui.state.session_controller import SessionController
+    from .ui.export.figures import FigureOptions, export
 
     optimizers.prepare([o.name for o in session.enabled_optimizers()], background=False)
     controller = SessionController(session)
@@ -338,7 +338,7 @@ def _export(args) -> int:
 
 def _write(args, make) -> int:
     """Run an export; its errors become the command's message and exit status 2."""
-    from .ui.export import ExportError
+    from .ui.export.figures import ExportError
 
     try:
         path = make()
@@ -408,15 +408,15 @@ def _export_landscape(args) -> int:
                      "(xvfb-run -a landscape-gui export ...), or export --view 2d")
     if not needs_gl and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from .ui.app import configure_qt
+    from .ui.window.app import configure_qt
 
     configure_qt()
     from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])
-    from .ui.export import FigureOptions, export, export_line
-    from .ui.landscape_file import default_zscale, metric_label, path_label
-    from .ui.plane_source import LandscapeSource
+    from .ui.export.figures import FigureOptions, export, export_line
+    from .ui.modes.landscape_file import default_zscale, metric_label, path_label
+    from .ui.state.plane_source import LandscapeSource
 
     zscale = args.zscale or default_zscale(metric)
     opts = FigureOptions(view="2d" if plane.is_line else args.view, width=width, height=height,

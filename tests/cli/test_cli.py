@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from landscape_gui.bench import run_bench
+from landscape_gui.devtools.bench import run_bench
 from landscape_gui.cli import main
 
 

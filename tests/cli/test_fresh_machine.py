@@ -111,7 +111,7 @@ def test_a_session_file_argument_opens_the_window(monkeypatch, tmp_path):
             seen["example"] = example
         return 0
 
-    monkeypatch.setattr("landscape_gui.ui.app.run_app", fake_run_app)
+    monkeypatch.setattr("landscape_gui.ui.window.app.run_app", fake_run_app)
     path = tmp_path / "mine.landscape.json"
     assert main([str(path)]) == 0
     assert seen == {"session": str(path), "preset": None}

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from landscape_gui.bench_fuzz import generate, run_case
+from landscape_gui.devtools.bench_fuzz import generate, run_case
 from landscape_gui.core import ExpressionError, compile_function, functions, optimizers
 from landscape_gui.core.formula import codegen
 from landscape_gui.core.formula.budget import SYMBOLIC_SECONDS, budget, current_guard

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from landscape_gui.ui.app import configure_qt
+from landscape_gui.ui.window.app import configure_qt
 
 
 def pytest_configure(config):

@@ -7,7 +7,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from landscape_gui.core import analysis
-from landscape_gui.ui.analysis_panel import BASIN_COLORS, KIND_STYLE
+from landscape_gui.ui.state.analysis_model import BASIN_COLORS, KIND_STYLE
 
 from gui_helpers import contour_pixel, framebuffer, grab_rgb, mouse, pixel_of
 

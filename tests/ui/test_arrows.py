@@ -3,7 +3,7 @@
 import numpy as np
 
 from landscape_gui.core import compile_function, optimizers
-from landscape_gui.ui.arrows import head_steps
+from landscape_gui.ui.views.arrows import head_steps
 
 
 def test_heads_stop_at_the_last_finite_point_of_a_diverged_path():

@@ -84,7 +84,7 @@ def test_a_network_example_trains_its_runs_and_compares_them(window, qtbot):
 
 
 def test_the_start_page_setting(window, qtbot):
-    from landscape_gui.ui.examples_ui import SETTINGS_KEY, show_at_start
+    from landscape_gui.ui.window.examples import SETTINGS_KEY, show_at_start
 
     dlg = window.show_examples(start_page=True)
     assert "Welcome" in dlg.windowTitle() and dlg.show_check.isChecked() == show_at_start()
@@ -100,7 +100,7 @@ CHILD = textwrap.dedent("""
     import sys
     from PySide6 import QtCore, QtWidgets
     from landscape_gui.cli import main
-    import landscape_gui.ui.app as app
+    import landscape_gui.ui.window.app as app
 
     def after(window):
         dlg = window.findChild(QtWidgets.QDialog, "examplesDialog")

@@ -4,9 +4,9 @@ import numpy as np
 from PIL import Image
 
 from landscape_gui.core.scene.picking import project
-from landscape_gui.ui.export import FigureOptions, FigureRenderer, _qimage_to_rgb
-from landscape_gui.ui.export_dialog import run_export
-from landscape_gui.ui.surface_view import LIFT, qmatrix_to_numpy
+from landscape_gui.ui.export.figures import FigureOptions, FigureRenderer, _qimage_to_rgb
+from landscape_gui.ui.export.dialog import run_export
+from landscape_gui.ui.views.surface_view import LIFT, qmatrix_to_numpy
 
 
 def near(img, pts, rgb, tol=70):

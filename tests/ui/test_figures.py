@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from landscape_gui.ui.export import FigureOptions, FigureRenderer, export
-from landscape_gui.ui.export_dialog import run_export
+from landscape_gui.ui.export.figures import FigureOptions, FigureRenderer, export
+from landscape_gui.ui.export.dialog import run_export
 
 BG = np.array([21, 23, 28])
 
@@ -93,7 +93,7 @@ def test_3d_axis_labels_are_round_apart_and_off_the_surface(window, qtbot):
     v.reset_camera()
     qtbot.wait(100)
     v.repaint()
-    from landscape_gui.ui.surface_view import HALF
+    from landscape_gui.ui.views.surface_view import HALF
 
     xs = [float(t) for p, t, _ in v.labels if abs(p[1] - (-HALF - 0.6)) < 1e-9]
     ys = [float(t) for p, t, _ in v.labels if abs(p[0] - (HALF + 0.3)) < 1e-9]
@@ -135,14 +135,14 @@ def test_a_run_that_leaves_the_domain_is_drawn_to_the_edge_and_marked(window, qt
     assert len(ex) >= 1 and np.all(np.isclose(ex, x0) | np.isclose(ex, x1) | np.isclose(ey, y0) | np.isclose(ey, y1))
     v = window.surface_view
     assert len(v.exits.pos) >= 1
-    from landscape_gui.ui.surface_view import HALF
+    from landscape_gui.ui.views.surface_view import HALF
 
     for item in v.lines[:n_st]:
         assert np.all(np.abs(item.pos[:, :2]) <= HALF + 1e-9)  # inside the box
 
 
 def test_big_figures_get_big_text_and_the_colour_bar_names_its_ends(window, qtbot):
-    from landscape_gui.ui.export import colorbar_ticks
+    from landscape_gui.ui.export.figures import colorbar_ticks
 
     r = FigureRenderer(window.controller)
     r.image(FigureOptions("2d", 1600, 1200))
@@ -165,7 +165,7 @@ def test_play_button_keeps_its_width(window, qtbot):
 
 def test_both_export_has_one_title_across_the_figure(window, qtbot):
     img = FigureRenderer(window.controller).image(FigureOptions("both", 1600, 700))
-    from landscape_gui.ui.export import _qimage_to_rgb
+    from landscape_gui.ui.export.figures import _qimage_to_rgb
 
     rgb = _qimage_to_rgb(img)[:, :, :3].astype(int)
     band = rgb[:30]                                # the title row

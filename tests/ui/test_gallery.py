@@ -10,7 +10,7 @@ from PIL import Image
 def test_gallery_writes_windows_exports_and_an_index(tmp_path, qapp):
     if not os.environ.get("DISPLAY"):
         pytest.skip("needs an X display")
-    from landscape_gui.ui.gallery import build_gallery
+    from landscape_gui.devtools.gallery import build_gallery
 
     index = build_gallery(tmp_path, ["himmelblau"], sizes=[(1024, 700)], network=False, progress=lambda m: None)
     names = {p.name for p in tmp_path.iterdir()}

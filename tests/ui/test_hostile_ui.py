@@ -90,7 +90,7 @@ class _NoOp(__import__("PySide6.QtGui", fromlist=["QUndoCommand"]).QUndoCommand)
 CHILD = textwrap.dedent("""
     import sys
     from PySide6 import QtGui
-    from landscape_gui.ui.app import run_app
+    from landscape_gui.ui.window.app import run_app
 
     def first(window):
         stack = window.controller.undo_stack

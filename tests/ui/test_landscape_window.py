@@ -11,8 +11,8 @@ import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from landscape_gui.core.scene.surface import fill_holes
-from landscape_gui.ui.nn_mode import TRAJECTORY_COLOR
-from landscape_gui.ui.surface_view import ZSPAN
+from landscape_gui.ui.modes.network.panel import TRAJECTORY_COLOR
+from landscape_gui.ui.views.surface_view import ZSPAN
 
 from gui_helpers import contour_pixel, framebuffer, grab_rgb
 
@@ -172,7 +172,7 @@ def test_a_one_dimensional_file_is_a_line_plot(window, qtbot, tmp_path):
 
 
 def test_export_from_the_panel(window, qtbot, tmp_path):
-    from landscape_gui.ui.export import FigureOptions
+    from landscape_gui.ui.export.figures import FigureOptions
 
     write_surface(tmp_path / "surf.h5")
     assert window.open_landscape(tmp_path / "surf.h5")
@@ -203,7 +203,7 @@ CHILD = textwrap.dedent("""
         window.ask_save_changes = lambda: "discard"
         QtCore.QTimer.singleShot(100, window.quit)
 
-    import landscape_gui.ui.app as app
+    import landscape_gui.ui.window.app as app
     real = app.run_app
     app.run_app = lambda **kw: real(after_show=after, **kw)
     sys.exit(main([sys.argv[1]]))

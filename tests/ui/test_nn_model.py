@@ -6,9 +6,9 @@ import pytest
 from PySide6 import QtWidgets
 
 from landscape_gui.core import nn
-from landscape_gui.ui.nn_model import NetworkModel, compare
-from landscape_gui.ui.plane_source import LandscapeSource, ViewSource
-from landscape_gui.ui.signals import signals_blocked
+from landscape_gui.ui.state.network_model import NetworkModel, compare
+from landscape_gui.ui.state.plane_source import LandscapeSource, ViewSource
+from landscape_gui.ui.state.signals import signals_blocked
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_the_comparison_of_two_runs(qtbot, model):
 
 def test_both_sources_keep_the_view_contract(qtbot):
     from landscape_gui.core.session import Session
-    from landscape_gui.ui.controller import SessionController
+    from landscape_gui.ui.state.session_controller import SessionController
 
     formula = SessionController(Session.default())
     plane = LandscapeSource()

@@ -5,9 +5,9 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from landscape_gui.core import nn
-from landscape_gui.ui.export import FigureOptions
-from landscape_gui.ui.nn_mode import TRAJECTORY_COLOR
-from landscape_gui.ui.surface_view import ZSPAN
+from landscape_gui.ui.export.figures import FigureOptions
+from landscape_gui.ui.modes.network.panel import TRAJECTORY_COLOR
+from landscape_gui.ui.views.surface_view import ZSPAN
 
 from gui_helpers import contour_pixel, grab_rgb, to_nn_mode, train_and_wait
 

@@ -105,7 +105,7 @@ def test_editing_a_rule_keeps_values_it_still_has_and_undo_restores_the_text(win
 def test_rules_survive_save_and_open_and_the_library_offers_them_everywhere(window, qtbot, tmp_path):
     c = window.controller
     c.add_rule_optimizer("LibRule", TEMPLATES["Normalized GD"])
-    from landscape_gui.ui.rule_editor import library, save_to_library
+    from landscape_gui.ui.panels.rule_editor import library, save_to_library
 
     save_to_library("LibRule", TEMPLATES["Normalized GD"])
     path = tmp_path / "with_rule.landscape.json"

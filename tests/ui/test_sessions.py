@@ -122,7 +122,7 @@ def test_autosave_within_five_seconds(window, qtbot):
 
 CHILD = textwrap.dedent("""
     import json, os, sys
-    from landscape_gui.ui.app import run_app
+    from landscape_gui.ui.window.app import run_app
 
     def first(window):
         window.function_editor.set_formula("x^2 + 3*y^2 + q")

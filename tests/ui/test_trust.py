@@ -43,7 +43,7 @@ def test_redo_has_one_unambiguous_shortcut_that_works(window, qtbot):
 CHILD = textwrap.dedent("""
     import sys
     from PySide6 import QtCore, QtWidgets
-    from landscape_gui.ui.app import run_app
+    from landscape_gui.ui.window.app import run_app
     from landscape_gui.ui import export, export_dialog
 
     def broken_gif(*args, **kwargs):

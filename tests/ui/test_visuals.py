@@ -175,7 +175,7 @@ def test_network_mode_message_stays_in_the_network_mode(window, qtbot):
 def test_basin_colours_on_screen_are_their_legend_colours(window, qtbot):
     from PySide6 import QtGui as G
 
-    from landscape_gui.ui.analysis_panel import BASIN_COLORS
+    from landscape_gui.ui.state.analysis_model import BASIN_COLORS
     from gui_helpers import contour_pixel
 
     window.controller.load_preset("himmelblau")

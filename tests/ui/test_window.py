@@ -5,7 +5,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from landscape_gui.core import compile_function, grid_axes
-from landscape_gui.ui.surface_view import LIFT, ZSPAN
+from landscape_gui.ui.views.surface_view import LIFT, ZSPAN
 
 from gui_helpers import contour_pixel, framebuffer, mouse, pixel_of
 
@@ -243,7 +243,7 @@ def test_numerical_extremes_render_and_are_reported(window, qtbot):
 
 
 def test_gui_benchmark_runs(qtbot):
-    from landscape_gui.ui.bench_gui import bench_gui
+    from landscape_gui.devtools.bench_gui import bench_gui
 
     rows = bench_gui(quick=True)
     names = " ".join(r["figure"] for r in rows)

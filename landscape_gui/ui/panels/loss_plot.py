@@ -1,0 +1,185 @@
+"""LossPlot: split from ui.panels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+THROTTLE_S = 0.25  # the loss plot redraws at most this often while things move
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss vs step for every trajectory, colours matching; log y optional.
+
+    The legend sits in its own column right of the axes, so it never covers a curve,
+    and has one entry per enabled optimizer drawn from the optimizer's own colour (not
+    tied to a curve, whose index shifts when start points come and go). The y range
+    comes from the runs that stay finite; a run that blows up is drawn until it leaves
+    that range and marked there with a red cross, instead of rescaling the plot to 1e21.
+    """
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent, background="#15171c")
+        self.setObjectName("lossPlot")
+        self.controller = controller
+        self.log_y = True
+        item = self.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "f")
+        item.showGrid(x=True, y=True, alpha=0.2)
+        for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
+            item.getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # SI prefixes on a log axis turned 1e21 into "(x1e+21)" and ticks of 1e-41
+        item.getAxis("left").enableAutoSIPrefix(False)
+        self.curves: list[pg.PlotDataItem] = []
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
+        self.addItem(self.cursor)
+        self.left_marks = pg.ScatterPlotItem(symbol="x", size=11, pen=pg.mkPen("#ff5555", width=2),
+                                             brush=None)
+        self.left_marks.setZValue(10)
+        self.addItem(self.left_marks)
+        self._refit = QtCore.QTimer(self, singleShot=True, interval=250)
+        self._refit.timeout.connect(self._fit_y)
+        self.legend = pg.LegendItem(labelTextColor=(230, 230, 230), brush=pg.mkBrush(21, 23, 28, 230),
+                                    verSpacing=-4)
+        item.layout.addItem(self.legend, 2, 3)  # a column of its own, right of the plot
+        item.layout.setColumnStretchFactor(3, 0)
+        self._legend_entries: list[tuple[str, str]] | None = None
+        self._proxies: list[pg.PlotDataItem] = []
+        self._y_range: tuple[float, float] | None = None
+        controller.trajectoriesChanged.connect(self._trajectories_changed)
+        self._last_full = -1.0
+        self._pending = False  # False: nothing scheduled; None: everything; a set: those starts
+        self._deferred = QtCore.QTimer(self, singleShot=True)
+        self._deferred.timeout.connect(self._flush)
+        controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
+        controller.optimizersChanged.connect(self._update_legend)
+        controller.sessionReplaced.connect(self._update_legend)
+        self.refresh()
+
+    def set_log(self, on: bool) -> None:
+        self.log_y = on
+        self.refresh(None)
+
+    def _trajectories_changed(self, starts) -> None:
+        """Redraw at most every 0.25 s: during a drag or a slider move the surface views keep up
+        frame by frame, and this plot follows at 4 Hz (and exactly once the motion stops)."""
+        import time
+
+        now = time.perf_counter()
+        if self._pending is not False:  # a redraw is scheduled: merge what it must cover
+            self._pending = None if (starts is None or self._pending is None) else self._pending | set(starts)
+            return
+        if now - self._last_full < THROTTLE_S:
+            self._pending = None if starts is None else set(starts)
+            self._deferred.start(int((THROTTLE_S - (now - self._last_full)) * 1000) + 1)
+            return
+        self._last_full = now
+        self.refresh(starts)
+
+    def _flush(self) -> None:
+        import time
+
+        pending, self._pending = self._pending, False
+        self._last_full = time.perf_counter()
+        self.refresh(None if pending is None else sorted(pending))
+
+    def _update_legend(self) -> None:
+        entries = [(o.label, o.color) for o in self.controller.session.enabled_optimizers()]
+        if entries == self._legend_entries:
+            return
+        self._legend_entries = entries
+        self.legend.clear()
+        self._proxies = []
+        for label, color in entries:
+            proxy = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.5))  # never in the plot
+            self._proxies.append(proxy)
+            self.legend.addItem(proxy, label)
+
+    def legend_entries(self) -> list[tuple[str, str]]:
+        """(label, colour) of each legend entry as drawn."""
+        return [(label.text, sample.item.opts["pen"].color().name())
+                for sample, label in self.legend.items]
+
+    def refresh(self, starts=None) -> None:
+        """All curves; the y range is refitted only on full updates, not during a drag
+        (refitting re-renders the axes, the most expensive part of this plot)."""
+        c = self.controller
+        b = c.batch
+        self._update_legend()
+        if b is None:
+            return
+        if starts is None:
+            self._refit.start()  # refit once the slider or typing pauses
+        enabled = c.session.enabled_optimizers()
+        n_cfg, n_st = b.losses.shape[:2]
+        while len(self.curves) < n_cfg * n_st:
+            curve = pg.PlotDataItem(connect="finite")
+            self.addItem(curve)
+            self.curves.append(curve)
+        while len(self.curves) > n_cfg * n_st:
+            self.removeItem(self.curves.pop())
+        losses = b.losses
+        shift, label = 0.0, "f"
+        if self.log_y:
+            finite = losses[np.isfinite(losses)]
+            low = float(finite.min()) if finite.size else 0.0
+            if low <= 0:  # log needs positive values: plot f - min + tiny
+                shift, label = -low + 1e-12 * max(1.0, abs(low)), "f − min f"
+        axis_state = (self.log_y, label)
+        if axis_state != getattr(self, "_axis_state", None):  # re-rendering the axes is costly
+            self._axis_state = axis_state
+            self.getPlotItem().setLogMode(y=self.log_y)
+            self.getPlotItem().setLabel("left", label + (" (log scale)" if self.log_y else ""))
+        self._shift = shift
+        top = self._top(losses + shift)
+        steps = np.arange(losses.shape[2])
+        for ci in range(n_cfg):
+            pen = pg.mkPen(enabled[ci].color, width=1)
+            for k in (range(n_st) if starts is None else starts):
+                y = losses[ci, k] + shift
+                over = np.flatnonzero(~(y <= top))  # beyond the range, inf or NaN: it has left
+                if over.size:
+                    y = y[: over[0]]
+                self.curves[ci * n_st + k].setData(steps[: y.size], y, pen=pen)
+        self._mark_departures(losses + shift, top)
+        self.cursor.setValue(c.step)
+
+    def _top(self, values: np.ndarray) -> float:
+        """Upper end of the y range: the largest value of the runs that stay finite and
+        bounded, at most 1000x the largest starting value (a run on its way to 1e21 is not
+        allowed to squash every other curve into the bottom pixel row)."""
+        start = values[..., 0]
+        ref = np.nanmax(np.abs(start[np.isfinite(start)])) if np.isfinite(start).any() else 1.0
+        limit = max(ref, 1e-300) * 1e3
+        finite = values[np.isfinite(values) & (values <= limit)]
+        return float(finite.max()) if finite.size else limit
+
+    def _mark_departures(self, values: np.ndarray, top: float) -> None:
+        xs, ys, brushes = [], [], []
+        for ci in range(values.shape[0]):
+            for k in range(values.shape[1]):
+                over = np.flatnonzero(~(values[ci, k] <= top))
+                if over.size:
+                    xs.append(max(over[0] - 1, 0))
+                    ys.append(np.log10(top) if self.log_y and top > 0 else top)
+        self.left_marks.setData(xs, ys)
+        self._departures = len(xs)
+
+    def _fit_y(self) -> None:
+        b = self.controller.batch
+        if b is None:
+            return
+        values = b.losses + getattr(self, "_shift", 0.0)
+        top = self._top(values)
+        finite = values[np.isfinite(values) & (values <= top)]
+        if not finite.size:
+            return
+        lo, hi = float(finite.min()), top
+        if self.log_y:
+            lo, hi = np.log10(max(lo, 1e-300)), np.log10(max(hi, 1e-300))
+        pad = 0.04 * (hi - lo) if hi > lo else 0.5
+        self.getPlotItem().setYRange(lo - pad, hi + pad, padding=0)
+        self._y_range = (lo - pad, hi + pad)
+

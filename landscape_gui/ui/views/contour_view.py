@@ -1,0 +1,219 @@
+"""The 2-D view: heat map with isolines, the same trajectories, draggable start points."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from landscape_gui.core.scene.surface import clip_paths, isolines
+from landscape_gui.ui.views.gestures import GRAB_PIXELS, StartPointMouse
+
+N_ISOLINES = 12
+ISOLINE_PAUSE = 0.15  # seconds between surface changes that count as "still changing"
+
+
+class ContourView(StartPointMouse, pg.PlotWidget):
+    trail = False  # True: trajectories end at the playback step (animation export)
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent, background="#15171c")
+        self.setObjectName("contourView")
+        self.controller = controller
+        self.show_arrows = True
+        item = self.getPlotItem()
+        item.setLabel("bottom", "x")
+        item.setLabel("left", "y")
+        #: "auto": one unit of x is as long as one of y when both axes are the same kind of
+        #: quantity (their spans within 10x of each other), else each axis fills the view;
+        #: "equal" / "free" force one or the other (View menu)
+        self.aspect_mode = "auto"
+        # a fixed tick-label column: with the aspect locked, a new range changed the labels'
+        # width, which changed the view's width, which changed the range... an endless loop
+        item.getAxis("left").setWidth(52)
+        item.hideButtons()
+        for axis in ("left", "bottom"):  # axes redraw only when their range changes, not per frame
+            self.getPlotItem().getAxis(axis).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.isolines = pg.PlotDataItem(connect="finite", pen=pg.mkPen((255, 255, 255, 80), width=1))
+        self.isolines.setZValue(5)
+        self.addItem(self.isolines)
+        # the landscape changes rarely; trajectories on every drag: cache the former as pixmaps
+        for item in (self.image, self.isolines):
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._last_isolines = -1.0
+        self._isoline_timer = QtCore.QTimer(self, singleShot=True, interval=int(ISOLINE_PAUSE * 1000))
+        self._isoline_timer.timeout.connect(self._isolines_after_pause)
+        self.curves: list[pg.PlotCurveItem] = []
+        self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1))
+        self.arrows = pg.PlotDataItem(connect="pairs")
+        self.markers = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.5))
+        self.minima = pg.ScatterPlotItem(size=13, symbol="star", brush=pg.mkBrush(255, 255, 255, 230),
+                                         pen=pg.mkPen("k", width=0.8))
+        self.minima.setToolTip("published minima of this preset")
+        self.exits = pg.ScatterPlotItem(size=12, symbol="x", pen=pg.mkPen("#ff3b3b", width=2.5), brush=None)
+        self.exits.setToolTip("where a run left the domain (drawn only that far)")
+        self._exit_points: dict = {}
+        for it in (self.minima, self.heads, self.arrows, self.markers, self.exits):
+            self.addItem(it)
+        self.exits.setZValue(25)
+        self.heads.setZValue(20)
+        self.arrows.setZValue(21)
+        self.markers.setZValue(30)
+        self.setMouseTracking(True)
+        self.observe_controller()
+
+    def update_surface(self) -> None:
+        c = self.controller
+        s = c.session
+        h = c.height_grid
+        cmap = pg.colormap.get(s.colormap)
+        self.image.setLookupTable(cmap.getLookupTable(nPts=256))
+        self.image.setImage(np.where(np.isfinite(c.grid), h, np.nan), levels=(0.0, 1.0))
+        (x0, x1), (y0, y1) = s.xrange, s.yrange
+        nx, ny = c.xs.size, c.ys.size
+        dx, dy = (x1 - x0) / (nx - 1), (y1 - y0) / (ny - 1)
+        # pixel centres sit on the grid points
+        self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
+        xname, yname, _ = c.axis_names
+        if getattr(self, "_axis_names", None) != (xname, yname):  # network planes: α, β
+            self._axis_names = (xname, yname)
+            self.getPlotItem().setLabel("bottom", xname)
+            self.getPlotItem().setLabel("left", yname)
+        self._update_isolines()
+        m = c.known_minima()
+        self.minima.setData(m[:, 0], m[:, 1])
+        if (s.xrange, s.yrange) != getattr(self, "_domain", None):  # refit only for a new domain
+            self._domain = (s.xrange, s.yrange)
+            self._apply_aspect()
+            self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
+
+    def equal_aspect(self) -> bool:
+        """Whether the 2-D view draws x and y units at the same length."""
+        if self.aspect_mode != "auto":
+            return self.aspect_mode == "equal"
+        (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
+        ratio = (x1 - x0) / (y1 - y0)
+        return 0.1 <= ratio <= 10.0
+
+    def set_aspect_mode(self, mode: str) -> None:
+        self.aspect_mode = mode
+        self._apply_aspect()
+        s = self.controller.session
+        self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
+
+    def _apply_aspect(self) -> None:
+        self.getPlotItem().getViewBox().setAspectLocked(self.equal_aspect(), ratio=1.0)
+
+    def _update_isolines(self) -> None:
+        """Isolines now, unless the surface changes continuously (a slider being dragged):
+        then they are hidden and drawn once it pauses, so the heat map keeps up."""
+        now = time.perf_counter()
+        if now - self._last_isolines < ISOLINE_PAUSE:
+            self.isolines.setData([], [])
+            self._isoline_timer.start()
+        else:
+            c = self.controller
+            lines = isolines(c.xs, c.ys, c.height_grid, N_ISOLINES)
+            self.isolines.setData(lines[:, 0], lines[:, 1])
+        self._last_isolines = now
+
+    def _isolines_after_pause(self) -> None:
+        self._last_isolines = -1.0
+        self._update_isolines()
+
+    def update_trajectories(self, starts=None) -> None:
+        c = self.controller
+        b = c.batch
+        if b is None:
+            return
+        enabled = c.session.enabled_optimizers()
+        n_cfg, n_st = b.points.shape[:2]
+        while len(self.curves) < n_cfg * n_st:
+            # PlotCurveItem, not PlotDataItem: a tenth of the setData overhead, and a drag
+            # calls setData for every optimizer on every mouse move
+            curve = pg.PlotCurveItem(connect="finite")
+            curve.setZValue(10)
+            self.addItem(curve)
+            self.curves.append(curve)
+        while len(self.curves) > n_cfg * n_st:
+            self.removeItem(self.curves.pop())
+        end = c.step + 1 if self.trail else None
+        for ci in range(n_cfg):
+            color = enabled[ci].color
+            for k in range(n_st):
+                curve = self.curves[ci * n_st + k]
+                if getattr(curve, "_color", None) != color:
+                    curve._color = color
+                    curve.setPen(pg.mkPen(color, width=2.2))
+        s = c.session
+        changed = list(range(n_st) if starts is None else starts)
+        if changed:
+            kept, exits = clip_paths(b.points[:, changed, :end], s.xrange, s.yrange)
+            for j, k in enumerate(changed):
+                for ci in range(n_cfg):
+                    pts = b.points[ci, k, : kept[ci, j]]  # up to where it leaves the domain
+                    self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
+                    if np.isfinite(exits[ci, j, 0]):
+                        self._exit_points[(ci, k)] = tuple(exits[ci, j])
+                    else:
+                        self._exit_points.pop((ci, k), None)
+        self._exit_points = {key: v for key, v in self._exit_points.items() if key[0] < n_cfg and key[1] < n_st}
+        pos = np.array(list(self._exit_points.values()), dtype=float).reshape(-1, 2)
+        self.exits.setData(pos[:, 0], pos[:, 1])
+        self.update_markers()
+        self.update_step()
+
+    def update_markers(self) -> None:
+        p = np.array(self.controller.session.starts, dtype=float).reshape(-1, 2)
+        self.markers.setData(p[:, 0], p[:, 1])
+
+    def update_step(self) -> None:
+        c = self.controller
+        b = c.batch
+        if b is None or 0 in b.points.shape[:2]:
+            self.heads.setData([], [])
+            self.arrows.setData([], [])
+            return
+        from landscape_gui.ui.views.arrows import head_steps, state_arrows
+
+        idx = head_steps(b, c.step)
+        n_cfg, n_st = idx.shape
+        heads = np.take_along_axis(b.points, idx[:, :, None, None], axis=2)[:, :, 0]   # (c, s, 2)
+        xs, ys = heads[..., 0].ravel(), heads[..., 1].ravel()
+        colors = [o.color for o in c.session.enabled_optimizers()]
+        if getattr(self, "_brush_colors", None) != (colors, n_st):  # same brush objects: no re-render
+            self._brush_colors = (colors, n_st)
+            self._brushes = [pg.mkBrush(col) for col in colors for _ in range(n_st)]
+        brushes = self._brushes
+        ax, ay = [], []
+        if self.show_arrows:
+            for ci in range(n_cfg):
+                rgba = pg.mkColor(colors[ci]).getRgbF()
+                for k in range(n_st):
+                    for (x0, y0), (x1, y1), _ in state_arrows(c, ci, k, int(idx[ci, k]), rgba):
+                        ax += [x0, x1]
+                        ay += [y0, y1]
+        self.heads.setData(xs, ys, brush=brushes)
+        self.arrows.setData(ax, ay, pen=pg.mkPen((245, 245, 245, 220), width=1.6))
+
+    # -- what the shared mouse gestures (StartPointMouse) need --------------------------------
+    def data_under(self, pos) -> tuple[float, float]:
+        p = self.getPlotItem().getViewBox().mapSceneToView(self.mapToScene(pos.toPoint()))
+        return p.x(), p.y()
+
+    def start_under(self, pos) -> int | None:
+        starts = self.controller.session.starts
+        if not starts:
+            return None
+        vb = self.getPlotItem().getViewBox()
+        best, best_d = None, GRAB_PIXELS
+        for i, (x, y) in enumerate(starts):
+            sp = self.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
+            d = np.hypot(sp.x() - pos.x(), sp.y() - pos.y())
+            if d <= best_d:
+                best, best_d = i, d
+        return best
