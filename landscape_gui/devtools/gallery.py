@@ -39,7 +39,7 @@ def _open_window(MainWindow, Session, app, w: int, h: int):
     window.resize(w, h)
     window.show()
     _settle(app, 0.3)
-    window._default_layout(resize_window=False)
+    window.docks.default_layout(resize_window=False)
     _settle(app, 0.2)
     return window
 

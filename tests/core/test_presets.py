@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from landscape_gui.core import compile_function, functions, optimizers
-from landscape_gui.core.scene.surface import clip_paths, height_map
+from landscape_gui.core.scene.playback import clip_paths
+from landscape_gui.core.scene.surface import height_map
 from landscape_gui.core.session import Session
 from landscape_gui.core.session.presets import CONVERGED, converged_resolution, preset_view
 

@@ -59,8 +59,8 @@ def test_autosave_is_debounced_and_within_two_seconds_of_the_last_change(window,
     writes = []
     real = window.autosave
     monkeypatch.setattr(window, "autosave", lambda: (writes.append(time.perf_counter()), real()))
-    window.autosave_timer.timeout.disconnect()
-    window.autosave_timer.timeout.connect(window.autosave)
+    window.files.timer.timeout.disconnect()
+    window.files.timer.timeout.connect(window.autosave)
     # a long history first: the old code used the undo index as the delay in ms
     stack = window.controller.undo_stack
     for _ in range(3000):

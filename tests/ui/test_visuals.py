@@ -281,13 +281,13 @@ def test_a_window_shrunk_by_hand_keeps_its_proportions_and_whole_cards(qtbot):
     w.show()
     qtbot.waitExposed(w)
     qtbot.wait(300)
-    w._default_layout(resize_window=False)
+    w.docks.default_layout(resize_window=False)
     qtbot.wait(300)
     share_2d = w.contour_view.width() / w.width()
     right_dock = w.findChild(QtWidgets.QDockWidget, "Optimizers_dock")
     wide_right = right_dock.width()
     w.resize(1150, 740)
-    qtbot.waitUntil(lambda: w._shares is not None and w._shares[0] == w.size(), timeout=3000)
+    qtbot.waitUntil(lambda: w.docks.shares is not None and w.docks.shares[0] == w.size(), timeout=3000)
     qtbot.wait(100)
     assert right_dock.width() < wide_right                       # the docks gave way too
     assert w.contour_view.width() / w.width() > 0.6 * share_2d   # the 2-D view is not a strip
@@ -302,7 +302,7 @@ def test_a_window_shrunk_by_hand_keeps_its_proportions_and_whole_cards(qtbot):
     qtbot.wait(200)
     share = left_dock.width() / w.width()
     w.resize(1400, 800)
-    qtbot.waitUntil(lambda: w._shares[0] == w.size(), timeout=3000)
+    qtbot.waitUntil(lambda: w.docks.shares[0] == w.size(), timeout=3000)
     assert abs(left_dock.width() / w.width() - share) < 0.03
 
 

@@ -1,2 +1,3 @@
-"""What the views compute, without Qt: surface heights and isolines (``surface``),
+"""What the views compute, without Qt: surface heights and isolines (``surface``), paths,
+heads and arrows clipped to the domain (``playback``),
 and rays from the camera through a pixel onto the surface (``picking``)."""

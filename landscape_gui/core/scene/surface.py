@@ -146,38 +146,3 @@ def tick_text(value: float) -> str:
     if 1e-3 <= a < 1e4:
         return f"{value:.4g}"
     return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
-
-
-def clip_paths(points: np.ndarray, xrange, yrange) -> tuple[np.ndarray, np.ndarray]:
-    """Where each path first leaves the domain: ``(kept, exits)``.
-
-    ``points`` is (..., n, 2). ``kept[...]`` is how many leading points lie inside (the
-    path is drawn that far); ``exits[...]`` is the point where the segment from the last
-    inside point crosses the domain's edge (NaN for a path that stays inside). A run that
-    overshoots is drawn to the box and marked there, not as a line out of the picture.
-    """
-    (x0, x1), (y0, y1) = xrange, yrange
-    x, y = points[..., 0], points[..., 1]
-    with np.errstate(invalid="ignore"):
-        inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-    n = points.shape[-2]
-    out = ~inside & np.isfinite(x) & np.isfinite(y)
-    first_out = np.where(out.any(axis=-1), out.argmax(axis=-1), n)
-    finite = np.isfinite(x)
-    first_nan = np.where((~finite).any(axis=-1), (~finite).argmax(axis=-1), n)
-    kept = np.minimum(first_out, first_nan)
-    exits = np.full(points.shape[:-2] + (2,), np.nan)
-    leaving = (first_out < n) & (first_out > 0) & (first_out <= first_nan)
-    if leaving.any():
-        idx = np.nonzero(leaving)
-        j = first_out[idx]
-        a = points[idx + (j - 1,)]
-        b = points[idx + (j,)]
-        d = b - a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # the smallest t in (0, 1] at which a + t*d meets an edge
-            tx = np.where(d[:, 0] > 0, (x1 - a[:, 0]) / d[:, 0], np.where(d[:, 0] < 0, (x0 - a[:, 0]) / d[:, 0], np.inf))
-            ty = np.where(d[:, 1] > 0, (y1 - a[:, 1]) / d[:, 1], np.where(d[:, 1] < 0, (y0 - a[:, 1]) / d[:, 1], np.inf))
-        t = np.clip(np.nan_to_num(np.minimum(tx, ty), nan=0.0, posinf=0.0), 0.0, 1.0)
-        exits[idx] = a + t[:, None] * d
-    return kept, exits

@@ -74,22 +74,38 @@ def _stays(f, name, hyper, starts, xrange, yrange, top: float) -> bool:
     return bool(np.isfinite(b.points).all() and np.all(losses <= top))
 
 
+def box_top(f, xrange, yrange) -> float:
+    """The loss at the top of the 3-D box (a little above the highest grid value)."""
+    g = f.grid(xrange, yrange, (96, 96))
+    top = float(np.nanmax(np.where(np.isfinite(g), g, np.nan)))
+    return top + 0.05 * abs(top)
+
+
+def safe_rates(f, configs, starts, xrange, yrange, from_defaults: bool = True) -> list[tuple[str, dict]]:
+    """Each config with its lr lowered by 10x until every run from ``starts`` stays in the box
+    (``from_defaults``: starting from torch's default lr for that optimizer, else from the
+    config's own); configs without an lr are returned as they are."""
+    top = box_top(f, xrange, yrange)
+    out = []
+    for name, hyper in configs:
+        hyper = dict(hyper)
+        if "lr" in hyper:
+            if from_defaults:
+                hyper["lr"] = float(optimizers.defaults(name).get("lr", hyper["lr"]))
+            for _ in range(8):
+                if _stays(f, name, hyper, starts, xrange, yrange, top):
+                    break
+                hyper["lr"] = float(f"{hyper['lr'] / 10:.0e}")
+        out.append((name, hyper))
+    return out
+
+
 def tuned_optimizers(f, starts, xrange, yrange) -> list[tuple[str, dict]]:
     """The default optimizers with each lr lowered until every run stays in the box."""
     from .model import default_optimizers
 
-    g = f.grid(xrange, yrange, (96, 96))
-    top = float(np.nanmax(np.where(np.isfinite(g), g, np.nan)))
-    top = top + 0.05 * abs(top)
-    out = []
-    for o in default_optimizers():
-        hyper = dict(o.hyperparameters)
-        for _ in range(8):
-            if _stays(f, o.name, hyper, starts, xrange, yrange, top):
-                break
-            hyper["lr"] = float(f"{hyper['lr'] / 10:.0e}")
-        out.append((o.name, hyper))
-    return out
+    return safe_rates(f, [(o.name, o.hyperparameters) for o in default_optimizers()], starts, xrange, yrange,
+                      from_defaults=False)
 
 
 @lru_cache(maxsize=64)

@@ -215,24 +215,31 @@ def render_vector(widget, suffix: str, width: int, height: int, title: str = "")
 
 
 class FigureRenderer:
-    """Owns offscreen copies of the views for one controller; renders figures and frames."""
+    """Owns offscreen copies of the views for one source; renders figures and frames.
 
-    def __init__(self, controller, camera: dict | None = None):
+    The views draw a ``SourceSnapshot`` of the source, never the source itself: they
+    connect to nothing live, and ``close`` leaves no connection behind."""
+
+    def __init__(self, source, camera: dict | None = None):
+        from landscape_gui.ui.state.plane_source import SourceSnapshot
         from landscape_gui.ui.views.contour_view import ContourView
 
-        self.controller = controller
+        self.controller = SourceSnapshot(source)
         self.camera = camera
-        self.contour = ContourView(controller)
+        self.contour = ContourView(self.controller)
         self.contour.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
         self.contour.show()  # "shown" (never on screen) so resizes lay it out like the window's
         self._surface = None
         self._legend = None
         self._colorbar = None
+        self._zoom = None
+        self._fit = True
 
     def close(self) -> None:
         """Destroy the offscreen views now (not whenever the garbage collector gets to them)."""
         for w in (self.contour, self._surface):
             if w is not None:
+                w.release_source()
                 w.hide()
                 w.deleteLater()
         self._surface = None

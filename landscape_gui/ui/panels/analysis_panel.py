@@ -1,4 +1,5 @@
-"""LRSweepPlot: split from ui.analysis_panel."""
+"""The Analysis dock's widgets: critical points (table), basins of attraction, learning-rate
+sweep (plot); they edit an ``AnalysisModel`` (ui.state.analysis_model) and draw nothing of the views."""
 
 from __future__ import annotations
 

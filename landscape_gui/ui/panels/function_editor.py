@@ -1,4 +1,5 @@
-"""FormulaHighlighter: split from ui.panels."""
+"""The Function dock: formula (highlighted, errors underlined), presets, domain, grid, z scale,
+colours and one slider per parameter."""
 
 from __future__ import annotations
 
@@ -12,12 +13,8 @@ from landscape_gui.core.formula.budget import (
     start_deep_thread,
 )
 from landscape_gui.core.formula.expression import ALIASES, CONSTANTS, FUNCTIONS
+from landscape_gui.core.session import COLORMAPS, presets
 from landscape_gui.ui.state.signals import signals_blocked
-
-COLORMAPS = ["viridis", "plasma", "inferno", "magma", "cividis", "turbo"]
-
-
-RESOLUTIONS = [64, 128, 200, 256, 384, 512]
 
 
 class FormulaHighlighter(QtGui.QSyntaxHighlighter):
@@ -122,7 +119,7 @@ class FunctionEditor(QtWidgets.QWidget):
             self.ranges.append(pair)
             form.addRow(f"{label} range", row)
         self.resolution = QtWidgets.QComboBox()
-        for n in RESOLUTIONS:
+        for n in presets.RESOLUTIONS:
             self.resolution.addItem(f"{n} × {n}", n)
         self.resolution.activated.connect(lambda _: controller.set_resolution(self.resolution.currentData()))
         form.addRow("grid", self.resolution)
@@ -217,9 +214,19 @@ class FunctionEditor(QtWidgets.QWidget):
             for sb, v in zip(pair, rng):
                 with signals_blocked(sb):
                     sb.setValue(v)
-        self.resolution.setCurrentIndex(max(self.resolution.findData(s.resolution), 0))
+        self._show_resolution(int(s.resolution))
         self.zscale.setCurrentText(s.zscale)
         self.colormap.setCurrentText(s.colormap)
+
+    def _show_resolution(self, n: int) -> None:
+        """The box shows the grid the surface uses: a size that is not among the choices (a
+        session or an example may use any) is added where it sorts."""
+        i = self.resolution.findData(n)
+        if i < 0:
+            i = sum(1 for k in range(self.resolution.count()) if self.resolution.itemData(k) < n)
+            self.resolution.insertItem(i, f"{n} × {n}", n)
+        with signals_blocked(self.resolution):
+            self.resolution.setCurrentIndex(i)
 
     def sync_from_session(self, set_text: bool = False) -> None:
         s = self.controller.session

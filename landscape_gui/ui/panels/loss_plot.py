@@ -1,4 +1,4 @@
-"""LossPlot: split from ui.panels."""
+"""The loss plot: every trajectory's loss against the step (throttled while things move)."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ class LossPlot(pg.PlotWidget):
         return float(finite.max()) if finite.size else limit
 
     def _mark_departures(self, values: np.ndarray, top: float) -> None:
-        xs, ys, brushes = [], [], []
+        xs, ys = [], []
         for ci in range(values.shape[0]):
             for k in range(values.shape[1]):
                 over = np.flatnonzero(~(values[ci, k] <= top))

@@ -1,4 +1,5 @@
-"""OptimizerCard: split from ui.panels."""
+"""The Optimizers dock: one card per optimizer instance (torch's hyperparameter names), the
+run options (steps, noise, seed) and Add optimizer (built-ins, typed rules)."""
 
 from __future__ import annotations
 

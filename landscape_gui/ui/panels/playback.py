@@ -1,4 +1,4 @@
-"""PlaybackBar: split from ui.panels."""
+"""The playback bar: play / pause, the step slider and its read-out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""AnalysisModel: split from ui.analysis_panel."""
+"""What the Analysis dock computes and shows: critical points, basins of attraction and
+learning-rate sweeps. ``AnalysisModel`` owns the results and runs ``core.analysis`` off the UI
+thread (one worker; a newer request cancels the running one), recomputing when what a result
+depends on changes: the formula, its parameters, the domain, the chosen optimizer, the start."""
 
 from __future__ import annotations
 

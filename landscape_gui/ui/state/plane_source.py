@@ -9,6 +9,7 @@ views' gestures leave it alone.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -215,3 +216,43 @@ class LandscapeSource(QtCore.QObject):
     def set_step(self, step: int) -> None:
         self.step = int(step)
         self.stepChanged.emit(self.step)
+
+
+class SourceSnapshot(QtCore.QObject):
+    """A still copy of a view source, for off-screen renderers (exports): views built on it
+    never connect to the live session, so deleting them can leave no dangling connection,
+    and an animation export steps its own copy while the window stays where it was."""
+
+    surfaceChanged = QtCore.Signal()
+    trajectoriesChanged = QtCore.Signal(object)
+    startsChanged = QtCore.Signal()
+    stepChanged = QtCore.Signal(int)
+    status = QtCore.Signal(str)
+    editable = False
+
+    def __init__(self, source, parent=None):
+        super().__init__(parent)
+        self.session = copy.deepcopy(source.session)
+        self.grid, self.xs, self.ys = source.grid, source.xs, source.ys
+        self.heights, self.height_grid = source.heights, source.height_grid
+        self.function = source.function
+        self.batch = copy.deepcopy(source.batch)  # a drag during an animation export changes the live one
+        self.step = source.step
+        self.hovered_start = None
+        self.holes = source.holes
+        self.axis_names = tuple(source.axis_names)
+        self.figure_title = source.figure_title
+        self._minima = np.asarray(source.known_minima()).copy()
+        self._note = source.surface_note()
+
+    def known_minima(self) -> np.ndarray:
+        return self._minima
+
+    def surface_note(self) -> str:
+        return self._note
+
+    def set_step(self, step: int) -> None:
+        step = int(min(max(step, 0), self.session.steps))
+        if step != self.step:
+            self.step = step
+            self.stepChanged.emit(step)

@@ -16,11 +16,11 @@ from PySide6 import QtCore, QtGui
 
 from landscape_gui.core import ExpressionError, compile_function, grid_axes, optimizers
 from landscape_gui.core.formula import LossFunction, compile_expression
+from landscape_gui.core.functions import get as get_function
 from landscape_gui.core.scene.surface import height_map
 from landscape_gui.core.session import (
     OptimizerInstance,
     Session,
-    default_optimizers,
     next_color,
 )
 
@@ -93,6 +93,7 @@ class SessionController(QtCore.QObject):
     trajectoriesChanged = QtCore.Signal(object)  # list of start indices, or None for all
     stepChanged = QtCore.Signal(int)            # playback step
     sessionReplaced = QtCore.Signal()           # undo/redo/open: every view re-reads the session
+    sessionStarted = QtCore.Signal(str)         # a new piece of work: "new", "open", "preset", "example"
     status = QtCore.Signal(str)
     kernelStatus = QtCore.Signal(str)           # compile progress: its own place, never over a message
 
@@ -165,25 +166,36 @@ class SessionController(QtCore.QObject):
 
     @undoable("Load Preset")
     def load_preset(self, key: str) -> None:
+        """A library function as it opens (domain, starts, grid, z scale), run by *your* optimizers:
+        each keeps its settings, with its learning rate set to the preset's safe rate for it
+        (torch's default, lowered by 10x until no run from the preset's starts leaves the box).
+        The status bar says what changed; Ctrl+Z restores the previous function and rates."""
+        from landscape_gui.core.session.presets import safe_rates
+
         fresh = Session.from_preset(key)
         s = self.session
-        # the optimizers follow the preset's tuned settings unless the user changed them
-        untouched = [o.config() for o in s.optimizers] in (
-            [o.config() for o in default_optimizers()],
-            [o.config() for o in Session.from_preset(s.preset).optimizers] if s.preset else None)
         s.function_text, s.params, s.xrange, s.yrange = (fresh.function_text, fresh.params,
                                                          fresh.xrange, fresh.yrange)
         s.starts, s.zscale, s.preset, s.resolution = fresh.starts, fresh.zscale, key, fresh.resolution
-        if untouched:
-            s.optimizers = fresh.optimizers
-            self.optimizersChanged.emit()
         self.function = compile_function(s.function_text, s.params)
+        rates = safe_rates(self.function, [(o.name, o.hyperparameters) for o in s.optimizers], s.starts,
+                           s.xrange, s.yrange)
+        changed = []
+        for o, (_, hyper) in zip(s.optimizers, rates):
+            if hyper.get("lr") != o.hyperparameters.get("lr"):
+                changed.append(f"{o.name} lr {o.hyperparameters['lr']:g} → {hyper['lr']:g}")
+            o.hyperparameters = hyper
+        self.optimizersChanged.emit()
         self.functionError.emit("", -1)
         self.functionChanged.emit()
         self.startsChanged.emit()
         self._recompute_surface()
         self._recompute_trajectories()
         self._kernel_poll.start()
+        self.sessionStarted.emit("preset")
+        title = get_function(key).title
+        self.status.emit(f"preset {title}: your {len(s.optimizers)} optimizers, learning rates safe for it"
+                         + (f" ({'; '.join(changed)})" if changed else " (unchanged)"))
 
     @undoable("Change Domain")
     def set_domain(self, xrange, yrange) -> None:
@@ -237,7 +249,9 @@ class SessionController(QtCore.QObject):
         self.session.starts.append(self.clamp((x, y)))
         self.startsChanged.emit()
         self._recompute_trajectories()
-        return len(self.session.starts) - 1
+        i = len(self.session.starts) - 1
+        self._report_start(i, "added at")
+        return i
 
     @undoable("Move Start Point")
     def move_start(self, i: int, x: float, y: float) -> None:
@@ -245,6 +259,7 @@ class SessionController(QtCore.QObject):
         self.session.starts[i] = self.clamp((x, y))
         self._recompute_trajectories([i])
         self.startsChanged.emit()
+        self._report_start(i, "at")
 
     @undoable("Remove Start Point")
     def remove_start(self, i: int) -> None:
@@ -252,6 +267,13 @@ class SessionController(QtCore.QObject):
             del self.session.starts[i]
             self.startsChanged.emit()
             self._recompute_trajectories()
+            n = len(self.session.starts)
+            self.status.emit(f"start {i + 1} removed ({n} start point{'s' if n != 1 else ''} left)")
+
+    def _report_start(self, i: int, verb: str) -> None:
+        """Where start ``i`` is (after clamping to the domain: what the marker and the file hold)."""
+        x, y = self.session.starts[i]
+        self.status.emit(f"start {i + 1} {verb} x = {x:.4g}, y = {y:.4g}, f = {float(self.function.value(x, y)):.6g}")
 
     def begin_drag(self, i: int) -> None:
         """A drag is one undo step: remember the session as it was at the press."""
@@ -343,16 +365,21 @@ class SessionController(QtCore.QObject):
         """Replace the session with ``data`` (validated) and refresh every view."""
         self.replace_session(Session.from_dict(data))
 
-    def replace_session(self, session: Session) -> None:
+    def replace_session(self, session: Session, origin: str | None = None) -> None:
+        """Show ``session``; ``origin`` ("new", "open", "example") when it starts a new piece of
+        work (not an undo step): ``sessionStarted`` tells whoever explains the old one."""
         self.session = session
         self.function = compile_function(session.function_text, session.params)
         self.step = min(self.step, session.steps)
+        self.hovered_start = None
         self._recompute_surface()
         self._recompute_trajectories()
         self.functionError.emit("", -1)
         self.sessionReplaced.emit()
         self.stepChanged.emit(self.step)
         self._kernel_poll.start()
+        if origin is not None:
+            self.sessionStarted.emit(origin)
 
     # -- playback -----------------------------------------------------------------------
     def set_step(self, step: int) -> None:

@@ -8,7 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from landscape_gui.core.scene.surface import clip_paths, isolines
+from landscape_gui.core.scene import playback
+from landscape_gui.core.scene.surface import isolines
 from landscape_gui.ui.views.gestures import GRAB_PIXELS, StartPointMouse
 
 N_ISOLINES = 12
@@ -16,6 +17,7 @@ ISOLINE_PAUSE = 0.15  # seconds between surface changes that count as "still cha
 
 
 class ContourView(StartPointMouse, pg.PlotWidget):
+    statusMessage = QtCore.Signal(str)  # the read-out under the pointer (the window shows it)
     trail = False  # True: trajectories end at the playback step (animation export)
 
     def __init__(self, controller, parent=None):
@@ -54,9 +56,10 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.minima = pg.ScatterPlotItem(size=13, symbol="star", brush=pg.mkBrush(255, 255, 255, 230),
                                          pen=pg.mkPen("k", width=0.8))
         self.minima.setToolTip("published minima of this preset")
-        self.exits = pg.ScatterPlotItem(size=12, symbol="x", pen=pg.mkPen("#ff3b3b", width=2.5), brush=None)
+        self.exits = pg.ScatterPlotItem(size=15, symbol="x", pen=pg.mkPen((0, 0, 0, 200), width=1))
         self.exits.setToolTip("where a run left the domain (drawn only that far)")
-        self._exit_points: dict = {}
+        self._brush_colors = None
+        self._brushes: list = []
         for it in (self.minima, self.heads, self.arrows, self.markers, self.exits):
             self.addItem(it)
         self.exits.setZValue(25)
@@ -152,18 +155,16 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         s = c.session
         changed = list(range(n_st) if starts is None else starts)
         if changed:
-            kept, exits = clip_paths(b.points[:, changed, :end], s.xrange, s.yrange)
+            kept, _ = playback.clip_paths(b.points[:, changed, :end], s.xrange, s.yrange)
             for j, k in enumerate(changed):
                 for ci in range(n_cfg):
                     pts = b.points[ci, k, : kept[ci, j]]  # up to where it leaves the domain
                     self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
-                    if np.isfinite(exits[ci, j, 0]):
-                        self._exit_points[(ci, k)] = tuple(exits[ci, j])
-                    else:
-                        self._exit_points.pop((ci, k), None)
-        self._exit_points = {key: v for key, v in self._exit_points.items() if key[0] < n_cfg and key[1] < n_st}
-        pos = np.array(list(self._exit_points.values()), dtype=float).reshape(-1, 2)
-        self.exits.setData(pos[:, 0], pos[:, 1])
+        # where runs left the domain, marked on its edge in the run's colour
+        _, exits = playback.clip_paths(b.points[:, :, :end], s.xrange, s.yrange)
+        ci, k = np.nonzero(np.isfinite(exits[..., 0]))
+        self.exits.setData(exits[ci, k, 0], exits[ci, k, 1],
+                           brush=[pg.mkBrush(enabled[i].color) for i in ci])
         self.update_markers()
         self.update_step()
 
@@ -171,34 +172,29 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         p = np.array(self.controller.session.starts, dtype=float).reshape(-1, 2)
         self.markers.setData(p[:, 0], p[:, 1])
 
+    def set_arrows(self, on: bool) -> None:
+        self.show_arrows = bool(on)
+        self.update_step()
+
     def update_step(self) -> None:
+        """Heads and state arrows at the playback step, inside the domain (core.scene.playback)."""
         c = self.controller
         b = c.batch
         if b is None or 0 in b.points.shape[:2]:
             self.heads.setData([], [])
             self.arrows.setData([], [])
             return
-        from landscape_gui.ui.views.arrows import head_steps, state_arrows
-
-        idx = head_steps(b, c.step)
-        n_cfg, n_st = idx.shape
-        heads = np.take_along_axis(b.points, idx[:, :, None, None], axis=2)[:, :, 0]   # (c, s, 2)
-        xs, ys = heads[..., 0].ravel(), heads[..., 1].ravel()
-        colors = [o.color for o in c.session.enabled_optimizers()]
-        if getattr(self, "_brush_colors", None) != (colors, n_st):  # same brush objects: no re-render
+        s = c.session
+        colors = [o.color for o in s.enabled_optimizers()]
+        fr = playback.frame(b, c.step, s.xrange, s.yrange, [pg.mkColor(col).getRgbF() for col in colors],
+                            arrows=self.show_arrows)
+        n_st = fr.index.shape[1]
+        if self._brush_colors != (colors, n_st):  # same brush objects: no re-render
             self._brush_colors = (colors, n_st)
             self._brushes = [pg.mkBrush(col) for col in colors for _ in range(n_st)]
-        brushes = self._brushes
-        ax, ay = [], []
-        if self.show_arrows:
-            for ci in range(n_cfg):
-                rgba = pg.mkColor(colors[ci]).getRgbF()
-                for k in range(n_st):
-                    for (x0, y0), (x1, y1), _ in state_arrows(c, ci, k, int(idx[ci, k]), rgba):
-                        ax += [x0, x1]
-                        ay += [y0, y1]
-        self.heads.setData(xs, ys, brush=brushes)
-        self.arrows.setData(ax, ay, pen=pg.mkPen((245, 245, 245, 220), width=1.6))
+        self.heads.setData(fr.heads[..., 0].ravel(), fr.heads[..., 1].ravel(), brush=self._brushes)
+        seg = fr.segments.reshape(-1, 2)
+        self.arrows.setData(seg[:, 0], seg[:, 1], pen=pg.mkPen((245, 245, 245, 220), width=1.6))
 
     # -- what the shared mouse gestures (StartPointMouse) need --------------------------------
     def data_under(self, pos) -> tuple[float, float]:

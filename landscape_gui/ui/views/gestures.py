@@ -11,7 +11,8 @@ GRAB_PIXELS = 10.0  # a press this close to a marker grabs it
 
 
 class StartPointMouse:
-    """Mixin for a view with ``controller`` (a ``plane_source.ViewSource``; the gestures act
+    """Mixin for a view (a QObject with a ``statusMessage(str)`` signal: the read-out under the
+    pointer) with ``controller`` (a ``plane_source.ViewSource``; the gestures act
     only where its ``editable`` is true); subclasses answer two questions:
 
     ``data_under(pos)`` -> (x, y) in data coordinates under a pixel, or None;
@@ -21,16 +22,37 @@ class StartPointMouse:
     _dragging: int | None = None
     _press_pos = None
     _moved = False
+    _connections: list | tuple = ()
 
     def observe_controller(self) -> None:
-        """Both views draw from the same signals; wire them and draw once."""
+        """Both views draw from the same signals; wire them (bound methods only, remembered so
+        ``release_source`` can drop them) and draw once."""
         c = self.controller
-        c.surfaceChanged.connect(self.update_surface)
-        c.trajectoriesChanged.connect(self.update_trajectories)
-        c.startsChanged.connect(self.update_markers)
-        c.stepChanged.connect(lambda _: self.update_step())
+        self._connections = [(c.surfaceChanged, self.update_surface),
+                             (c.trajectoriesChanged, self.update_trajectories),
+                             (c.startsChanged, self.update_markers),
+                             (c.stepChanged, self._step_changed)]
+        for signal, slot in self._connections:
+            signal.connect(slot)
         self.update_surface()
         self.update_trajectories(None)
+
+    def release_source(self) -> None:
+        """Disconnect from the source: a view that is closed or deleted draws nothing more
+        (a live session's signal must never reach a deleted view)."""
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # the source went first
+                pass
+        self._connections = []
+
+    def _step_changed(self, _step: int) -> None:
+        self.update_step()
+
+    def closeEvent(self, ev) -> None:
+        self.release_source()
+        super().closeEvent(ev)
 
     def mousePressEvent(self, ev):
         pos = ev.position()
@@ -53,12 +75,8 @@ class StartPointMouse:
             self._moved = True
         if self._dragging is not None and ev.buttons() & LEFT:
             hit = self.data_under(pos)
-            if hit is not None:
-                self.controller.move_start(self._dragging, *hit)  # the drag hot path
-                f = self.controller.function.value(*hit)
-                # where the start point is now, not where the drag began
-                self.controller.status.emit(f"start {self._dragging + 1} at x = {hit[0]:.4g}, "
-                                            f"y = {hit[1]:.4g}, f = {f:.6g}")
+            if hit is not None:  # the drag hot path; the source reports where the start is (clamped)
+                self.controller.move_start(self._dragging, *hit)
             ev.accept()
             return
         if not ev.buttons():
@@ -68,7 +86,7 @@ class StartPointMouse:
             if hit is not None:
                 f = self.controller.function.value(*hit)
                 x, y, z = self.controller.axis_names
-                self.controller.status.emit(f"{x} = {hit[0]:.4g}, {y} = {hit[1]:.4g}, {z} = {f:.6g}")
+                self.statusMessage.emit(f"{x} = {hit[0]:.4g}, {y} = {hit[1]:.4g}, {z} = {f:.6g}")
         super().mouseMoveEvent(ev)
 
     def mouseReleaseEvent(self, ev):

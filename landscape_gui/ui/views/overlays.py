@@ -1,4 +1,5 @@
-"""ContourOverlay: split from ui.analysis_panel."""
+"""The Analysis results drawn into the views: critical-point markers and basin colours, in
+the 2-D view (``ContourOverlay``) and the 3-D view (``SurfaceOverlay``)."""
 
 from __future__ import annotations
 

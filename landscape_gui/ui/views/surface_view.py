@@ -12,9 +12,8 @@ import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from PySide6 import QtCore, QtGui
 
-from landscape_gui.core.scene import picking
+from landscape_gui.core.scene import picking, playback
 from landscape_gui.core.scene.surface import (
-    clip_paths,
     fill_holes,
     height_ticks,
     nice_ticks,
@@ -44,6 +43,7 @@ def qmatrix_to_numpy(m: QtGui.QMatrix4x4) -> np.ndarray:
 class SurfaceView(StartPointMouse, gl.GLViewWidget):
     """OpenGL view of the session; clicks and drags edit start points through the controller."""
 
+    statusMessage = QtCore.Signal(str)  # the read-out under the pointer (the window shows it)
     trail = False  # True: trajectories end at the playback step (animation export)
 
     def __init__(self, controller, parent=None):
@@ -51,7 +51,8 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         super().__init__(parent)
         self.setObjectName("surfaceView")
         self.controller = controller
-        self.opts_view = {"wireframe": False, "show_arrows": True}
+        self.wireframe = False
+        self.show_arrows = True
         self._wireframe_drawn = None
         self._translucent = False
         self.setBackgroundColor(pg.mkColor("#15171c"))
@@ -67,11 +68,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.heads = gl.GLScatterPlotItem(size=9, pxMode=True)
         self.heads.setGLOptions(_gl_options())
         self.addItem(self.heads)
-        #: where a path left the domain (it is drawn only that far): red, on the box's floor edge
-        self.exits = gl.GLScatterPlotItem(size=11, pxMode=True, color=(1.0, 0.2, 0.2, 1.0))
+        #: where a path left the domain (it is drawn only that far), in the run's colour
+        self.exits = gl.GLScatterPlotItem(size=13, pxMode=True)
         self.exits.setGLOptions(_gl_options())
         self.addItem(self.exits)
-        self._exit_points: dict = {}
         self.markers = gl.GLScatterPlotItem(size=14, pxMode=True, color=(1, 1, 1, 1))
         self.markers.setGLOptions(_gl_options())
         self.addItem(self.markers)
@@ -203,8 +203,8 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self._grid_key = grid_key
         else:
             self.surface.setData(z=sz.T, colors=colors.reshape(-1, 4))
-        if self._wireframe_drawn != self.opts_view["wireframe"]:
-            self._wireframe_drawn = self.opts_view["wireframe"]
+        if self._wireframe_drawn != self.wireframe:
+            self._wireframe_drawn = self.wireframe
             self.surface.setData(showGrid=self._wireframe_drawn, lineColor=(0, 0, 0, 0.25))
         self._surface_version += 1  # the cached landscape image is stale
         self._update_box()
@@ -215,6 +215,14 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             self.minima.setData(pos=np.c_[mx, my, mz + LIFT])
         else:
             self.minima.setData(pos=np.zeros((0, 3)))
+
+    def set_wireframe(self, on: bool) -> None:
+        self.wireframe = bool(on)
+        self.update_surface()
+
+    def set_arrows(self, on: bool) -> None:
+        self.show_arrows = bool(on)
+        self.update_step()
 
     def landscape_changed(self) -> None:
         """Something drawn with the landscape (not the trajectories) changed: re-render it."""
@@ -440,30 +448,27 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             return
         n_cfg, n_st = b.points.shape[:2]
         self._line_items(n_cfg * n_st)
-        which = range(n_st) if starts is None else starts
+        which = list(range(n_st) if starts is None else starts)
         end = c.step + 1 if self.trail else None  # animations: the path so far
-        which = list(which)
+        s = c.session
+        colors = np.array([pg.mkColor(o.color).getRgbF() for o in enabled], dtype=float).reshape(-1, 4)
         if which:
             # heights and scene coordinates of all changed paths in one vectorised pass
             pts = b.points[:, which, :end]                           # (c, w, n, 2)
             hz = c.heights(b.losses[:, which, :end])
             sx, sy, sz = self.to_scene(pts[..., 0], pts[..., 1], np.nan_to_num(hz))
             scene = np.stack([sx, sy, sz + LIFT], axis=-1)
-            s = c.session
-            kept, exits = clip_paths(pts, s.xrange, s.yrange)  # drawn up to where they leave
-            colors = [pg.mkColor(o.color).getRgbF() for o in enabled]
+            kept, _ = playback.clip_paths(pts, s.xrange, s.yrange)  # drawn up to where they leave
             for j, k in enumerate(which):
                 for ci in range(n_cfg):
-                    self.lines[ci * n_st + k].setData(pos=scene[ci, j, : kept[ci, j]], color=colors[ci])
-                    e = exits[ci, j]
-                    if np.isfinite(e[0]):
-                        ex, ey, _ = self.to_scene(e[0], e[1], 0.0)
-                        self._exit_points[(ci, k)] = (float(ex), float(ey), float(scene[ci, j, kept[ci, j] - 1, 2]))
-                    else:
-                        self._exit_points.pop((ci, k), None)
-            self._exit_points = {key: v for key, v in self._exit_points.items() if key[0] < n_cfg and key[1] < n_st}
-            pos = np.array(list(self._exit_points.values()), dtype=float).reshape(-1, 3)
-            self.exits.setData(pos=pos)
+                    self.lines[ci * n_st + k].setData(pos=scene[ci, j, : kept[ci, j]], color=tuple(colors[ci]))
+        # where runs left the domain, in the run's colour, at the height its line ends
+        kept, exits = playback.clip_paths(b.points[:, :, :end], s.xrange, s.yrange)
+        ci, k = np.nonzero(np.isfinite(exits[..., 0]))
+        last = np.maximum(kept[ci, k] - 1, 0)
+        h = np.nan_to_num(c.heights(b.losses[ci, k, last]))
+        ex, ey, ez = self.to_scene(exits[ci, k, 0], exits[ci, k, 1], h)
+        self.exits.setData(pos=np.c_[ex, ey, ez + LIFT].reshape(-1, 3), color=colors[ci].reshape(-1, 4))
         self.update_markers()
         self.update_step()
 
@@ -478,35 +483,28 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.markers.setData(pos=np.c_[sx, sy, sz + 2 * LIFT], color=(1, 1, 1, 1), size=14)
 
     def update_step(self) -> None:
-        """Heads (where each optimizer is at the playback step) and the state arrows."""
+        """Heads (where each optimizer is at the playback step) and the state arrows, all
+        inside the box: a run that left the domain stops at its edge (core.scene.playback)."""
         c = self.controller
         b = c.batch
         if b is None or b.points.shape[0] == 0 or b.points.shape[1] == 0:
             self.heads.setData(pos=np.zeros((0, 3)))
             self.arrows.setData(pos=np.zeros((0, 3)))
             return
-        from landscape_gui.ui.views.arrows import head_steps, state_arrows
-
-        idx = head_steps(b, c.step)
-        n_cfg, n_st = idx.shape
-        xy = np.take_along_axis(b.points, idx[:, :, None, None], axis=2)[:, :, 0]      # (c, s, 2)
-        loss = np.take_along_axis(b.losses, idx[:, :, None], axis=2)[:, :, 0]
-        sx, sy, sz = self.to_scene(xy[..., 0], xy[..., 1], np.nan_to_num(c.heights(loss)))
+        s = c.session
+        rgba = [pg.mkColor(o.color).getRgbF() for o in s.enabled_optimizers()]
+        fr = playback.frame(b, c.step, s.xrange, s.yrange, rgba, arrows=self.show_arrows)
+        n_cfg, n_st = fr.index.shape
+        sx, sy, sz = self.to_scene(fr.heads[..., 0], fr.heads[..., 1], np.nan_to_num(c.heights(fr.losses)))
         pos = np.stack([sx.ravel(), sy.ravel(), sz.ravel() + LIFT], axis=1)
-        rgba = [pg.mkColor(o.color).getRgbF() for o in c.session.enabled_optimizers()]
         cols = np.repeat(np.array(rgba, dtype=float).reshape(-1, 4), n_st, axis=0)
-        seg, segcol = [], []
-        if self.opts_view["show_arrows"]:
-            for ci in range(n_cfg):
-                for k in range(n_st):
-                    z = sz[ci, k] + 2 * LIFT
-                    for (x0, y0), (x1, y1), acol in state_arrows(c, ci, k, int(idx[ci, k]), rgba[ci]):
-                        a = self.to_scene(np.array([x0, x1]), np.array([y0, y1]), np.zeros(2))
-                        seg += [(a[0][0], a[1][0], z), (a[0][1], a[1][1], z)]
-                        segcol += [acol, acol]
         self.heads.setData(pos=pos, color=cols, size=10)
-        if seg:
-            self.arrows.setData(pos=np.array(seg, dtype=float), color=np.array(segcol))
+        if len(fr.segments):
+            # arrows float just above the head they belong to
+            z = np.repeat(sz.ravel()[fr.segment_owner][:, None], 2, axis=1) + 2 * LIFT
+            ax, ay, _ = self.to_scene(fr.segments[:, :, 0], fr.segments[:, :, 1], 0.0)
+            seg = np.stack([ax, ay, z], axis=-1).reshape(-1, 3)
+            self.arrows.setData(pos=seg, color=np.repeat(fr.segment_colors, 2, axis=0))
         else:
             self.arrows.setData(pos=np.zeros((0, 3)))
 

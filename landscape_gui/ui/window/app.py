@@ -39,7 +39,7 @@ def run_app(session: str | None = None, preset: str | None = None, after_show=No
     window = MainWindow(recovered or start)
     if recovered is not None:
         window.controller.undo_stack.resetClean()  # recovered work is unsaved work
-        window._update_title()
+        window.update_title()
         window.status_label.setText("restored the session from before the last crash")
     window.show()
     from landscape_gui.ui.modes.landscape_file import is_landscape_file

@@ -133,6 +133,30 @@ class ExampleOpener(QtCore.QObject):
         for sig in (c.functionChanged, c.optimizersChanged, c.startsChanged, c.sessionReplaced):
             sig.connect(lambda *_: self.current and self._timer.start())
         c.trajectoriesChanged.connect(lambda *_: self.current and self._timer.start())
+        c.sessionStarted.connect(self._session_started)
+        window.modes.currentChanged.connect(self._mode_changed)
+        self._nn = None
+        self._then = None
+        self._pinned = 0
+        self._wired = False
+
+    def _session_started(self, origin: str) -> None:
+        """File → New, Open, a preset: the example's explanation no longer applies."""
+        if origin != "example" and self.current is not None:
+            self.forget()
+
+    def forget(self) -> None:
+        self.current = None
+        self._timer.stop()
+        self.panel.example_id = None
+        self.dock.hide()
+
+    def _mode_changed(self, index: int) -> None:
+        """The Explain panel shows beside the mode its example is about, and only there."""
+        if self.current is None:
+            return
+        mode = {"network": 1}.get(examples.info(self.current).mode, 0)
+        self.dock.setVisible(index == mode)
 
     # -- opening ----------------------------------------------------------------------------------
     def open(self, eid: str) -> None:
@@ -145,10 +169,10 @@ class ExampleOpener(QtCore.QObject):
         if e.mode == "network":
             self._open_network(eid, e)
         else:
-            w.controller.replace_session(examples.load(eid))
+            w.controller.replace_session(examples.load(eid), origin="example")
             w.controller.undo_stack.clear()
-            w.path = None
-            w._update_title()
+            w.files.path = None
+            w.update_title()
             w.modes.setCurrentIndex(0)
             self._apply_view(e.view)
             w.status_label.setText(f"example: {e.title}")
@@ -157,7 +181,7 @@ class ExampleOpener(QtCore.QObject):
     def _apply_view(self, view: dict) -> None:
         w = self.window
         p = w.analysis_panel
-        arrows = w.view_toggles.get("arrows") if hasattr(w, "view_toggles") else None
+        arrows = w.view_toggles.get("arrows")
         if arrows is not None and "arrows" in view:
             arrows.setChecked(bool(view["arrows"]))
         p.critical_check.setChecked(bool(view.get("critical", False)))
@@ -181,7 +205,7 @@ class ExampleOpener(QtCore.QObject):
         self._queue = examples.network_runs(eid)
         self._then = e.then
         self._pinned = 0
-        if not getattr(self, "_wired", False):
+        if not self._wired:
             nnp.controller.trained.connect(self._next_run)
             nnp.controller.curveChanged.connect(self.refresh)
             nnp.controller.compareChanged.connect(self.refresh)
