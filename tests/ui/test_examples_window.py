@@ -146,3 +146,30 @@ def test_every_thumbnail_is_a_picture():
         assert thumb is not None and img.loadFromData(thumb.read_bytes()), eid
         arr = np.array([img.pixelColor(x, y).value() for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)])
         assert arr.std() > 10, eid                     # not blank
+
+
+def test_the_explain_panel_forgets_an_example_after_new_open_or_a_preset(window, qtbot, tmp_path):
+    path = tmp_path / "plain.landscape.json"
+    assert window.save_to(path)
+    for leave in (window.new_session, lambda: window.open_file(path),
+                  lambda: window.controller.load_preset("himmelblau")):
+        assert window.open_example("saddle")
+        dock = window.findChild(QtWidgets.QDockWidget, "Explain_dock")
+        text = window.findChild(QtWidgets.QLabel, "explainText")
+        assert dock.isVisible() and "saddle" in text.text().lower()
+        leave()
+        qtbot.wait(250)  # the live numbers' refresh timer must not bring it back
+        assert not dock.isVisible()
+        assert window.example_opener.current is None
+
+
+def test_the_explain_panel_shows_only_beside_its_own_mode(window, qtbot):
+    assert window.open_example("saddle")
+    dock = window.findChild(QtWidgets.QDockWidget, "Explain_dock")
+    assert dock.isVisible()
+    window.modes.setCurrentIndex(2)
+    assert not dock.isVisible()
+    window.modes.setCurrentIndex(1)
+    assert not dock.isVisible()
+    window.modes.setCurrentIndex(0)
+    assert dock.isVisible()

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from landscape_gui.ui import pyqtgraph_private
+from landscape_gui.ui.views import pyqtgraph_private
 
 
 def test_pyqtgraph_internals_are_where_the_3d_view_expects_them(monkeypatch):
@@ -44,7 +44,7 @@ CHILD = textwrap.dedent("""
     import sys
     from PySide6 import QtCore, QtWidgets
     from landscape_gui.ui.window.app import run_app
-    from landscape_gui.ui import export, export_dialog
+    from landscape_gui.ui.export import dialog as export_dialog, figures as export
 
     def broken_gif(*args, **kwargs):
         raise ModuleNotFoundError("No module named 'PIL'")

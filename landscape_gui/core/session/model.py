@@ -46,7 +46,13 @@ class OptimizerInstance:
 
     @property
     def label(self) -> str:
-        return optimizers.describe(self.name, self.hyperparameters)
+        """``SGD(lr=0.01, momentum=0.9)``. A typed rule that is no longer defined (removed from
+        the process's registry while a session still names it) is labelled as such: a legend
+        refreshed later must not raise."""
+        try:
+            return optimizers.describe(self.name, self.hyperparameters)
+        except ValueError:
+            return f"{self.name} (rule not defined)"
 
     def config(self) -> tuple[str, dict]:
         return self.name, dict(self.hyperparameters)

@@ -97,7 +97,10 @@ class FunctionEditor(QtWidgets.QWidget):
         lay.addWidget(self.error)
         self._debounce = QtCore.QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(self._compile_typed_text)
-        self.editor.textChanged.connect(self._debounce.start)
+        # textChanged also fires when the highlighter re-formats the text (rehighlight): only a
+        # real edit restarts the debounce, or an idle window re-compiled every 150 ms forever
+        self._last_text = ""
+        self.editor.textChanged.connect(self._text_changed)
         # typing: the symbolic work runs on a worker thread under its time budget, and the
         # next keystroke cancels it; the GUI thread only ever takes the finished result
         self._typed_generation = 0
@@ -150,6 +153,12 @@ class FunctionEditor(QtWidgets.QWidget):
         self._debounce.stop()
         self.apply_formula()
 
+    def _text_changed(self) -> None:
+        text = self.editor.toPlainText()
+        if text != self._last_text:
+            self._last_text = text
+            self._debounce.start()
+
     def _compile_typed_text(self) -> None:
         text = self.editor.toPlainText()
         self._typed_generation += 1
@@ -190,8 +199,10 @@ class FunctionEditor(QtWidgets.QWidget):
             self.controller.set_function_text(text)
 
     def show_error(self, message: str, position: int) -> None:
-        self.highlighter.error_position = position if message else -1
-        self.highlighter.rehighlight()
+        position = position if message else -1
+        if position != self.highlighter.error_position:
+            self.highlighter.error_position = position
+            self.highlighter.rehighlight()
         self.error.setText(message)
         self.error.setVisible(bool(message))
 
@@ -233,6 +244,7 @@ class FunctionEditor(QtWidgets.QWidget):
         if set_text and self.editor.toPlainText() != s.function_text:
             with signals_blocked(self.editor):
                 self.editor.setPlainText(s.function_text)
+            self._last_text = s.function_text
         self._sync_controls()
         # one slider + spin box per parameter; created and removed as the formula changes
         for name in list(self.param_widgets):

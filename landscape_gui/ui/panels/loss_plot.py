@@ -53,7 +53,7 @@ class LossPlot(pg.PlotWidget):
         self._pending = False  # False: nothing scheduled; None: everything; a set: those starts
         self._deferred = QtCore.QTimer(self, singleShot=True)
         self._deferred.timeout.connect(self._flush)
-        controller.stepChanged.connect(lambda t: self.cursor.setValue(t))
+        controller.stepChanged.connect(self.cursor.setValue)
         controller.optimizersChanged.connect(self._update_legend)
         controller.sessionReplaced.connect(self._update_legend)
         self.refresh()

@@ -149,6 +149,7 @@ class OptimizerPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("optimizerPanel")
         self.controller = controller
+        self._shown_cards = len(controller.session.optimizers)
         lay = QtWidgets.QVBoxLayout(self)
         top = QtWidgets.QHBoxLayout()
         self.add_button = QtWidgets.QToolButton(text="Add optimizer", objectName="addOptimizer")
@@ -265,6 +266,7 @@ class OptimizerPanel(QtWidgets.QWidget):
             if box.value() != value:
                 with signals_blocked(box):
                     box.setValue(value)
+        focus = self._focused_field()
         while self.cards.count() > 1:
             w = self.cards.takeAt(0).widget()
             w.hide()   # at once: deleteLater waits for the event loop, and until then it would paint
@@ -276,8 +278,22 @@ class OptimizerPanel(QtWidgets.QWidget):
         # once they are polished, which happens on the next turn of the event loop
         self._fit_width()
         QtCore.QTimer.singleShot(0, self, self._fit_width)
-        if n > getattr(self, "_shown_cards", n):  # a card was added: bring it into view
+        if n > self._shown_cards:  # a card was added: bring it into view
             card = self.cards.itemAt(n - 1).widget()
             QtCore.QTimer.singleShot(0, lambda: self._show_card(card))
         self._shown_cards = n
+        if focus is not None and focus[0] < n:  # Enter rebuilt the cards: the field keeps the focus
+            field = self.cards.itemAt(focus[0]).widget().fields.get(focus[1])
+            if field is not None:
+                field.setFocus()
+
+    def _focused_field(self) -> tuple[int, str] | None:
+        """(card index, hyperparameter) of the field with the keyboard focus, if any."""
+        w = QtWidgets.QApplication.focusWidget()
+        for i in range(self.cards.count() - 1):
+            card = self.cards.itemAt(i).widget()
+            for key, field in card.fields.items():
+                if field is w or (w is not None and field.isAncestorOf(w)):
+                    return i, key
+        return None
 
