@@ -102,6 +102,15 @@ def test_2d_view_has_equal_aspect_for_a_square_domain_and_a_menu_for_the_rest(wi
     assert abs(px / py - 1) < 0.02
 
 
+def test_a_wide_domain_fills_the_2d_view(window, qtbot):
+    """Bukin's [-15, -5] x [-3, 3] (a ravine): equal units left most of the view empty."""
+    window.controller.set_domain((-15, -5), (-3, 3))
+    qtbot.wait(200)
+    vb = window.contour_view.getPlotItem().getViewBox()
+    (xa, xb), (ya, yb) = vb.viewRange()
+    assert (yb - ya) < 1.2 * 6 and (xb - xa) < 1.2 * 10  # the plane fills the view both ways
+
+
 def test_window_opens_relative_to_the_screen_with_the_3d_view_largest(qtbot, tmp_path):
     from landscape_gui.core.session import Session
     from landscape_gui.ui import MainWindow

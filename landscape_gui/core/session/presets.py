@@ -81,17 +81,28 @@ def box_top(f, xrange, yrange) -> float:
     return top + 0.05 * abs(top)
 
 
+def starting_rate(name: str) -> float | None:
+    """The rate a preset starts an optimizer from: the app's default session's rate for that
+    optimizer (Adam 0.05, RMSprop 0.01, SGD 0.001), else torch's default."""
+    from .model import default_optimizers
+
+    for o in default_optimizers():
+        if o.name == name:
+            return float(o.hyperparameters["lr"])
+    return optimizers.defaults(name).get("lr")
+
+
 def safe_rates(f, configs, starts, xrange, yrange, from_defaults: bool = True) -> list[tuple[str, dict]]:
     """Each config with its lr lowered by 10x until every run from ``starts`` stays in the box
-    (``from_defaults``: starting from torch's default lr for that optimizer, else from the
+    (``from_defaults``: starting from ``starting_rate`` of that optimizer, else from the
     config's own); configs without an lr are returned as they are."""
     top = box_top(f, xrange, yrange)
     out = []
     for name, hyper in configs:
         hyper = dict(hyper)
         if "lr" in hyper:
-            if from_defaults:
-                hyper["lr"] = float(optimizers.defaults(name).get("lr", hyper["lr"]))
+            if from_defaults and starting_rate(name) is not None:
+                hyper["lr"] = float(starting_rate(name))
             for _ in range(8):
                 if _stays(f, name, hyper, starts, xrange, yrange, top):
                     break

@@ -22,8 +22,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from landscape_gui.core.cancel import Cancelled  # noqa: F401  (export_dialog catches it from here)
 from landscape_gui.core.files import atomic_write
 from landscape_gui.core.scene.surface import height_ticks, tick_text
+from landscape_gui.ui.panels.loss_plot import LineSample
 
 MAX_SIDE = 4096
+BOTH_3D_SHARE = 0.56  # the 3-D view's part of a "both" figure's width
+LEGEND_ROW = 5  # PlotItem's grid: 0 title, 1 top axis, 2 view, 3 bottom axis, 4 its label; 5 the legend
 IMAGE_SUFFIXES = (".png",)
 VECTOR_SUFFIXES = (".svg", ".pdf")
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -64,6 +67,12 @@ def _title_text(controller) -> str:
     return controller.figure_title  # the formula, or what a plane calls itself
 
 
+def elided(text: str, font: QtGui.QFont, width: float) -> str:
+    """``text`` shortened with … in the middle to fit ``width`` pixels: a title never widens the
+    figure (a long file name made the 2-D export draw a third of the plane, no colour bar)."""
+    return QtGui.QFontMetricsF(font).elidedText(text, QtCore.Qt.TextElideMode.ElideMiddle, max(width, 10.0))
+
+
 def _paint_overlays(painter: QtGui.QPainter, controller, rect: QtCore.QRectF, opts: FigureOptions,
                     with_colorbar: bool) -> None:
     """Title, legend and colour bar over a 3-D rendering (the 2-D view has its own items)."""
@@ -74,7 +83,8 @@ def _paint_overlays(painter: QtGui.QPainter, controller, rect: QtCore.QRectF, op
         painter.setFont(f)
         painter.setPen(fg)
         painter.drawText(QtCore.QRectF(rect.left(), rect.top() + 8 * scale, rect.width(), 40 * scale),
-                         QtCore.Qt.AlignmentFlag.AlignHCenter, _title_text(controller))
+                         QtCore.Qt.AlignmentFlag.AlignHCenter,
+                         elided(_title_text(controller), f, rect.width() - 32 * scale))
     if opts.legend:
         _paint_legend(painter, controller, QtCore.QPointF(rect.left() + 16 * scale,
                                                             rect.top() + (56 if opts.title else 16) * scale), scale)
@@ -266,35 +276,31 @@ class FigureRenderer:
         return self._surface
 
     # 2-D ------------------------------------------------------------------------------------
-    def _decorate_2d(self, opts: FigureOptions) -> None:
+    def _decorate_2d(self, opts: FigureOptions, text_scale: float | None = None) -> None:
         plot = self.contour.getPlotItem()
         # text in proportion to the figure: at 1600x1200 screen-sized 9 px ticks were unreadable
-        scale = max(min(opts.width, opts.height * 4 / 3) / 800.0, 1.0)
-        plot.setTitle(_title_text(self.controller) if opts.title else None, color="#ebebf0",
-                      size=f"{13 * scale:.0f}pt")
+        # ("both" passes the whole figure's scale, so its 2-D half is not set in smaller type)
+        scale = text_scale or max(min(opts.width, opts.height * 4 / 3) / 800.0, 1.0)
+        if opts.title:
+            title_font = QtGui.QFont("DejaVu Sans")
+            title_font.setPointSizeF(13 * scale)
+            plot.setTitle(elided(_title_text(self.controller), title_font, opts.width * 0.92 - 90 * scale),
+                          color="#ebebf0", size=f"{13 * scale:.0f}pt")
+        else:
+            plot.setTitle(None)
         tick_font = QtGui.QFont("DejaVu Sans")
         tick_font.setPixelSize(int(round(11 * scale)))
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
             axis.setStyle(tickFont=tick_font, tickLength=int(-6 * scale))
             axis.label.setFont(QtGui.QFont("DejaVu Sans", int(round(10 * scale))))
+        plot.getAxis("left").setWidth(int(52 * scale))
         # room above and beside the data for the colour bar's end labels (the "both" figure
         # has no title row, and its top label was cut off)
         plot.setContentsMargins(4 * scale, 12 * scale, 10 * scale, 4 * scale)
         self._tick_font = tick_font
         self._text_scale = scale
-        # one legend for the renderer's life, refilled per image: removing it from the scene
-        # and asking PlotItem.addLegend again returned the removed one (the GIF legend showed
-        # in its first frame only). Entries are drawn from the optimizers' colours.
-        if self._legend is None:
-            self._legend = plot.addLegend(offset=(10, 10), labelTextColor=(235, 235, 240),
-                                          brush=pg.mkBrush(21, 23, 28, 200))
-        self._legend.clear()
-        self._legend.setVisible(opts.legend)
-        self._legend.setLabelTextSize(f"{9 * self._text_scale:.0f}pt")
-        if opts.legend:
-            for o in self.controller.session.enabled_optimizers():
-                self._legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(o.color, width=2.5)), o.label)
+        self._place_legend(plot, opts)
         if opts.colorbar and self._colorbar is None:
             cmap = pg.colormap.get(self.controller.session.colormap)
             self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=18)
@@ -305,8 +311,31 @@ class FigureRenderer:
             self._colorbar.axis.setWidth(int(48 * self._text_scale))  # room for "2509", "6e-5"
         self.contour.setBackground(None if opts.transparent else "#15171c")
 
-    def image_2d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
-        self._decorate_2d(opts)
+    def _place_legend(self, plot, opts: FigureOptions) -> None:
+        """The legend in a row of its own under the plot: inside it, it covered trajectories
+        (Himmelblau's loops in the top-left corner). One legend for the renderer's life,
+        refilled per image (a GIF's frames share it)."""
+        entries = [(o.label, o.color) for o in self.controller.session.enabled_optimizers()] if opts.legend else []
+        if self._legend is None:
+            self._legend = pg.LegendItem(labelTextColor=(235, 235, 240), brush=None, pen=None, sampleType=LineSample)
+        legend = self._legend
+        legend.clear()
+        legend.setLabelTextSize(f"{9 * self._text_scale:.0f}pt")
+        legend.setColumnCount(1 if len(entries) <= 1 else 2)
+        for label, color in entries:
+            legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.5 * self._text_scale)), label)
+        in_layout = legend.parentItem() is not None
+        if entries and not in_layout:
+            plot.layout.addItem(legend, LEGEND_ROW, 1)
+        elif not entries and in_layout:
+            plot.layout.removeItem(legend)
+            legend.setParentItem(None)
+            if legend.scene() is not None:
+                legend.scene().removeItem(legend)
+        legend.setVisible(bool(entries))
+
+    def image_2d(self, opts: FigureOptions, width: int, height: int, text_scale: float | None = None) -> QtGui.QImage:
+        self._decorate_2d(opts, text_scale)
         self.contour.resize(width, height)
         QtWidgets.QApplication.processEvents()
         img = QtGui.QImage(width, height, QtGui.QImage.Format.Format_ARGB32)
@@ -350,13 +379,15 @@ class FigureRenderer:
         if opts.view == "3d":
             return self.image_3d(opts, opts.width, opts.height)
         # "both": one title across the whole figure (over the 3-D half alone it looked off
-        # centre), then the 3-D and 2-D views side by side under it, bottoms aligned
+        # centre), then the 3-D and 2-D views side by side under it, bottoms aligned; the 3-D
+        # view gets the larger part (as in the window) and both are set in the same type size
         band = int(round(48 * max(opts.height / 900.0, 0.6))) if opts.title else 0
-        half = opts.width // 2
+        half = int(opts.width * BOTH_3D_SHARE)
         h = opts.height - band
         left = self.image_3d(FigureOptions("3d", half, h, False, opts.legend, False, opts.transparent), half, h)
         right = self.image_2d(FigureOptions("2d", opts.width - half, h, False, False,
-                                            opts.colorbar, opts.transparent), opts.width - half, h)
+                                            opts.colorbar, opts.transparent), opts.width - half, h,
+                              text_scale=max(h / 750.0, 1.0))
         img = QtGui.QImage(opts.width, opts.height, QtGui.QImage.Format.Format_ARGB32)
         img.fill(QtCore.Qt.GlobalColor.transparent if opts.transparent else QtGui.QColor("#15171c"))
         p = QtGui.QPainter(img)

@@ -354,7 +354,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         room = t.viewport().width()
         used, full = 0, False
         for k in self.KEEP_ORDER:
-            width = max(t.sizeHintForColumn(k), header.sectionSizeHint(k)) + 2
+            width = max(t.sizeHintForColumn(k), header.sectionSizeHint(k)) + 12  # the sort arrow and padding: "cond." was clipped to "ond"
             full = full or (used + width > room and k != 0)  # the rest give way, in order
             fits = not full
             t.setColumnHidden(k, not fits)

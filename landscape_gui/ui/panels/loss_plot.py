@@ -4,9 +4,76 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from landscape_gui.core.scene.surface import nice_ticks, tick_text
 
 THROTTLE_S = 0.25  # the loss plot redraws at most this often while things move
+LOG_PRIORITY = (1, 5, 2, 3, 4, 6, 7, 8, 9)  # which mantissas keep their label first on a log axis
+
+
+class LogAxis(pg.AxisItem):
+    """A log axis whose labels never stack: within a level of ticks, labels are kept in order of
+    importance (decades, then 5, then 2, …) only where they clear the labels already kept by a
+    line height (2·10¹ … 9·10¹ crowded near the next decade and were drawn over each other)."""
+
+    def tickValues(self, minVal, maxVal, size):
+        """Within less than a decade a log axis has one tick or none (50 … 59 showed only
+        "5·10¹" at its very edge): round values there instead, at their log positions."""
+        if self.logMode and 0 < maxVal - minVal < 1.0:
+            target = max(2, min(6, int(size / 40)))
+            vals = nice_ticks(10.0 ** minVal, 10.0 ** maxVal, target)
+            vals = vals[vals > 0]
+            return [(None, list(np.log10(vals)))]
+        return super().tickValues(minVal, maxVal, size)
+
+    def logTickStrings(self, values, scale, spacing):
+        lo, hi = self.range
+        if 0 < hi - lo < 1.0:
+            return [tick_text(float(10.0 ** v)) for v in values]
+        labels = super().logTickStrings(values, scale, spacing)
+        lo, hi = self.range
+        length = self.geometry().height() if self.orientation in ("left", "right") else self.geometry().width()
+        if length <= 0 or hi <= lo:
+            return labels
+        per_unit = length / (hi - lo)
+        gap = QtGui.QFontMetricsF(self.style["tickFont"] or self.font()).height() * 1.15
+        if self.orientation in ("top", "bottom"):
+            gap = 3.0 * gap
+        taken = [k * per_unit for k in range(int(np.floor(lo)), int(np.ceil(hi)) + 1)]  # the decades' labels
+        keep = [False] * len(values)
+        order = sorted(range(len(values)), key=lambda i: LOG_PRIORITY.index(
+            min(LOG_PRIORITY, key=lambda m: abs(10 ** (float(values[i]) % 1.0) - m))))
+        for i in order:
+            p = float(values[i]) * per_unit
+            if abs(float(values[i]) - round(float(values[i]))) < 1e-9 or all(abs(p - q) >= gap for q in taken):
+                keep[i] = True
+                taken.append(p)
+        return [text if k else "" for text, k in zip(labels, keep)]
+
+
+class LineSample(pg.ItemSample):
+    """A legend swatch level with its label: pyqtgraph's sample is a fixed 20x20 box with the
+    line at y = 11 at the top of a row as tall as the label, so swatches sat below and left of
+    their text. This one takes the row's height and draws the line at its middle."""
+
+    def __init__(self, item):
+        super().__init__(item)
+        self.setMinimumHeight(8)
+        self.setMaximumHeight(1e4)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed, QtWidgets.QSizePolicy.Policy.Expanding)
+
+    def boundingRect(self):
+        return QtCore.QRectF(0, 0, 20, max(self.size().height(), 8.0))
+
+    def paint(self, p, *args):
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.setPen(pg.mkPen(self.item.opts["pen"]))
+        y = self.size().height() / 2
+        p.drawLine(QtCore.QPointF(0, y), QtCore.QPointF(20, y))
+
+    def mouseClickEvent(self, event):
+        event.ignore()  # a swatch stands for an optimizer, not a curve that can be hidden
 
 
 class LossPlot(pg.PlotWidget):
@@ -20,7 +87,7 @@ class LossPlot(pg.PlotWidget):
     """
 
     def __init__(self, controller, parent=None):
-        super().__init__(parent, background="#15171c")
+        super().__init__(parent, background="#15171c", axisItems={"left": LogAxis("left")})
         self.setObjectName("lossPlot")
         self.controller = controller
         self.log_y = True
@@ -33,6 +100,8 @@ class LossPlot(pg.PlotWidget):
         # SI prefixes on a log axis turned 1e21 into "(x1e+21)" and ticks of 1e-41
         item.getAxis("left").enableAutoSIPrefix(False)
         self.curves: list[pg.PlotDataItem] = []
+        self._axis_state = None
+        self._shift = 0.0
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 255, 255, 120), width=1))
         self.addItem(self.cursor)
         self.left_marks = pg.ScatterPlotItem(symbol="x", size=11, pen=pg.mkPen("#ff5555", width=2),
@@ -42,7 +111,7 @@ class LossPlot(pg.PlotWidget):
         self._refit = QtCore.QTimer(self, singleShot=True, interval=250)
         self._refit.timeout.connect(self._fit_y)
         self.legend = pg.LegendItem(labelTextColor=(230, 230, 230), brush=pg.mkBrush(21, 23, 28, 230),
-                                    verSpacing=-4)
+                                    verSpacing=-4, sampleType=LineSample)
         item.layout.addItem(self.legend, 2, 3)  # a column of its own, right of the plot
         item.layout.setColumnStretchFactor(3, 0)
         self._legend_entries: list[tuple[str, str]] | None = None
@@ -128,7 +197,7 @@ class LossPlot(pg.PlotWidget):
             if low <= 0:  # log needs positive values: plot f - min + tiny
                 shift, label = -low + 1e-12 * max(1.0, abs(low)), "f − min f"
         axis_state = (self.log_y, label)
-        if axis_state != getattr(self, "_axis_state", None):  # re-rendering the axes is costly
+        if axis_state != self._axis_state:  # re-rendering the axes is costly
             self._axis_state = axis_state
             self.getPlotItem().setLogMode(y=self.log_y)
             self.getPlotItem().setLabel("left", label + (" (log scale)" if self.log_y else ""))
@@ -171,7 +240,7 @@ class LossPlot(pg.PlotWidget):
         b = self.controller.batch
         if b is None:
             return
-        values = b.losses + getattr(self, "_shift", 0.0)
+        values = b.losses + self._shift
         top = self._top(values)
         finite = values[np.isfinite(values) & (values <= top)]
         if not finite.size:

@@ -13,6 +13,7 @@ from landscape_gui.core.scene.surface import isolines
 from landscape_gui.ui.views.gestures import GRAB_PIXELS, StartPointMouse
 
 N_ISOLINES = 12
+EQUAL_WITHIN = 1.5  # automatic equal aspect only for domains this close to square
 ISOLINE_PAUSE = 0.15  # seconds between surface changes that count as "still changing"
 
 
@@ -28,8 +29,8 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         item = self.getPlotItem()
         item.setLabel("bottom", "x")
         item.setLabel("left", "y")
-        #: "auto": one unit of x is as long as one of y when both axes are the same kind of
-        #: quantity (their spans within 10x of each other), else each axis fills the view;
+        #: "auto": one unit of x is as long as one of y when the domain is nearly square (spans
+        #: within EQUAL_WITHIN of each other), else each axis fills the view;
         #: "equal" / "free" force one or the other (View menu)
         self.aspect_mode = "auto"
         # a fixed tick-label column: with the aspect locked, a new range changed the labels'
@@ -95,12 +96,14 @@ class ContourView(StartPointMouse, pg.PlotWidget):
             self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
 
     def equal_aspect(self) -> bool:
-        """Whether the 2-D view draws x and y units at the same length."""
+        """Whether the 2-D view draws x and y units at the same length: automatically only when
+        the domain is nearly square (spans within 1.5x), so a wide plane (a ravine, a PCA plane)
+        fills the view instead of a strip with most of the view empty."""
         if self.aspect_mode != "auto":
             return self.aspect_mode == "equal"
         (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
         ratio = (x1 - x0) / (y1 - y0)
-        return 0.1 <= ratio <= 10.0
+        return 1 / EQUAL_WITHIN <= ratio <= EQUAL_WITHIN
 
     def set_aspect_mode(self, mode: str) -> None:
         self.aspect_mode = mode

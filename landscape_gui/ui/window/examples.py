@@ -46,7 +46,7 @@ class ExamplesDialog(QtWidgets.QDialog):
         self.list.setWordWrap(True)
         for eid in examples.ids():
             e = examples.info(eid)
-            item = QtWidgets.QListWidgetItem(e.title + ("  (network)" if e.mode == "network" else ""))
+            item = QtWidgets.QListWidgetItem(e.title + (" (network)" if e.mode == "network" else ""))
             item.setData(QtCore.Qt.ItemDataRole.UserRole, eid)
             item.setToolTip(examples.explain(eid).split("\n")[2] if "\n" in examples.explain(eid) else e.title)
             thumb = examples.thumbnail(eid)
