@@ -8,7 +8,7 @@ import time
 import sys
 
 
-SUBCOMMANDS = ("bench", "functions", "export", "gallery")
+SUBCOMMANDS = ("bench", "functions", "export", "gallery", "monkey")
 
 
 def window_parser() -> argparse.ArgumentParser:
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     gal.add_argument("--only", metavar="KEY,KEY", help="these presets only")
     gal.add_argument("--sizes", default="1280x800,1920x1080", metavar="WxH,WxH", help="window sizes")
     gal.add_argument("--no-network", action="store_true", help="skip training a network")
+    mk = sub.add_parser("monkey", help="drive the real window through random actions a person could take; "
+                                       "fail on any error, drawing outside the domain or a freeze (xvfb-run)")
+    mk.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
+    mk.add_argument("--seed", type=int, default=0)
     ex = sub.add_parser("export", help="write a figure, an animation or data without opening the window",
                         description="Output type from the extension of -o: .png .svg .pdf (2-D) .gif .mp4 "
                                     ".csv .json .npz")
@@ -131,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export":
         return _export(args)
+    if args.command == "monkey":
+        from .devtools.monkey import run_monkey
+
+        return run_monkey(seconds=args.seconds, seed=args.seed)
     if args.command == "gallery":
         import os
 

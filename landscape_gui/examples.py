@@ -151,7 +151,7 @@ def _curvature(session, batch):
            f"λmax = {lmax:.4g}, condition number {lmax / lam[0]:.3g}." if lam[0] > 0 else
            f"λmax = {lmax:.4g} at ({x:.3g}, {y:.3g})."]
     for o, lr, m in _sgd_like(session):
-        limit = 2 * (1 + m) / lmax
+        limit = 2 * (1 + m) / lmax if lmax > 0 else np.inf  # no curvature: no edge of stability
         verdict = "it will converge" if lr < limit else "it will diverge"
         what = "2(1+m)/λmax" if m else "2/λmax"
         out.append(f"{o.label}: lr = {lr:.4g} {'<' if lr < limit else '>'} {what} = {limit:.4g}: {verdict}.")

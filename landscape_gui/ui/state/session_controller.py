@@ -25,6 +25,11 @@ from landscape_gui.core.session import (
 )
 
 
+#: optimizer steps the numpy twin may take on the GUI thread while kernels compile (~0.5 s): 8
+#: optimizers x 30 starts x 500 steps took 23 s there, a frozen window
+NUMPY_STEP_BUDGET = 6000
+
+
 class SnapshotCommand(QtGui.QUndoCommand):
     """An undo step: the session as JSON-able data before and after one user action.
 
@@ -116,6 +121,7 @@ class SessionController(QtCore.QObject):
         self.heights = height_map(self.grid)
         self.height_grid = self.heights(self.grid)  # the grid as drawn: heights in [0, 1], NaN holes
         self.batch: optimizers.Batch | None = None
+        self.partial = False  # the paths are shown for fewer steps than asked (kernels compiling)
         self.step = self.session.steps
         self.timings: dict[str, float] = {}
         self._compile_later = QtCore.QTimer(self, singleShot=True, interval=400)
@@ -411,20 +417,36 @@ class SessionController(QtCore.QObject):
     def enabled_configs(self) -> list[tuple[str, dict]]:
         return [o.config() for o in self.session.enabled_optimizers()]
 
+    def _fast(self, configs) -> bool:
+        """Whether the formula's and these optimizers' Numba kernels can run now."""
+        return self.function.compiled_ready and all(
+            optimizers.runner_ready(name, wait=False) for name in dict.fromkeys(n for n, _ in configs))
+
     def _recompute_trajectories(self, starts: list[int] | None = None) -> None:
+        """Every path (``starts=None``) or only some starts' (a drag). While the kernels compile
+        the numpy twin computes the same numbers on this thread, far more slowly: it gets at most
+        NUMPY_STEP_BUDGET optimizer steps (the paths are shown that far, ``partial``), and the
+        full paths follow as soon as the kernels are ready (``_check_kernels``)."""
         s = self.session
         configs = self.enabled_configs()
         t0 = time.perf_counter()
         domain = (s.xrange, s.yrange)
+        steps = s.steps
+        work = len(configs) * len(s.starts)
+        if work and work * steps > NUMPY_STEP_BUDGET and not self._fast(configs):
+            steps = max(1, min(steps, NUMPY_STEP_BUDGET // work))
+        self.partial = steps < s.steps
+        if self.partial:
+            self._kernel_poll.start()
         if starts is None or self.batch is None or self.batch.points.shape[:2] != (len(configs), len(s.starts)) \
-                or self.batch.points.shape[2] != s.steps + 1:
+                or self.batch.points.shape[2] != steps + 1:
             pts = np.array(s.starts, dtype=float).reshape(-1, 2)
-            self.batch = optimizers.run_many(self.function, configs, pts, s.steps, noise=s.noise, seed=s.seed,
+            self.batch = optimizers.run_many(self.function, configs, pts, steps, noise=s.noise, seed=s.seed,
                                              domain=domain, record_state=True, wait=False)
             starts = None
         else:
             for i in starts:
-                one = optimizers.run_many(self.function, configs, [s.starts[i]], s.steps, noise=s.noise,
+                one = optimizers.run_many(self.function, configs, [s.starts[i]], steps, noise=s.noise,
                                           seed=s.seed, domain=domain, record_state=True, wait=False,
                                           stream_offset=i)
                 b = self.batch
@@ -451,7 +473,9 @@ class SessionController(QtCore.QObject):
             self.kernelStatus.emit("fast kernels unavailable, using the slower numpy path: "
                              + (error or compiled.numba_error))
             return
-        if formula_done and ready == wanted:
+        if self.partial and self._fast(self.enabled_configs()):
+            self._recompute_trajectories()  # the whole paths, now at kernel speed
+        if formula_done and ready == wanted and not self.partial:
             self._kernel_poll.stop()
             if self._kernels_were_pending:
                 self.kernelStatus.emit(f"fast kernels ready: formula and {wanted} optimizers")
@@ -460,7 +484,9 @@ class SessionController(QtCore.QObject):
             return
         self._kernels_were_pending = True
         parts = [f"{ready} of {wanted} optimizers"] + ([] if formula_done else ["formula compiling"])
-        msg = "fast kernels: " + ", ".join(parts) + " (numpy meanwhile, same numbers)"
+        msg = "fast kernels: " + ", ".join(parts) + " (numpy meanwhile, same numbers" + (
+            f"; paths shown to step {self.batch.points.shape[2] - 1} until then)" if self.partial and self.batch
+            is not None else ")")
         if msg != getattr(self, "_last_kernel_status", None):
             self._last_kernel_status = msg
             self.kernelStatus.emit(msg)
