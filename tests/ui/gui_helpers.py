@@ -20,7 +20,7 @@ def mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=None):
 
 
 def pixel_of(view, x, y):
-    c = view.controller
+    c = view.source
     h = c.heights(c.function.value(x, y))
     sx, sy, sz = view.to_scene(np.array([x]), np.array([y]), np.array([h]))
     from landscape_gui.core.scene.picking import project

@@ -246,3 +246,23 @@ def test_dragging_a_start_keeps_the_window_responsive_while_basins_compute(windo
     panel.basins_check.setChecked(False)
     assert "basins" not in model.running
     window.controller.set_run_options(steps=300)
+
+
+def test_rastrigins_critical_points_do_not_bury_its_surface(window, qtbot):
+    """441 critical points: the views mark MAX_DRAWN of them (minima first, lowest first) and say so;
+    the table lists them all."""
+    from landscape_gui.ui.state.analysis_model import MAX_DRAWN
+
+    model, panel = window.analysis, window.analysis_panel
+    messages = []
+    model.message.connect(messages.append)
+    window.controller.load_preset("rastrigin")
+    panel.critical_check.setChecked(True)
+    qtbot.waitUntil(lambda: len(model.critical_points) > 400 and not model.running, timeout=30000)
+    x, _ = window.contour_overlay.points.getData()
+    assert len(x) == MAX_DRAWN == len(window.surface_overlay.points.pos)
+    drawn = model.drawn_critical_points()
+    minima = sorted(c.value for c in model.critical_points if c.kind == "minimum")
+    assert [c.value for c in drawn] == minima[:MAX_DRAWN]
+    assert panel.table.rowCount() == len(model.critical_points)
+    assert any(f"the views mark {MAX_DRAWN}" in m for m in messages), messages

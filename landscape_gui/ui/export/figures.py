@@ -234,9 +234,9 @@ class FigureRenderer:
         from landscape_gui.ui.state.plane_source import SourceSnapshot
         from landscape_gui.ui.views.contour_view import ContourView
 
-        self.controller = SourceSnapshot(source)
+        self.source = SourceSnapshot(source)
         self.camera = camera
-        self.contour = ContourView(self.controller)
+        self.contour = ContourView(self.source)
         self.contour.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
         self.contour.show()  # "shown" (never on screen) so resizes lay it out like the window's
         self._surface = None
@@ -261,7 +261,7 @@ class FigureRenderer:
                                   "(2-D export works without one: --view 2d)")
             from landscape_gui.ui.views.surface_view import SurfaceView
 
-            v = SurfaceView(self.controller)
+            v = SurfaceView(self.source)
             v.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
             v.resize(800, 600)
             v.show()  # creates the GL context; never on screen
@@ -284,7 +284,7 @@ class FigureRenderer:
         if opts.title:
             title_font = QtGui.QFont("DejaVu Sans")
             title_font.setPointSizeF(13 * scale)
-            plot.setTitle(elided(_title_text(self.controller), title_font, opts.width * 0.92 - 90 * scale),
+            plot.setTitle(elided(_title_text(self.source), title_font, opts.width * 0.92 - 90 * scale),
                           color="#ebebf0", size=f"{13 * scale:.0f}pt")
         else:
             plot.setTitle(None)
@@ -302,10 +302,10 @@ class FigureRenderer:
         self._text_scale = scale
         self._place_legend(plot, opts)
         if opts.colorbar and self._colorbar is None:
-            cmap = pg.colormap.get(self.controller.session.colormap)
+            cmap = pg.colormap.get(self.source.session.colormap)
             self._colorbar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=18)
             self._colorbar.setImageItem(self.contour.image, insert_in=plot)
-            self._colorbar.axis.setTicks([colorbar_ticks(self.controller.heights)])
+            self._colorbar.axis.setTicks([colorbar_ticks(self.source.heights)])
         if self._colorbar is not None:
             self._colorbar.axis.setStyle(tickFont=self._tick_font, autoExpandTextSpace=True)
             self._colorbar.axis.setWidth(int(48 * self._text_scale))  # room for "2509", "6e-5"
@@ -315,7 +315,7 @@ class FigureRenderer:
         """The legend in a row of its own under the plot: inside it, it covered trajectories
         (Himmelblau's loops in the top-left corner). One legend for the renderer's life,
         refilled per image (a GIF's frames share it)."""
-        entries = [(o.label, o.color) for o in self.controller.session.enabled_optimizers()] if opts.legend else []
+        entries = [(o.label, o.color) for o in self.source.session.enabled_optimizers()] if opts.legend else []
         if self._legend is None:
             self._legend = pg.LegendItem(labelTextColor=(235, 235, 240), brush=None, pen=None, sampleType=LineSample)
         legend = self._legend
@@ -351,7 +351,7 @@ class FigureRenderer:
         self.contour.resize(opts.width, opts.height)
         QtWidgets.QApplication.processEvents()
         _write_bytes(path, render_vector(self.contour, path.suffix, opts.width, opts.height,
-                                         _title_text(self.controller)))
+                                         _title_text(self.source)))
 
     # 3-D ------------------------------------------------------------------------------------
     def image_3d(self, opts: FigureOptions, width: int, height: int) -> QtGui.QImage:
@@ -368,7 +368,7 @@ class FigureRenderer:
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
         v.paint_labels(painter, width, height, scale=max(height / 750.0, 0.8))
-        _paint_overlays(painter, self.controller, QtCore.QRectF(0, 0, width, height), opts, True)
+        _paint_overlays(painter, self.source, QtCore.QRectF(0, 0, width, height), opts, True)
         painter.end()
         return img
 
@@ -395,7 +395,7 @@ class FigureRenderer:
         p.drawImage(half, band, right)
         if band:
             p.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-            _paint_overlays(p, self.controller, QtCore.QRectF(0, 0, opts.width, opts.height),
+            _paint_overlays(p, self.source, QtCore.QRectF(0, 0, opts.width, opts.height),
                             FigureOptions("both", opts.width, opts.height, True, False, False), False)
         p.end()
         return img
@@ -420,7 +420,7 @@ class FigureRenderer:
         if animation == "orbit":
             yield from self.orbit(opts, n_frames, progress)
             return
-        c = self.controller
+        c = self.source
         steps = c.session.steps
         views = [self.contour] + ([self.surface()] if opts.view in ("3d", "both") else [])
         for v in views:
@@ -591,7 +591,7 @@ def _write_animation(renderer, opts, p: Path, frames: int, fps: int, progress, a
     both = Image.new("RGB", (rgb[0].width * 2, rgb[0].height))
     both.paste(rgb[0], (0, 0))
     both.paste(rgb[-1], (rgb[0].width, 0))
-    fixed = [QtGui.QColor(o.color).getRgb()[:3] for o in renderer.controller.session.enabled_optimizers()]
+    fixed = [QtGui.QColor(o.color).getRgb()[:3] for o in renderer.source.session.enabled_optimizers()]
     fixed += [(255, 255, 255), (0, 0, 0), (21, 23, 28)]  # markers, outlines, background
     fixed = list(dict.fromkeys(fixed))[:40]
     adaptive = both.quantize(colors=256 - len(fixed), method=Image.Quantize.MEDIANCUT)

@@ -40,6 +40,9 @@ BASIN_ALPHA = 1.0
 
 
 MAX_TABLE_ROWS = 500
+#: critical points marked in the views: Rastrigin has 441, which buried its surface
+MAX_DRAWN = 60
+KIND_ORDER = {"minimum": 0, "saddle": 1, "maximum": 2, "degenerate": 3}
 
 
 MAX_SHARPNESS = 60   # minima whose sharpness is computed (the lowest ones)
@@ -222,6 +225,14 @@ class AnalysisModel(QtCore.QObject):
                                seed_resolution=self.seed_resolution, sweep_range=self.sweep_range)
         self.jobs.submit(job, lambda cancel: fn(cancel, snap))
 
+    def drawn_critical_points(self) -> list:
+        """The critical points the views mark: all of them up to MAX_DRAWN, else the minima
+        first (lowest first), then saddles, maxima and degenerate points."""
+        cps = self.critical_points if self.show_critical else []
+        if len(cps) <= MAX_DRAWN:
+            return list(cps)
+        return sorted(cps, key=lambda c: (KIND_ORDER.get(c.kind, 9), c.value))[:MAX_DRAWN]
+
     def _on_finished(self, job: str, result, ms: float) -> None:
         self.timings[job] = ms
         if isinstance(result, Exception):
@@ -235,6 +246,9 @@ class AnalysisModel(QtCore.QObject):
             parts = ", ".join(f"{v} {k if v == 1 else plural[k]}" for k, v in n.items())
             flat = getattr(self.critical_points, "flat_fraction", 0.0)
             note = f"; f is flat on about {100 * flat:.0f}% of the domain (not listed)" if flat else ""
+            if len(self.critical_points) > MAX_DRAWN:
+                note += (f"; the views mark {MAX_DRAWN} (minima first, lowest first) so the surface stays "
+                         "visible; the table lists them all")
             self.message.emit(f"{len(self.critical_points)} critical points ({parts}) in {ms:.0f} ms{note}")
         elif job == "basins":
             self.basins = result

@@ -21,10 +21,10 @@ class ContourView(StartPointMouse, pg.PlotWidget):
     statusMessage = QtCore.Signal(str)  # the read-out under the pointer (the window shows it)
     trail = False  # True: trajectories end at the playback step (animation export)
 
-    def __init__(self, controller, parent=None):
+    def __init__(self, source, parent=None):
         super().__init__(parent, background="#15171c")
         self.setObjectName("contourView")
-        self.controller = controller
+        self.source = source
         self.show_arrows = True
         item = self.getPlotItem()
         item.setLabel("bottom", "x")
@@ -60,6 +60,9 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.exits = pg.ScatterPlotItem(size=15, symbol="x", pen=pg.mkPen((0, 0, 0, 200), width=1))
         self.exits.setToolTip("where a run left the domain (drawn only that far)")
         self._brush_colors = None
+        self._axis_names = None
+        self._domain = None
+        self._curve_colors: dict = {}
         self._brushes: list = []
         for it in (self.minima, self.heads, self.arrows, self.markers, self.exits):
             self.addItem(it)
@@ -68,10 +71,10 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.arrows.setZValue(21)
         self.markers.setZValue(30)
         self.setMouseTracking(True)
-        self.observe_controller()
+        self.observe_source()
 
     def update_surface(self) -> None:
-        c = self.controller
+        c = self.source
         s = c.session
         h = c.height_grid
         cmap = pg.colormap.get(s.colormap)
@@ -83,14 +86,14 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         # pixel centres sit on the grid points
         self.image.setRect(QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, (x1 - x0) + dx, (y1 - y0) + dy))
         xname, yname, _ = c.axis_names
-        if getattr(self, "_axis_names", None) != (xname, yname):  # network planes: α, β
+        if self._axis_names != (xname, yname):  # network planes: α, β
             self._axis_names = (xname, yname)
             self.getPlotItem().setLabel("bottom", xname)
             self.getPlotItem().setLabel("left", yname)
         self._update_isolines()
         m = c.known_minima()
         self.minima.setData(m[:, 0], m[:, 1])
-        if (s.xrange, s.yrange) != getattr(self, "_domain", None):  # refit only for a new domain
+        if (s.xrange, s.yrange) != self._domain:  # refit only for a new domain
             self._domain = (s.xrange, s.yrange)
             self._apply_aspect()
             self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
@@ -101,14 +104,14 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         fills the view instead of a strip with most of the view empty."""
         if self.aspect_mode != "auto":
             return self.aspect_mode == "equal"
-        (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
+        (x0, x1), (y0, y1) = self.source.session.xrange, self.source.session.yrange
         ratio = (x1 - x0) / (y1 - y0)
         return 1 / EQUAL_WITHIN <= ratio <= EQUAL_WITHIN
 
     def set_aspect_mode(self, mode: str) -> None:
         self.aspect_mode = mode
         self._apply_aspect()
-        s = self.controller.session
+        s = self.source.session
         self.getPlotItem().getViewBox().setRange(xRange=s.xrange, yRange=s.yrange, padding=0.02)
 
     def _apply_aspect(self) -> None:
@@ -122,7 +125,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
             self.isolines.setData([], [])
             self._isoline_timer.start()
         else:
-            c = self.controller
+            c = self.source
             lines = isolines(c.xs, c.ys, c.height_grid, N_ISOLINES)
             self.isolines.setData(lines[:, 0], lines[:, 1])
         self._last_isolines = now
@@ -132,7 +135,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self._update_isolines()
 
     def update_trajectories(self, starts=None) -> None:
-        c = self.controller
+        c = self.source
         b = c.batch
         if b is None:
             return
@@ -152,8 +155,8 @@ class ContourView(StartPointMouse, pg.PlotWidget):
             color = enabled[ci].color
             for k in range(n_st):
                 curve = self.curves[ci * n_st + k]
-                if getattr(curve, "_color", None) != color:
-                    curve._color = color
+                if self._curve_colors.get(id(curve)) != color:
+                    self._curve_colors[id(curve)] = color
                     curve.setPen(pg.mkPen(color, width=2.2))
         s = c.session
         changed = list(range(n_st) if starts is None else starts)
@@ -172,7 +175,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         self.update_step()
 
     def update_markers(self) -> None:
-        p = np.array(self.controller.session.starts, dtype=float).reshape(-1, 2)
+        p = np.array(self.source.session.starts, dtype=float).reshape(-1, 2)
         self.markers.setData(p[:, 0], p[:, 1])
 
     def set_arrows(self, on: bool) -> None:
@@ -181,7 +184,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
 
     def update_step(self) -> None:
         """Heads and state arrows at the playback step, inside the domain (core.scene.playback)."""
-        c = self.controller
+        c = self.source
         b = c.batch
         if b is None or 0 in b.points.shape[:2]:
             self.heads.setData([], [])
@@ -205,7 +208,7 @@ class ContourView(StartPointMouse, pg.PlotWidget):
         return p.x(), p.y()
 
     def start_under(self, pos) -> int | None:
-        starts = self.controller.session.starts
+        starts = self.source.session.starts
         if not starts:
             return None
         vb = self.getPlotItem().getViewBox()

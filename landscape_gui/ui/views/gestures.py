@@ -12,7 +12,7 @@ GRAB_PIXELS = 10.0  # a press this close to a marker grabs it
 
 class StartPointMouse:
     """Mixin for a view (a QObject with a ``statusMessage(str)`` signal: the read-out under the
-    pointer) with ``controller`` (a ``plane_source.ViewSource``; the gestures act
+    pointer) with ``source`` (a ``plane_source.ViewSource``; the gestures act
     only where its ``editable`` is true); subclasses answer two questions:
 
     ``data_under(pos)`` -> (x, y) in data coordinates under a pixel, or None;
@@ -24,10 +24,10 @@ class StartPointMouse:
     _moved = False
     _connections: list | tuple = ()
 
-    def observe_controller(self) -> None:
+    def observe_source(self) -> None:
         """Both views draw from the same signals; wire them (bound methods only, remembered so
         ``release_source`` can drop them) and draw once."""
-        c = self.controller
+        c = self.source
         self._connections = [(c.surfaceChanged, self.update_surface),
                              (c.trajectoriesChanged, self.update_trajectories),
                              (c.startsChanged, self.update_markers),
@@ -57,13 +57,13 @@ class StartPointMouse:
     def mousePressEvent(self, ev):
         pos = ev.position()
         self._press_pos, self._moved = pos, False
-        grabbed = self.start_under(pos) if self.controller.editable else None
+        grabbed = self.start_under(pos) if self.source.editable else None
         if grabbed is not None and ev.button() in (LEFT, RIGHT):
             if ev.button() == RIGHT:
-                self.controller.remove_start(grabbed)
+                self.source.remove_start(grabbed)
             else:
                 self._dragging = grabbed
-                self.controller.begin_drag(grabbed)
+                self.source.begin_drag(grabbed)
             ev.accept()
             return
         self._dragging = None
@@ -76,29 +76,29 @@ class StartPointMouse:
         if self._dragging is not None and ev.buttons() & LEFT:
             hit = self.data_under(pos)
             if hit is not None:  # the drag hot path; the source reports where the start is (clamped)
-                self.controller.move_start(self._dragging, *hit)
+                self.source.move_start(self._dragging, *hit)
             ev.accept()
             return
         if not ev.buttons():
-            if self.controller.editable:
-                self.controller.hovered_start = self.start_under(pos)  # what Delete removes
+            if self.source.editable:
+                self.source.hovered_start = self.start_under(pos)  # what Delete removes
             hit = self.data_under(pos)
             if hit is not None:
-                f = self.controller.function.value(*hit)
-                x, y, z = self.controller.axis_names
+                f = self.source.function.value(*hit)
+                x, y, z = self.source.axis_names
                 self.statusMessage.emit(f"{x} = {hit[0]:.4g}, {y} = {hit[1]:.4g}, {z} = {f:.6g}")
         super().mouseMoveEvent(ev)
 
     def mouseReleaseEvent(self, ev):
         if self._dragging is not None:
             self._dragging = None
-            self.controller.end_drag()
+            self.source.end_drag()
             ev.accept()
             return
-        if ev.button() == LEFT and not self._moved and self._press_pos is not None and self.controller.editable:
+        if ev.button() == LEFT and not self._moved and self._press_pos is not None and self.source.editable:
             hit = self.data_under(ev.position())
-            (x0, x1), (y0, y1) = self.controller.session.xrange, self.controller.session.yrange
+            (x0, x1), (y0, y1) = self.source.session.xrange, self.source.session.yrange
             if hit is not None and x0 <= hit[0] <= x1 and y0 <= hit[1] <= y1:
-                self.controller.add_start(*hit)
+                self.source.add_start(*hit)
         self._press_pos = None
         super().mouseReleaseEvent(ev)

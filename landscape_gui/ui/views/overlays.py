@@ -32,11 +32,12 @@ class ContourOverlay:
 
     def update_points(self) -> None:
         m = self.model
-        cps = m.critical_points if m.show_critical else []
+        cps = m.drawn_critical_points()
+        index = {id(c): k for k, c in enumerate(m.critical_points)}  # a marker's row in the table
         self.points.setData([c.x for c in cps], [c.y for c in cps],
                             brush=[pg.mkBrush(KIND_STYLE[c.kind][0]) for c in cps],
                             symbol=[KIND_STYLE[c.kind][1] for c in cps],
-                            data=list(range(len(cps))))
+                            data=[index[id(c)] for c in cps])
 
     def update_basins(self) -> None:
         b = self.model.basins if self.model.show_basins else None
@@ -67,12 +68,12 @@ class SurfaceOverlay:
         view.drape = self.drape_colors
         model.criticalPointsChanged.connect(self.update_points)
         model.basinsChanged.connect(self.view.update_surface)
-        view.controller.surfaceChanged.connect(self.update_points)
+        view.source.surfaceChanged.connect(self.update_points)
         self.update_points()
 
     def update_points(self) -> None:
-        m, v, c = self.model, self.view, self.view.controller
-        cps = m.critical_points if m.show_critical else []
+        m, v, c = self.model, self.view, self.view.source
+        cps = m.drawn_critical_points()
         if not cps and (self.points.pos is None or len(self.points.pos) == 0):
             return  # nothing shown, nothing to take away (this runs on every slider step)
         if not cps:

@@ -41,16 +41,16 @@ def qmatrix_to_numpy(m: QtGui.QMatrix4x4) -> np.ndarray:
 
 
 class SurfaceView(StartPointMouse, gl.GLViewWidget):
-    """OpenGL view of the session; clicks and drags edit start points through the controller."""
+    """OpenGL view of the session; clicks and drags edit start points through its source."""
 
     statusMessage = QtCore.Signal(str)  # the read-out under the pointer (the window shows it)
     trail = False  # True: trajectories end at the playback step (animation export)
 
-    def __init__(self, controller, parent=None):
+    def __init__(self, source, parent=None):
         pyqtgraph_private.check()
         super().__init__(parent)
         self.setObjectName("surfaceView")
-        self.controller = controller
+        self.source = source
         self.wireframe = False
         self.show_arrows = True
         self._wireframe_drawn = None
@@ -89,19 +89,25 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._background = None     # multisampled views: the landscape's pixels (numpy)
         self._bg_fbo = self._bg_rbo = self._bg_size = None   # otherwise: a framebuffer holding them
         self.drape = None  # callable(xs, ys) -> (nx, ny, 4) RGBA blended over the surface, or None
+        self._camera_fitted = True
+        self._scene_grid = None
+        self.z_ticks: list = []
+        self.z_title = ""
+        self._label_color = QtGui.QColor(220, 220, 225)
+        self._drawn_label_rects: list = []
         self.reset_camera()
-        self.observe_controller()
+        self.observe_source()
 
     # -- coordinates ---------------------------------------------------------------------
     def to_scene(self, x, y, h):
-        s = self.controller.session
+        s = self.source.session
         (x0, x1), (y0, y1) = s.xrange, s.yrange
         sx = (np.asarray(x) - x0) / (x1 - x0) * 2 * HALF - HALF
         sy = (np.asarray(y) - y0) / (y1 - y0) * 2 * HALF - HALF
         return sx, sy, np.asarray(h) * ZSPAN
 
     def from_scene(self, sx, sy):
-        s = self.controller.session
+        s = self.source.session
         (x0, x1), (y0, y1) = s.xrange, s.yrange
         return x0 + (sx + HALF) / (2 * HALF) * (x1 - x0), y0 + (sy + HALF) / (2 * HALF) * (y1 - y0)
 
@@ -156,7 +162,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         super().wheelEvent(ev)
 
     def mouseMoveEvent(self, ev) -> None:
-        if ev.buttons() and getattr(self, "_dragging", None) is None:
+        if ev.buttons() and self._dragging is None:
             self._camera_fitted = False  # an orbit or pan
         super().mouseMoveEvent(ev)
 
@@ -166,12 +172,12 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
-        if getattr(self, "_camera_fitted", False):  # not after the user zoomed or orbited
+        if self._camera_fitted:  # not after the user zoomed or orbited
             self.setCameraPosition(distance=self.fit_distance(max(self.width(), 64), max(self.height(), 64)))
 
     # -- drawing ---------------------------------------------------------------------------
     def update_surface(self) -> None:
-        c = self.controller
+        c = self.source
         h = c.height_grid
         undefined = ~np.isfinite(h)
         # a source with holes (points a loss-landscape run never computed): transparent there,
@@ -230,7 +236,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.update()
 
     def _update_box(self) -> None:
-        c = self.controller
+        c = self.source
         H, Z = HALF, ZSPAN
         corners = [(-H, -H), (H, -H), (H, H), (-H, H)]
         segs = []
@@ -318,7 +324,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             else:
                 self._background = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
             return
-        if not restore and getattr(self, "_bg_size", None) != (w, h):
+        if not restore and self._bg_size != (w, h):
             self._background_buffer(w, h)
         src, dst = (self._bg_fbo, screen) if restore else (screen, self._bg_fbo)
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, src)
@@ -331,7 +337,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         Python's garbage collector, without a current context), freed with the context."""
         from OpenGL import GL
 
-        if getattr(self, "_bg_fbo", None) is None:
+        if self._bg_fbo is None:
             self._bg_fbo = int(GL.glGenFramebuffers(1))
             self._bg_rbo = int(GL.glGenRenderbuffers(1))
             self.context().aboutToBeDestroyed.connect(self._free_background_buffer)
@@ -345,7 +351,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
     def _free_background_buffer(self) -> None:
         from OpenGL import GL
 
-        if getattr(self, "_bg_fbo", None) is None:
+        if self._bg_fbo is None:
             return
         # this can run while another view paints (a closed window's context destroyed by the
         # garbage collector): put that view's context back, or its next GL call has none
@@ -383,7 +389,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._paint_z_axis(painter, mvp, width, height, scale)
 
     def _paint_z_axis(self, painter, mvp, width, height, scale) -> None:
-        ticks = getattr(self, "z_ticks", [])
+        ticks = self.z_ticks
         H, Z = HALF, ZSPAN
         corners = np.array([(-H, -H), (H, -H), (H, H), (-H, H)], dtype=float)
         bottoms = picking.project(np.c_[corners, np.zeros(4)], mvp, width, height)
@@ -397,7 +403,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         painter.drawLine(QtCore.QPointF(*ends[0]), QtCore.QPointF(*ends[1]))
         title = QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold)
         self._plate_text(painter, QtCore.QPointF(ends[1][0], ends[1][1] - 14 * scale),
-                         getattr(self, "z_title", ""), title, scale, "center")  # first: it always shows
+                         self.z_title, title, scale, "center")  # first: it always shows
         font = QtGui.QFont("DejaVu Sans", 9)
         pts = picking.project(np.array([(cx, cy, z) for z, _ in ticks], dtype=float).reshape(-1, 3),
                               mvp, width, height)
@@ -441,7 +447,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
 
     def update_trajectories(self, starts=None) -> None:
         """Only the items of the changed starts get new data (a drag touches one start)."""
-        c = self.controller
+        c = self.source
         b = c.batch
         enabled = c.session.enabled_optimizers()
         if b is None:
@@ -473,7 +479,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.update_step()
 
     def update_markers(self) -> None:
-        c = self.controller
+        c = self.source
         if not c.session.starts:
             self.markers.setData(pos=np.zeros((0, 3)))
             return
@@ -485,7 +491,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
     def update_step(self) -> None:
         """Heads (where each optimizer is at the playback step) and the state arrows, all
         inside the box: a run that left the domain stops at its edge (core.scene.playback)."""
-        c = self.controller
+        c = self.source
         b = c.batch
         if b is None or b.points.shape[0] == 0 or b.points.shape[1] == 0:
             self.heads.setData(pos=np.zeros((0, 3)))
@@ -522,7 +528,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         return self.pick_surface(pos.x(), pos.y())
 
     def start_under(self, pos) -> int | None:
-        c = self.controller
+        c = self.source
         if not c.session.starts:
             return None
         p = np.array(c.session.starts, dtype=float)
