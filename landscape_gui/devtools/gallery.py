@@ -129,7 +129,7 @@ def build_gallery(folder, presets: list[str] | None = None, sizes=SIZES, network
             panel.epochs_spin.setValue(30)
             panel.start_training()
             deadline = time.monotonic() + 300
-            while (panel.controller.result is None or panel.controller.busy) and time.monotonic() < deadline:
+            while (panel.model.result is None or panel.model.busy) and time.monotonic() < deadline:
                 _settle(app, 0.1)
             _settle(app, 0.8)
             _grab(window, folder / "network_trained.png")

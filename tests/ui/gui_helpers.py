@@ -60,7 +60,7 @@ def to_nn_mode(window, qtbot):
 
 
 def train_and_wait(panel, qtbot, timeout=120000):
-    before = panel.controller.result
+    before = panel.model.result
     qtbot.mouseClick(panel.train_button, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.controller.result is not before and not panel.controller.busy, timeout=timeout)
-    return panel.controller.result
+    qtbot.waitUntil(lambda: panel.model.result is not before and not panel.model.busy, timeout=timeout)
+    return panel.model.result

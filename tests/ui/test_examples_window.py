@@ -72,9 +72,9 @@ def test_a_network_example_trains_its_runs_and_compares_them(window, qtbot):
     assert window.modes.currentIndex() == 1
     dock = window.findChild(QtWidgets.QDockWidget, "Explain_dock")
     assert dock.isVisible()                                   # the network mode keeps the Explain panel
-    qtbot.waitUntil(lambda: window.example_opener._then is None and nnp.controller.pinned["B"] is not None,
+    qtbot.waitUntil(lambda: window.example_opener._then is None and nnp.model.pinned["B"] is not None,
                     timeout=120000)
-    a, b = nnp.controller.pinned["A"], nnp.controller.pinned["B"]
+    a, b = nnp.model.pinned["A"], nnp.model.pinned["B"]
     assert a.run is b.run and not a.settings.use_test and b.settings.use_test
     assert nnp.tabs.currentIndex() == 1
     assert a.run.losses[-1] < 0.05 and a.run.test_losses[-1] > 3 * a.run.losses[-1]

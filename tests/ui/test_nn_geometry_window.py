@@ -48,9 +48,9 @@ def test_the_spectrum_tab_computes_draws_and_cancels(window, qtbot):
     view = panel.spectrum_view
     panel.tabs.setCurrentWidget(view)
     view.k_spin.setValue(3)
-    with qtbot.waitSignal(panel.controller.spectrumChanged, timeout=60000):
+    with qtbot.waitSignal(panel.model.spectrumChanged, timeout=60000):
         qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
-    sp = panel.controller.spectra["run"]
+    sp = panel.model.spectra["run"]
     assert len(sp.eigenvalues) == 3 and len(view.marks) == 3
     assert sp.lambda_max == np.float64(sp.lambda_max)
     assert abs(sp.lambda_max - nn.sharpness(r.run.model, r.run.train_data, r.run.params, tol=1e-10)) < 1e-6
@@ -62,7 +62,7 @@ def test_the_spectrum_tab_computes_draws_and_cancels(window, qtbot):
     assert view.bar.cancel_button.isEnabled() and not view.bar.start_button.isEnabled()
     qtbot.mouseClick(view.bar.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.bar.start_button.isEnabled(), timeout=5000)
-    assert not panel.controller.running("spectrum") and panel.controller.spectra["run"] is sp
+    assert not panel.model.running("spectrum") and panel.model.spectra["run"] is sp
     assert "cancelled" in panel.status.text()
 
 
@@ -70,16 +70,16 @@ def test_connect_a_and_b_trains_a_curve_and_draws_both_paths(window, qtbot):
     panel = to_nn_mode(window, qtbot)
     small_moons(panel)
     train_and_wait(panel, qtbot)
-    panel.controller.pin("A")
+    panel.model.pin("A")
     panel.seed_spin.setValue(1)
     train_and_wait(panel, qtbot)
-    panel.controller.pin("B")
+    panel.model.pin("B")
     view = panel.connect_view
     panel.tabs.setCurrentWidget(view)
     view.epochs_spin.setValue(15)
-    with qtbot.waitSignal(panel.controller.curveChanged, timeout=60000):
+    with qtbot.waitSignal(panel.model.curveChanged, timeout=60000):
         qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
-    c = panel.controller.curve
+    c = panel.model.curve
     np.testing.assert_array_equal(view.bend_curve.yData, c.loss_curve)  # raw (the axis is log)
     np.testing.assert_array_equal(view.line_curve.yData, c.loss_linear)
     assert view.stack.currentIndex() == 1 and len(view.source.session.paths) == 2
@@ -98,14 +98,14 @@ def test_connect_a_and_b_trains_a_curve_and_draws_both_paths(window, qtbot):
     qtbot.wait(100)
     qtbot.mouseClick(view.bar.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.bar.start_button.isEnabled(), timeout=5000)
-    assert panel.controller.curve is c
+    assert panel.model.curve is c
 
 
 def test_connect_needs_two_pinned_runs_of_one_network(window, qtbot):
     panel = to_nn_mode(window, qtbot)
     view = panel.connect_view
     qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
-    assert "Pin two runs" in view.note.text() and not panel.controller.running("connect")
+    assert "Pin two runs" in view.note.text() and not panel.model.running("connect")
 
 
 def test_a_batch_size_sweep_and_a_click_on_one_of_its_runs(window, qtbot):
@@ -115,12 +115,12 @@ def test_a_batch_size_sweep_and_a_click_on_one_of_its_runs(window, qtbot):
     panel.tabs.setCurrentWidget(view)
     view.sizes_edit.setText("16, x")
     qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
-    assert "'x' is not a batch size" in view.note.text() and not panel.controller.running("sweep")
+    assert "'x' is not a batch size" in view.note.text() and not panel.model.running("sweep")
     view.sizes_edit.setText("16, 64, full")
     view.epochs_spin.setValue(4)
-    with qtbot.waitSignal(panel.controller.sweepChanged, timeout=120000):
+    with qtbot.waitSignal(panel.model.sweepChanged, timeout=120000):
         qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
-    sw = panel.controller.sweep
+    sw = panel.model.sweep
     assert [r.batch_size for r in sw.runs] == [16, 64, 240]
     pts = view.lam_points.points()
     assert len(pts) == 3
@@ -131,10 +131,10 @@ def test_a_batch_size_sweep_and_a_click_on_one_of_its_runs(window, qtbot):
     vb = view.sharp_plot.getPlotItem().getViewBox()
     p = pts[0].pos()
     at = view.sharp_plot.mapFromScene(vb.mapViewToScene(p))
-    with qtbot.waitSignal(panel.controller.sweepPlane, timeout=60000):
+    with qtbot.waitSignal(panel.model.sweepPlane, timeout=60000):
         qtbot.mouseClick(view.sharp_plot.viewport(), Qt.MouseButton.LeftButton, pos=at)
     assert panel.tabs.currentIndex() == 0
-    assert panel.controller.result.run is sw.runs[0] and panel.controller.result.run.batch_size == 16
+    assert panel.model.result.run is sw.runs[0] and panel.model.result.run.batch_size == 16
     # cancel a long sweep: the last one stays
     view.sizes_edit.setText("1, 2, 4")
     view.epochs_spin.setValue(500)
@@ -143,4 +143,4 @@ def test_a_batch_size_sweep_and_a_click_on_one_of_its_runs(window, qtbot):
     qtbot.wait(100)
     qtbot.mouseClick(view.bar.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.bar.start_button.isEnabled(), timeout=10000)
-    assert panel.controller.sweep is sw and "sweep cancelled" in panel.status.text()
+    assert panel.model.sweep is sw and "sweep cancelled" in panel.status.text()

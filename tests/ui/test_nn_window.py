@@ -19,7 +19,7 @@ Qt = QtCore.Qt
 def test_the_mode_trains_and_shows_the_landscape_with_the_projected_path(window, qtbot):
     panel = to_nn_mode(window, qtbot)
     assert not window.findChild(QtWidgets.QDockWidget, "Function_dock").isVisible()  # formula docks hidden
-    assert panel.controller.data.X.shape == (1000, 2)
+    assert panel.model.data.X.shape == (1000, 2)
     assert len(panel.preview.scatter.data) == 1000
     panel.epochs_spin.setValue(20)
     panel.grid_spin.setValue(31)
@@ -65,18 +65,18 @@ def test_training_can_be_cancelled_and_bad_optimizer_text_is_refused(window, qtb
     panel = to_nn_mode(window, qtbot)
     panel.optimizer_edit.setText("Adamm(lr=0.01)")
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
-    assert not panel.controller.busy and "optimizer" in panel.status.text()
+    assert not panel.model.busy and "optimizer" in panel.status.text()
     panel.optimizer_edit.setText("SGD(lr=0.05, momentum=0.9)")
     panel.epochs_spin.setValue(5000)
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
-    assert panel.controller.busy and panel.cancel_button.isEnabled()
+    assert panel.model.busy and panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=60000)
     qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
-    assert not panel.controller.busy and panel.train_button.isEnabled()
+    assert not panel.model.busy and panel.train_button.isEnabled()
     assert "cancelled" in panel.status.text()
     assert panel.train_curve.xData is None or len(panel.train_curve.xData) < 5000
     qtbot.wait(500)
-    assert panel.controller.result is None
+    assert panel.model.result is None
 
 
 def test_compare_two_seeds_on_one_scale_with_the_path_between_them(window, qtbot):
@@ -89,10 +89,10 @@ def test_compare_two_seeds_on_one_scale_with_the_path_between_them(window, qtbot
     qtbot.mouseClick(panel.pin_a, Qt.MouseButton.LeftButton)
     panel.seed_spin.setValue(1)
     b = train_and_wait(panel, qtbot)
-    with qtbot.waitSignal(panel.controller.compareChanged, timeout=20000):  # computed in the background
+    with qtbot.waitSignal(panel.model.compareChanged, timeout=20000):  # computed in the background
         qtbot.mouseClick(panel.pin_b, Qt.MouseButton.LeftButton)
-    assert panel.controller.pinned == {"A": a, "B": b}
-    lo, hi = panel.controller.comparison.levels
+    assert panel.model.pinned == {"A": a, "B": b}
+    lo, hi = panel.model.comparison.levels
     for slot in "AB":
         thumb = panel.thumbs[slot]
         assert thumb.image.image is not None and tuple(thumb.image.levels) == (lo, hi)
@@ -106,8 +106,8 @@ def test_compare_two_seeds_on_one_scale_with_the_path_between_them(window, qtbot
     panel.depth_spin.setValue(4)
     panel.residual_check.setChecked(True)
     c = train_and_wait(panel, qtbot)
-    with qtbot.waitSignal(panel.controller.compareChanged, timeout=20000):
-        panel.controller.pin("B")
+    with qtbot.waitSignal(panel.model.compareChanged, timeout=20000):
+        panel.model.pin("B")
     assert c.run.model.residual and panel.interp_plot.isHidden()
     assert "different architectures" in panel.interp_note.text()
 
@@ -116,14 +116,14 @@ def test_csv_data_and_export_from_the_network_mode(window, qtbot, tmp_path):
     panel = to_nn_mode(window, qtbot)
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y,label\n1,2,0\n3,oops,1\n5,6,0\n7,8,1\n")
-    assert not panel.controller.load_csv(bad)
+    assert not panel.model.load_csv(bad)
     assert "line 3" in panel.status.text() and "oops" in panel.status.text()
     good = tmp_path / "blobs.csv"
     rng = np.random.default_rng(0)
     rows = ["a,b,label"] + [f"{x:.4f},{y:.4f},{int(x + y > 0)}" for x, y in rng.normal(size=(200, 2))]
     good.write_text("\n".join(rows))
-    assert panel.controller.load_csv(good)
-    assert panel.controller.data.X.shape == (200, 2) and len(panel.preview.scatter.data) == 200
+    assert panel.model.load_csv(good)
+    assert panel.model.data.X.shape == (200, 2) and len(panel.preview.scatter.data) == 200
     panel.epochs_spin.setValue(10)
     panel.grid_spin.setValue(15)
     r = train_and_wait(panel, qtbot)
@@ -182,7 +182,7 @@ def test_network_settings_live_in_the_session_saved_and_undone(window, qtbot, tm
     p2 = other.nn_panel
     assert p2.depth_spin.value() == 3 and p2.width_spin.value() == 12 and p2.residual_check.isChecked()
     assert p2.optimizer_edit.text() == "SGD(lr=0.05, momentum=0.9)" and p2.epochs_spin.value() == 4
-    assert p2.controller.settings.to_dict() == window.nn_panel.controller.settings.to_dict()
+    assert p2.model.settings.to_dict() == window.nn_panel.model.settings.to_dict()
     # undo brings the earlier settings back into the panel
     panel.depth_spin.setValue(5)
     train_and_wait(panel, qtbot)

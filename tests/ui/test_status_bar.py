@@ -10,7 +10,7 @@ def test_a_drag_past_the_edge_reports_the_clamped_position(window, qtbot):
     c = window.controller
     plot = window.contour_view
     view = plot.viewport()
-    (x0, x1), (y0, y1) = c.session.xrange, c.session.yrange
+    (y0, y1) = c.session.yrange
     sx, sy = c.session.starts[0]
     mouse(view, "press", contour_pixel(plot, sx, sy))
     below = y0 - 0.25 * (y1 - y0)

@@ -206,9 +206,9 @@ class ExampleOpener(QtCore.QObject):
         self._then = e.then
         self._pinned = 0
         if not self._wired:
-            nnp.controller.trained.connect(self._next_run)
-            nnp.controller.curveChanged.connect(self.refresh)
-            nnp.controller.compareChanged.connect(self.refresh)
+            nnp.model.trained.connect(self._next_run)
+            nnp.model.curveChanged.connect(self.refresh)
+            nnp.model.compareChanged.connect(self.refresh)
             self._wired = True
         self._start_next()
 
@@ -222,7 +222,7 @@ class ExampleOpener(QtCore.QObject):
 
     def _next_run(self) -> None:
         nnp = self._nn
-        c = nnp.controller
+        c = nnp.model
         if self._then is None:
             return   # not an example's run (the last one cleared _then)
         if self._then in ("compare", "connect") and self._pinned < 2:
@@ -256,9 +256,9 @@ class ExampleOpener(QtCore.QObject):
         e = examples.info(eid)
         if e.mode == "network":
             nnp = self.window.nn_panel
-            lines = [f"{slot}: {r.summary()}" for slot, r in nnp.controller.pinned.items() if r is not None]
-            if nnp.controller.curve is not None and e.then == "connect":
-                cv = nnp.controller.curve
+            lines = [f"{slot}: {r.summary()}" for slot, r in nnp.model.pinned.items() if r is not None]
+            if nnp.model.curve is not None and e.then == "connect":
+                cv = nnp.model.curve
                 lines.append(f"barrier on the straight line {cv.barrier_linear:.4g}, on the trained curve "
                              f"{cv.barrier_curve:.4g}")
             self.panel.show_numbers(lines or ["training…"])

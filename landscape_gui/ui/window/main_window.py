@@ -162,7 +162,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._nn_panel = NNPanel()
             self._nn_panel.attach(self.controller)
             # training results reach the window's status bar while the network tab shows
-            self._nn_panel.controller.message.connect(
+            self._nn_panel.model.message.connect(
                 lambda m: self.modes.currentIndex() == 1 and self.status_label.setText(m))
             self._nn_page.setWidget(self._nn_panel)
             self._show_view_status(self._nn_panel, NETWORK)
@@ -229,7 +229,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 d.hide()
             if index == NETWORK:
                 nn = self.nn_panel
-                self.status_label.setText(nn.status.text() if nn.controller.result is not None
+                self.status_label.setText(nn.status.text() if nn.model.result is not None
                                           else "Neural network mode: choose data and a network, then Train")
             else:
                 fp = self.landscape_panel
@@ -432,7 +432,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("windowState", self.saveState())
         self.analysis.shutdown()
         if self._nn_panel is not None:
-            self._nn_panel.controller.shutdown()
+            self._nn_panel.model.shutdown()
         for view in (self.surface_view, self.contour_view):
             view.release_source()
         self.files.drop_autosave()

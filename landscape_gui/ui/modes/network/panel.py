@@ -42,7 +42,7 @@ class NNPanel(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("nnPanel")
-        self.controller = c = NetworkModel(self)
+        self.model = c = NetworkModel(self)
         self.source = LandscapeSource(self)
         split, cl = controls_beside_views(self, 300)
         self.data_group = DataGroup(c.settings)
@@ -143,7 +143,7 @@ class NNPanel(QtWidgets.QWidget):
     # -- settings ---------------------------------------------------------------------------------
     def _dataset_chosen(self, index: int) -> None:
         key = self.dataset_box.itemData(index)
-        c = self.controller
+        c = self.model
         if key == "csv":
             path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load dataset", "", "CSV (*.csv *.txt)")
             if not path or not c.load_csv(path):
@@ -154,22 +154,22 @@ class NNPanel(QtWidgets.QWidget):
         c.make_data()
 
     def _data_settings(self) -> None:
-        c = self.controller
+        c = self.model
         self.data_group.read(c.settings)
         if c.settings.dataset != "csv":
             c.make_data()
 
     def _network_settings(self, *_) -> None:
-        s = self.controller.settings
+        s = self.model.settings
         self.network_group.read(s)
         m = nn.MLP(s.depth, s.width, s.activation, s.residual)
-        if self.controller.data is not None:
-            m = m.fit_to(self.controller.data)
+        if self.model.data is not None:
+            m = m.fit_to(self.model.data)
         self.network_group.show_size(m.n_params)
 
     def read_training_settings(self) -> bool:
         """Every group's entries into the settings; False (with the reason shown) if one is invalid."""
-        s = self.controller.settings
+        s = self.model.settings
         for g in self.groups:
             if not g.read(s):
                 self.status.setText(getattr(g, "error", "") or "invalid setting")
@@ -187,7 +187,7 @@ class NNPanel(QtWidgets.QWidget):
         if data is None:
             return
         s = nn.NetworkSettings.from_dict(data)
-        c = self.controller
+        c = self.model
         if s.dataset == "csv" and c.custom_data is None:
             self.status.setText("This session used a CSV file, which sessions do not store: load it again "
                                 "(Dataset → CSV file…); showing the moons until then.")
@@ -201,10 +201,10 @@ class NNPanel(QtWidgets.QWidget):
     def start_training(self) -> None:
         if self.read_training_settings():
             if self.session_controller is not None:
-                self.session_controller.set_network(self.controller.settings.to_dict())
+                self.session_controller.set_network(self.model.settings.to_dict())
             self.train_curve.setData([], [])
             self.test_curve.setData([], [])
-            self.controller.train()
+            self.model.train()
 
     # -- results ------------------------------------------------------------------------------------
     def _training_progress(self, epoch: int, epochs: int, losses) -> None:
@@ -229,7 +229,7 @@ class NNPanel(QtWidgets.QWidget):
             self.progress.setValue(0)
 
     def _show_result(self) -> None:
-        r = self.controller.result
+        r = self.model.result
         self.views_stack.setCurrentIndex(0 if r is None else 1)
         if r is not None:
             self.train_curve.setData(np.arange(len(r.run.losses)), r.run.losses)
@@ -241,22 +241,22 @@ class NNPanel(QtWidgets.QWidget):
         self._show_compare()
 
     def _split_changed(self, index: int) -> None:
-        r = self.controller.result
-        self.controller.settings.use_test = index == 1
+        r = self.model.result
+        self.model.settings.use_test = index == 1
         if r is not None:
             r.settings.use_test = index == 1
             self.source.set_landscape(r.land, r.title, use_test=index == 1)
-            self.controller.refresh_compare()
+            self.model.refresh_compare()
 
     def _view_options(self, colormap=None, zscale=None) -> None:
         self.source.set_view_options(colormap=colormap, zscale=zscale)
         self._show_compare()
 
     def _show_compare(self) -> None:
-        comp = self.controller.comparison
+        comp = self.model.comparison
         cmap = self.source.session.colormap
         for slot in "AB":
-            r = self.controller.pinned[slot]
+            r = self.model.pinned[slot]
             self.thumbs[slot].show_result(r, comp.levels, cmap)
             self.compare_labels[slot].setText(f"<b>{slot}</b>: " + (r.summary() if r else "pin a trained run"))
         path = comp.path
