@@ -95,9 +95,9 @@ def test_3d_axis_labels_are_round_apart_and_off_the_surface(window, qtbot):
     v.repaint()
     from landscape_gui.ui.views.surface_view import HALF
 
-    xs = [float(t) for p, t, _ in v.labels if abs(p[1] - (-HALF - 0.6)) < 1e-9]
-    ys = [float(t) for p, t, _ in v.labels if abs(p[0] - (HALF + 0.3)) < 1e-9]
-    zs = [float(t) for _, t in v.z_ticks[1:]]  # above the floor value
+    xs = [float(t) for p, t, _ in v.box_labels.labels if abs(p[1] - (-HALF - 0.6)) < 1e-9]
+    ys = [float(t) for p, t, _ in v.box_labels.labels if abs(p[0] - (HALF + 0.3)) < 1e-9]
+    zs = [float(t) for _, t in v.box_labels.z_ticks[1:]]  # above the floor value
     for values in (xs, ys):  # evenly spaced by 1, 2 or 5 x 10^k, each a multiple of the step
         step = values[1] - values[0]
         mantissa = step / 10 ** np.floor(np.log10(step))
@@ -107,7 +107,7 @@ def test_3d_axis_labels_are_round_apart_and_off_the_surface(window, qtbot):
         for z in zs:
             m = abs(z) / 10 ** np.floor(np.log10(abs(z))) if z else 1
             assert round(m, 6) in (1, 2, 5) or len(f"{z:g}") <= 4, zs
-    rects = v._drawn_label_rects
+    rects = v.box_labels.drawn_rects
     for i, a in enumerate(rects):
         for b in rects[i + 1:]:
             assert not a.intersects(b)

@@ -148,8 +148,16 @@ class AnalysisPanel(QtWidgets.QWidget):
         lay.addLayout(form)
         self.tabs = QtWidgets.QTabWidget()
         lay.addWidget(self.tabs, 1)
+        self.tabs.addTab(_scrolling(self._critical_tab(model)), "Critical points")
+        self.tabs.addTab(_scrolling(self._basins_tab()), "Basins")
+        self.tabs.addTab(_scrolling(self._sweep_tab(model)), "LR sweep")
+        self.status = QtWidgets.QLabel(wordWrap=True, objectName="analysisStatus")
+        lay.addWidget(self.status)
+        self._connect(model, c)
+        self.centre_requested = None   # set by the window: callable(x, y)
+        self.fill_choices()
 
-        # critical points
+    def _critical_tab(self, model: AnalysisModel) -> QtWidgets.QWidget:
         cp = QtWidgets.QWidget()
         cl = QtWidgets.QVBoxLayout(cp)
         row = QtWidgets.QHBoxLayout()
@@ -189,9 +197,9 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.point_details.setWordWrap(True)
         self.point_details.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         cl.addWidget(self.point_details)
-        self.tabs.addTab(_scrolling(cp), "Critical points")
+        return cp
 
-        # basins
+    def _basins_tab(self) -> QtWidgets.QWidget:
         bp = QtWidgets.QWidget()
         bl = QtWidgets.QVBoxLayout(bp)
         self.basins_check = QtWidgets.QCheckBox("Basins of attraction", objectName="showBasins")
@@ -226,9 +234,9 @@ class AnalysisPanel(QtWidgets.QWidget):
         bl.addLayout(prow)
         bl.addWidget(self.legend, 1)
         bl.addWidget(self.settle_button)
-        self.tabs.addTab(_scrolling(bp), "Basins")
+        return bp
 
-        # learning-rate sweep
+    def _sweep_tab(self, model: AnalysisModel) -> QtWidgets.QWidget:
         sp = QtWidgets.QWidget()
         sl = QtWidgets.QVBoxLayout(sp)
         self.sweep_check = QtWidgets.QCheckBox("Learning-rate sweep", objectName="showSweep")
@@ -256,10 +264,9 @@ class AnalysisPanel(QtWidgets.QWidget):
         sl.addLayout(srow)
         sl.addWidget(self.sweep_plot, 1)
         sl.addWidget(self.sweep_note)
-        self.tabs.addTab(_scrolling(sp), "LR sweep")
-        self.status = QtWidgets.QLabel(wordWrap=True, objectName="analysisStatus")
-        lay.addWidget(self.status)
+        return sp
 
+    def _connect(self, model: AnalysisModel, c) -> None:
         self.critical_check.toggled.connect(model.set_show_critical)
         self.basins_check.toggled.connect(model.set_show_basins)
         self.drape_check.toggled.connect(model.set_drape)
@@ -283,8 +290,6 @@ class AnalysisPanel(QtWidgets.QWidget):
         for sig in (c.optimizersChanged, c.sessionReplaced):
             sig.connect(self.fill_choices)
         c.startsChanged.connect(self.fill_starts)
-        self.centre_requested = None   # set by the window: callable(x, y)
-        self.fill_choices()
 
     # -- choices ------------------------------------------------------------------------------
     def fill_choices(self) -> None:

@@ -15,15 +15,11 @@ from PySide6 import QtCore, QtGui
 from landscape_gui.core.scene import picking, playback
 from landscape_gui.core.scene.surface import (
     fill_holes,
-    height_ticks,
-    nice_ticks,
-    tick_text,
 )
 from landscape_gui.ui.views import pyqtgraph_private
+from landscape_gui.ui.views.box_labels import HALF, ZSPAN, BoxLabels
 from landscape_gui.ui.views.gestures import GRAB_PIXELS, StartPointMouse
 
-HALF = 5.0      # the domain spans [-HALF, HALF] in scene x and y
-ZSPAN = 4.0     # heights span [0, ZSPAN]
 LIFT = 0.06     # trajectories float this far above the surface
 
 
@@ -63,7 +59,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.addItem(self.surface)
         self.box = gl.GLLinePlotItem(mode="lines", color=(0.8, 0.8, 0.85, 0.5), width=1, antialias=True)
         self.addItem(self.box)
-        self.labels: list[tuple[tuple, str, QtGui.QFont]] = []  # (scene position, text, font)
+        self.box_labels = BoxLabels()
         self.lines: list[gl.GLLinePlotItem] = []
         self.heads = gl.GLScatterPlotItem(size=9, pxMode=True)
         self.heads.setGLOptions(_gl_options())
@@ -91,10 +87,6 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self.drape = None  # callable(xs, ys) -> (nx, ny, 4) RGBA blended over the surface, or None
         self._camera_fitted = True
         self._scene_grid = None
-        self.z_ticks: list = []
-        self.z_title = ""
-        self._label_color = QtGui.QColor(220, 220, 225)
-        self._drawn_label_rects: list = []
         self.reset_camera()
         self.observe_source()
 
@@ -245,25 +237,7 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
             segs += [(a, b, 0), (p, q, 0)]
         segs += [(-H, H, 0), (-H, H, Z), (-H, -H, 0), (-H, -H, Z)]
         self.box.setData(pos=np.array(segs, dtype=float))
-        self.labels = []
-        s = c.session
-        font = QtGui.QFont("DejaVu Sans", 9)
-        col = QtGui.QColor(220, 220, 225)
-        (x0, x1), (y0, y1) = s.xrange, s.yrange
-        for xv in nice_ticks(x0, x1):  # round values where they are, not 5 even fractions
-            self._tick((-H + (xv - x0) / (x1 - x0) * 2 * H, -H - 0.6, 0), tick_text(xv), font, col)
-        for yv in nice_ticks(y0, y1):
-            self._tick((H + 0.3, -H + (yv - y0) / (y1 - y0) * 2 * H, 0), tick_text(yv), font, col)
-        xname, yname, zname = c.axis_names
-        self._tick((0, -H - 1.4, 0), xname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
-        self._tick((H + 1.3, 0, 0), yname, QtGui.QFont("DejaVu Sans", 11, QtGui.QFont.Weight.Bold), col)
-        # the z axis is drawn at paint time on whichever vertical box edge is outermost on screen
-        self.z_ticks = [(h * Z, tick_text(v)) for h, v in height_ticks(c.heights)]
-        self.z_title = f"{zname} ({s.zscale})"
-
-    def _tick(self, pos, text, font, color):
-        self.labels.append((pos, text, font))
-        self._label_color = color
+        self.box_labels.update(c.session, c.axis_names, c.heights)
 
     def _overlay_items(self) -> list:
         return [*self.lines, self.heads, self.markers, self.arrows, self.exits]
@@ -367,69 +341,10 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         self._background_key = None
 
     def paint_labels(self, painter: QtGui.QPainter, width: int, height: int, scale: float = 1.0) -> None:
-        """Axis labels at their projected places, for the screen or an export of any size.
-
-        Every label sits on a dark plate (readable over yellow or purple) and a label
-        that would overlap one already drawn is left out. The z axis goes on the vertical
-        box edge that is leftmost on screen, so its labels stand beside the box, not on
-        the surface or the start markers.
-        """
-        if not self.labels:
-            return
+        """The box's axis labels for a ``width`` x ``height`` picture from this camera."""
         proj = pyqtgraph_private.projection_matrix(self, width, height)
         mvp = qmatrix_to_numpy(proj) @ qmatrix_to_numpy(self.viewMatrix())
-        pos = np.array([p for p, _, _ in self.labels], dtype=float)
-        screen = picking.project(pos, mvp, width, height)
-        painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        self._drawn_label_rects: list[QtCore.QRectF] = []
-        for (x, y), (_, text, font) in zip(screen, self.labels):
-            if np.isfinite(x):
-                self._plate_text(painter, QtCore.QPointF(x, y), text, font, scale, "center")
-        self._paint_z_axis(painter, mvp, width, height, scale)
-
-    def _paint_z_axis(self, painter, mvp, width, height, scale) -> None:
-        ticks = self.z_ticks
-        H, Z = HALF, ZSPAN
-        corners = np.array([(-H, -H), (H, -H), (H, H), (-H, H)], dtype=float)
-        bottoms = picking.project(np.c_[corners, np.zeros(4)], mvp, width, height)
-        k = int(np.nanargmin(bottoms[:, 0])) if np.isfinite(bottoms[:, 0]).any() else 3
-        cx, cy = corners[k]
-        ends = picking.project(np.array([(cx, cy, 0.0), (cx, cy, Z)]), mvp, width, height)
-        if not np.isfinite(ends).all():
-            return
-        pen = QtGui.QPen(QtGui.QColor(205, 205, 215, 150), max(1.0, scale))
-        painter.setPen(pen)
-        painter.drawLine(QtCore.QPointF(*ends[0]), QtCore.QPointF(*ends[1]))
-        title = QtGui.QFont("DejaVu Sans", 10, QtGui.QFont.Weight.Bold)
-        self._plate_text(painter, QtCore.QPointF(ends[1][0], ends[1][1] - 14 * scale),
-                         self.z_title, title, scale, "center")  # first: it always shows
-        font = QtGui.QFont("DejaVu Sans", 9)
-        pts = picking.project(np.array([(cx, cy, z) for z, _ in ticks], dtype=float).reshape(-1, 3),
-                              mvp, width, height)
-        for (x, y), (_, text) in zip(pts, ticks):
-            if not np.isfinite(x):
-                continue
-            painter.setPen(pen)
-            painter.drawLine(QtCore.QPointF(x - 5 * scale, y), QtCore.QPointF(x, y))
-            self._plate_text(painter, QtCore.QPointF(x - 8 * scale, y), text, font, scale, "right")
-
-    def _plate_text(self, painter, anchor: QtCore.QPointF, text: str, font, scale: float, align: str) -> None:
-        f = QtGui.QFont(font)
-        f.setPointSizeF(font.pointSizeF() * scale)
-        painter.setFont(f)
-        metrics = QtGui.QFontMetricsF(f)
-        w, h = metrics.horizontalAdvance(text), metrics.height()
-        left = anchor.x() - (w if align == "right" else w / 2)
-        rect = QtCore.QRectF(left - 3 * scale, anchor.y() - h / 2 - 1, w + 6 * scale, h + 2)
-        if any(rect.intersects(r) for r in self._drawn_label_rects):
-            return  # never on top of another label
-        self._drawn_label_rects.append(rect)
-        painter.setPen(QtCore.Qt.PenStyle.NoPen)
-        painter.setBrush(QtGui.QColor(21, 23, 28, 200))
-        painter.drawRoundedRect(rect, 3 * scale, 3 * scale)
-        painter.setPen(self._label_color)
-        painter.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        self.box_labels.paint(painter, mvp, width, height, scale)
 
     def render_array(self, width: int, height: int) -> np.ndarray:
         """The scene rendered offscreen at ``width`` x ``height`` (BGRA), from the current camera."""

@@ -83,7 +83,7 @@ class MainWindow(QtWidgets.QMainWindow):
         right.raise_()
         self._layout_pending = True  # sized once the window is shown (docks need a real size)
         self.docks = DockProportions(self, left, right, self.loss_dock, split)
-        self.docks.default_layout(resize_window=False)
+        self.docks.default_layout(resize_docks=False)  # 90% of the screen; docks sized once shown
         self.recent_menu: QtWidgets.QMenu | None = None
         actions.build_menus(self)
         self.undo_keys = actions.UndoKeys(self)
