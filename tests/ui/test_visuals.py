@@ -344,3 +344,18 @@ def test_critical_point_table_never_scrolls_sideways_and_details_name_every_valu
     window.resizeDocks([dock], [dock.width() + 260], QtCore.Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: len(shown()) > len(narrow), timeout=3000)
     assert fits()
+
+
+def test_legend_swatches_are_level_with_their_labels(window, qtbot):
+    """Swatches sat ~20 px below and left of their labels when the legend column stretched."""
+    assert window.open_example("learning-rate")
+    qtbot.wait(300)
+    legend = window.loss_plot.legend
+    assert len(legend.items) == 2
+    for sample, label in legend.items:
+        s = sample.mapToScene(sample.boundingRect().center())
+        t = label.mapToScene(label.boundingRect().center())
+        assert abs(s.y() - t.y()) < 4, (s.y(), t.y())
+        right = sample.mapToScene(sample.boundingRect().topRight()).x()
+        left = label.mapToScene(label.boundingRect().topLeft()).x()
+        assert 0 <= left - right < 16

@@ -22,7 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from landscape_gui.core.cancel import Cancelled  # noqa: F401  (export_dialog catches it from here)
 from landscape_gui.core.files import atomic_write
 from landscape_gui.core.scene.surface import height_ticks, tick_text
-from landscape_gui.ui.panels.loss_plot import LineSample
+from landscape_gui.ui.panels.loss_plot import LineSample, add_legend_entry
 
 MAX_SIDE = 4096
 BOTH_3D_SHARE = 0.56  # the 3-D view's part of a "both" figure's width
@@ -323,7 +323,7 @@ class FigureRenderer:
         legend.setLabelTextSize(f"{9 * self._text_scale:.0f}pt")
         legend.setColumnCount(1 if len(entries) <= 1 else 2)
         for label, color in entries:
-            legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.5 * self._text_scale)), label)
+            add_legend_entry(legend, color, label, 2.5 * self._text_scale)
         in_layout = legend.parentItem() is not None
         if entries and not in_layout:
             plot.layout.addItem(legend, LEGEND_ROW, 1)

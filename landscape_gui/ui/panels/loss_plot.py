@@ -54,14 +54,8 @@ class LogAxis(pg.AxisItem):
 
 class LineSample(pg.ItemSample):
     """A legend swatch level with its label: pyqtgraph's sample is a fixed 20x20 box with the
-    line at y = 11 at the top of a row as tall as the label, so swatches sat below and left of
-    their text. This one takes the row's height and draws the line at its middle."""
-
-    def __init__(self, item):
-        super().__init__(item)
-        self.setMinimumHeight(8)
-        self.setMaximumHeight(1e4)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed, QtWidgets.QSizePolicy.Policy.Expanding)
+    line at y = 11, at the top of a row as tall as its label, so swatches sat below and left of
+    their text. ``add_legend_entry`` makes it as tall as its label; the line is at its middle."""
 
     def boundingRect(self):
         return QtCore.QRectF(0, 0, 20, max(self.size().height(), 8.0))
@@ -74,6 +68,13 @@ class LineSample(pg.ItemSample):
 
     def mouseClickEvent(self, event):
         event.ignore()  # a swatch stands for an optimizer, not a curve that can be hidden
+
+
+def add_legend_entry(legend: pg.LegendItem, color, label: str, width: float = 2.5) -> None:
+    """One legend row: a LineSample in ``color`` exactly as tall as its label."""
+    legend.addItem(pg.PlotDataItem([], [], pen=pg.mkPen(color, width=width)), label)
+    sample, text = legend.items[-1]
+    sample.setFixedHeight(max(text.item.boundingRect().height(), 8.0))
 
 
 class LossPlot(pg.PlotWidget):
@@ -113,9 +114,12 @@ class LossPlot(pg.PlotWidget):
         self.legend = pg.LegendItem(labelTextColor=(230, 230, 230), brush=pg.mkBrush(21, 23, 28, 230),
                                     verSpacing=-4, sampleType=LineSample)
         item.layout.addItem(self.legend, 2, 3)  # a column of its own, right of the plot
+        # at the top of that column, its natural height: stretched to the plot's height, its rows
+        # spread apart and each swatch sat far below its label
+        self.legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Maximum)
+        item.layout.setAlignment(self.legend, QtCore.Qt.AlignmentFlag.AlignTop)
         item.layout.setColumnStretchFactor(3, 0)
         self._legend_entries: list[tuple[str, str]] | None = None
-        self._proxies: list[pg.PlotDataItem] = []
         self._y_range: tuple[float, float] | None = None
         controller.trajectoriesChanged.connect(self._trajectories_changed)
         self._last_full = -1.0
@@ -160,11 +164,8 @@ class LossPlot(pg.PlotWidget):
             return
         self._legend_entries = entries
         self.legend.clear()
-        self._proxies = []
         for label, color in entries:
-            proxy = pg.PlotDataItem([], [], pen=pg.mkPen(color, width=2.5))  # never in the plot
-            self._proxies.append(proxy)
-            self.legend.addItem(proxy, label)
+            add_legend_entry(self.legend, color, label)
 
     def legend_entries(self) -> list[tuple[str, str]]:
         """(label, colour) of each legend entry as drawn."""
