@@ -76,6 +76,7 @@ class Monkey:
         self.report = MonkeyReport(seed)
         self.folder = Path(tempfile.mkdtemp(prefix="landscape-monkey-"))
         self._errors: list[str] = []
+        self.on_failure = None  # callable(text): each failure as it happens (a long run prints them)
         from landscape_gui import examples
 
         self.formula_examples = [e for e in examples.ids() if examples.info(e).mode != "network"]
@@ -146,6 +147,8 @@ class Monkey:
             self._check_drawn(name)
             for e in self._errors:
                 self.report.failures.append(f"#{self.report.actions} {e}")
+                if self.on_failure is not None:
+                    self.on_failure(self.report.failures[-1])
             self._errors = []
             if progress is not None and self.report.actions % 50 == 0:
                 progress(self.report)
@@ -379,6 +382,7 @@ def run_monkey(seconds: float | None = None, actions: int | None = None, seed: i
     optimizers.prepare(optimizers.names(), background=False)
     app.processEvents()
     with Monkey(window, seed) as monkey:
+        monkey.on_failure = lambda text: print("FAILURE", text, flush=True)
         report = monkey.run(seconds=seconds, actions=actions,
                             progress=lambda r: print(f"  {r.actions} actions, {len(r.failures)} failures", flush=True))
     print(report.summary(), flush=True)
