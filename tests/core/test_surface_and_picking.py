@@ -89,3 +89,12 @@ def test_session_defaults_and_presets():
     d = p.to_dict()
     assert d["format_version"] == 1 and d["starts"][0] == list(p.starts[0])
     assert default_optimizers()[1].label == "SGD(lr=0.001, momentum=0.9)"
+
+
+def test_colour_bar_ends_are_named_to_three_digits():
+    from landscape_gui.core.scene.surface import height_map, tick_text
+
+    assert tick_text(0.0011574) == "0.001157" and tick_text(0.0011574, digits=3) == "0.00116"
+    assert tick_text(-0.99971, digits=3) == "-1"
+    hm = height_map(np.array([[-0.99971, 0.5], [0.25, 2.0]]))
+    assert tick_text(hm.value_at(0.0), digits=3) == "-1"

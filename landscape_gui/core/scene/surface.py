@@ -138,11 +138,11 @@ def height_ticks(hmap: HeightMap, target: int = 5) -> list[tuple[float, float]]:
     return [(float(h), float(v)) for h, v in zip(heights, values) if np.isfinite(h) and 0 <= h <= 1]
 
 
-def tick_text(value: float) -> str:
-    """Short and exact-looking: 2500, 0.25, 1e-05, -14."""
+def tick_text(value: float, digits: int = 4) -> str:
+    """Short and exact-looking: 2500, 0.25, 1e-05, -14 (``digits`` significant digits at most)."""
     if value == 0:
         return "0"
     a = abs(value)
     if 1e-3 <= a < 1e4:
-        return f"{value:.4g}"
+        return f"{value:.{digits}g}"
     return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")

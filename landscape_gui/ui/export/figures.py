@@ -134,9 +134,10 @@ def _paint_colorbar(painter, controller, rect: QtCore.QRectF, scale: float) -> N
 
 
 def colorbar_ticks(hmap) -> list[tuple[float, str]]:
-    """Round values along the bar, and both ends labelled with the values they stand for."""
+    """Round values along the bar, and both ends labelled with the values they stand for, to
+    three significant digits (0.00116, not 0.001157; -1, not -0.9997)."""
     ticks = [(h, tick_text(v)) for h, v in height_ticks(hmap)]
-    ends = [(0.0, tick_text(hmap.value_at(0.0))), (1.0, tick_text(hmap.value_at(1.0)))]
+    ends = [(0.0, tick_text(hmap.value_at(0.0), digits=3)), (1.0, tick_text(hmap.value_at(1.0), digits=3))]
     for h, text in ends:
         if all(abs(h - t) > 0.08 for t, _ in ticks):
             ticks.append((h, text))

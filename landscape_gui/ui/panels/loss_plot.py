@@ -108,6 +108,7 @@ class LossPlot(pg.PlotWidget):
         self.left_marks = pg.ScatterPlotItem(symbol="x", size=11, pen=pg.mkPen("#ff5555", width=2),
                                              brush=None)
         self.left_marks.setZValue(10)
+        self._departures = 0
         self.addItem(self.left_marks)
         self._refit = QtCore.QTimer(self, singleShot=True, interval=250)
         self._refit.timeout.connect(self._fit_y)
@@ -227,14 +228,18 @@ class LossPlot(pg.PlotWidget):
         return float(finite.max()) if finite.size else limit
 
     def _mark_departures(self, values: np.ndarray, top: float) -> None:
-        xs, ys = [], []
+        """A cross where each run leaves the plotted range, in that run's colour (a red cross on
+        a yellow run read as the red optimizer's)."""
+        xs, ys, pens = [], [], []
+        colors = [o.color for o in self.controller.session.enabled_optimizers()]
         for ci in range(values.shape[0]):
             for k in range(values.shape[1]):
                 over = np.flatnonzero(~(values[ci, k] <= top))
                 if over.size:
                     xs.append(max(over[0] - 1, 0))
                     ys.append(np.log10(top) if self.log_y and top > 0 else top)
-        self.left_marks.setData(xs, ys)
+                    pens.append(pg.mkPen(colors[ci] if ci < len(colors) else "#ff5555", width=2.5))
+        self.left_marks.setData(xs, ys, pen=pens)
         self._departures = len(xs)
 
     def _fit_y(self) -> None:
