@@ -26,6 +26,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 MAX_UNRESPONSIVE_S = 2.0
+MAX_STARTS = 16  # starts the monkey keeps at most (x up to 8 optimizers: 128 paths, each redrawn per drag)
 Qt = QtCore.Qt
 
 FORMULAS = ["x^2 + 10*y^2", "(1 - x)^2 + 100*(y - x^2)^2", "sin(3*x)*cos(2*y) + 0.1*(x^2 + y^2)",
@@ -219,8 +220,17 @@ class Monkey:
         return project(np.c_[sx, sy, sz], v.mvp(), v.width(), v.height())[0]
 
     # -- the actions ---------------------------------------------------------------------------
+    def _room_for_a_start(self) -> bool:
+        """A person adds a handful of starts, not hundreds: past MAX_STARTS one is removed instead."""
+        if len(self.window.controller.session.starts) < MAX_STARTS:
+            return True
+        self.window.remove_start_point()
+        return False
+
     def add_start_2d(self):
         self._formula_mode()
+        if not self._room_for_a_start():
+            return
         vp = self.window.contour_view.viewport()
         p = self._pixel_2d(*self._point())
         _mouse(vp, "press", p)
@@ -228,6 +238,8 @@ class Monkey:
 
     def add_start_3d(self):
         self._formula_mode()
+        if not self._room_for_a_start():
+            return
         v = self.window.surface_view
         p = self._pixel_3d(*self._point())
         if np.isfinite(p).all():

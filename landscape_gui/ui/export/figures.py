@@ -22,7 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from landscape_gui.core.cancel import Cancelled  # noqa: F401  (export_dialog catches it from here)
 from landscape_gui.core.files import atomic_write
 from landscape_gui.core.scene.surface import height_ticks, tick_text
-from landscape_gui.ui.panels.loss_plot import LineSample, add_legend_entry
+from landscape_gui.ui.views.axes import LineSample, add_legend_entry
 
 MAX_SIDE = 4096
 BOTH_3D_SHARE = 0.56  # the 3-D view's part of a "both" figure's width

@@ -27,6 +27,7 @@ from landscape_gui.core.session import COLORMAPS
 from landscape_gui.ui.modes.layout import controls_beside_views, hint_label, plane_views
 from landscape_gui.ui.state.plane_source import TRAJECTORY_COLOR, LandscapeSource
 from landscape_gui.ui.state.signals import signals_blocked
+from landscape_gui.ui.views.axes import LogAxis
 
 FILE_FILTER = "Loss landscapes (*.h5 *.hdf5 *.npz);;All files (*)"
 
@@ -48,7 +49,7 @@ class LinePlot(pg.PlotWidget):
     """A 1-D landscape: the chosen metric against the coordinate, the checkpoints marked."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="#15171c")
+        super().__init__(parent, background="#15171c", axisItems={"left": LogAxis("left")})
         self.setObjectName("landscapeLine")
         item = self.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.2)

@@ -17,6 +17,7 @@ from landscape_gui.ui.state.analysis_model import (
     AnalysisModel,
 )
 from landscape_gui.ui.state.signals import signals_blocked
+from landscape_gui.ui.views.axes import LogAxis
 
 
 class LRSweepPlot(pg.GraphicsLayoutWidget):
@@ -26,8 +27,8 @@ class LRSweepPlot(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setObjectName("lrSweepPlot")
         self.setBackground("#15171c")
-        self.loss = self.addPlot(row=0, col=0)
-        self.steps = self.addPlot(row=1, col=0)
+        self.loss = self.addPlot(row=0, col=0, axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
+        self.steps = self.addPlot(row=1, col=0, axisItems={"bottom": LogAxis("bottom")})
         self.steps.setXLink(self.loss)
         self.loss.setLogMode(x=True, y=True)
         self.steps.setLogMode(x=True, y=False)

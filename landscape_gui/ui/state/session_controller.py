@@ -24,7 +24,6 @@ from landscape_gui.core.session import (
     next_color,
 )
 
-
 #: optimizer steps the numpy twin may take on the GUI thread while kernels compile (~0.5 s): 8
 #: optimizers x 30 starts x 500 steps took 23 s there, a frozen window
 NUMPY_STEP_BUDGET = 6000

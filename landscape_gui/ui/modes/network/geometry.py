@@ -12,13 +12,14 @@ from PySide6 import QtCore, QtWidgets
 from landscape_gui.core.nn.settings import edge_of_stability
 from landscape_gui.ui.modes.layout import hint_label, plane_views
 from landscape_gui.ui.state.plane_source import TRAJECTORY_COLOR, LandscapeSource
+from landscape_gui.ui.views.axes import LogAxis
 
 SLOT_COLORS = {"A": "#33ccff", "B": "#ff9933", "run": "#33ccff"}
 CURVE_COLOR = "#66ff66"
 
 
 def _plot(name: str, bottom: str, left: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="#15171c")
+    w = pg.PlotWidget(background="#15171c", axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
     w.setObjectName(name)
     item = w.getPlotItem()
     item.showGrid(x=True, y=True, alpha=0.2)

@@ -13,6 +13,7 @@ from landscape_gui.core.scene.surface import Z_SCALES
 from landscape_gui.core.session import COLORMAPS
 from landscape_gui.ui.state.plane_source import TRAJECTORY_COLOR
 from landscape_gui.ui.state.signals import signals_blocked
+from landscape_gui.ui.views.axes import LogAxis
 
 DIRECTION_LABELS = {"pca": "PCA of the trajectory", "filter": "random, filter-normalised", "random": "random"}
 
@@ -222,7 +223,7 @@ class TrainingGroup(QtWidgets.QGroupBox):
         form.addRow(row)
         self.progress = QtWidgets.QProgressBar(objectName="nnProgress")
         form.addRow(self.progress)
-        self.loss_plot = PanelPlot(background="#15171c")
+        self.loss_plot = PanelPlot(background="#15171c", axisItems={"left": LogAxis("left")})
         self.loss_plot.setObjectName("nnLossPlot")
         self.loss_plot.setFixedHeight(170)
         self.loss_plot.getPlotItem().setMouseEnabled(False, False)

@@ -32,6 +32,7 @@ from landscape_gui.ui.modes.network.groups import (
 )
 from landscape_gui.ui.state.network_model import NetworkModel, RunResult  # noqa: F401  (RunResult: re-exported)
 from landscape_gui.ui.state.plane_source import TRAJECTORY_COLOR, LandscapeSource  # noqa: F401  (TRAJECTORY_COLOR: re-exported)
+from landscape_gui.ui.views.axes import LogAxis
 
 NNController = NetworkModel  # the earlier name
 
@@ -126,7 +127,7 @@ class NNPanel(QtWidgets.QWidget):
         for k, slot in enumerate("AB"):
             grid.addWidget(self.thumbs[slot], 0, k)
             grid.addWidget(self.compare_labels[slot], 1, k)
-        self.interp_plot = pg.PlotWidget(background="#15171c")
+        self.interp_plot = pg.PlotWidget(background="#15171c", axisItems={"left": LogAxis("left")})
         self.interp_plot.setObjectName("nnInterpolation")
         self.interp_plot.getPlotItem().setLabel("bottom", "t: (1 − t) θA + t θB")
         self.interp_plot.getPlotItem().setLogMode(y=True)
