@@ -59,10 +59,14 @@ class MonkeyReport:
         return head + ("" if self.ok() else f"\nFAILED ({len(self.failures)}):\n" + "\n".join(self.failures[:20]))
 
 
-def _mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton):
+def send_mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=None):
+    """A real QMouseEvent ("press", "move" or "release" at ``pos``); QTest's move events carry no
+    buttons in Qt 6, so drags need these (the monkey's and the tests' one way to use the mouse).
+    ``buttons``: those held during the event (default: ``button`` while pressed or moving)."""
     types = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove,
              "release": QtCore.QEvent.Type.MouseButtonRelease}
-    buttons = Qt.MouseButton.NoButton if kind == "release" else button
+    if buttons is None:
+        buttons = Qt.MouseButton.NoButton if kind == "release" else button
     if kind == "move":
         button = Qt.MouseButton.NoButton
     p = QtCore.QPointF(*pos)
@@ -233,8 +237,8 @@ class Monkey:
             return
         vp = self.window.contour_view.viewport()
         p = self._pixel_2d(*self._point())
-        _mouse(vp, "press", p)
-        _mouse(vp, "release", p)
+        send_mouse(vp, "press", p)
+        send_mouse(vp, "release", p)
 
     def add_start_3d(self):
         self._formula_mode()
@@ -243,8 +247,8 @@ class Monkey:
         v = self.window.surface_view
         p = self._pixel_3d(*self._point())
         if np.isfinite(p).all():
-            _mouse(v, "press", p)
-            _mouse(v, "release", p)
+            send_mouse(v, "press", p)
+            send_mouse(v, "release", p)
 
     def _drag(self, widget, pixel, start):
         a = pixel(*start)
@@ -252,12 +256,12 @@ class Monkey:
         b = pixel(*target)
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
             return
-        _mouse(widget, "press", a)
+        send_mouse(widget, "press", a)
         for k in range(1, 5):
             u = k / 4
-            _mouse(widget, "move", (a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1])))
+            send_mouse(widget, "move", (a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1])))
             QtWidgets.QApplication.instance().processEvents()
-        _mouse(widget, "release", b)
+        send_mouse(widget, "release", b)
 
     def drag_2d(self):
         self._formula_mode()
@@ -280,8 +284,8 @@ class Monkey:
         if self.rng.random() < 0.5:
             vp = w.contour_view.viewport()
             p = self._pixel_2d(*self.rng.choice(starts))
-            _mouse(vp, "press", p, Qt.MouseButton.RightButton)
-            _mouse(vp, "release", p, Qt.MouseButton.RightButton)
+            send_mouse(vp, "press", p, Qt.MouseButton.RightButton)
+            send_mouse(vp, "release", p, Qt.MouseButton.RightButton)
         else:
             w.remove_start_point()  # what Delete does
 

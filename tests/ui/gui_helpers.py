@@ -1,22 +1,11 @@
 """Input and pixel helpers shared by the window tests."""
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui
+
+from landscape_gui.devtools.monkey import send_mouse as mouse  # noqa: F401  (the tests' name)
 
 Qt = QtCore.Qt
-
-
-def mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=None):
-    """Send a real QMouseEvent (QTest's move events carry no buttons in Qt 6)."""
-    types = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove,
-             "release": QtCore.QEvent.Type.MouseButtonRelease}
-    if buttons is None:
-        buttons = Qt.MouseButton.NoButton if kind == "release" else button
-    if kind == "move":
-        button = Qt.MouseButton.NoButton
-    p = QtCore.QPointF(*pos)
-    ev = QtGui.QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, buttons, Qt.KeyboardModifier.NoModifier)
-    QtWidgets.QApplication.sendEvent(widget, ev)
 
 
 def pixel_of(view, x, y):
