@@ -66,3 +66,13 @@ def test_animation_from_the_window(window, qtbot, tmp_path):
     assert run_export(window, path, FigureOptions("2d", 300, 200), frames=5, fps=5)
     assert Image.open(path).n_frames == 5
     assert window.controller.step == step  # playback position restored
+
+
+def test_export_errors_in_the_window_use_the_dialogs_words(window, qtbot, tmp_path, monkeypatch):
+    from PySide6 import QtWidgets
+
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    assert not window.export_to(tmp_path / "missing" / "x.png", view="2d", size=(200, 150))
+    assert shown and not shown[0].startswith("-o") and "--" not in shown[0], shown
+    assert "does not exist" in shown[0]

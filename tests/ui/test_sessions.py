@@ -191,3 +191,12 @@ def test_closing_with_unsaved_changes_asks(window, qtbot, tmp_path):
     window.close()
     assert not window.isVisible()
     assert not window.autosave_path().exists()  # a deliberate close leaves nothing to recover
+
+
+def test_the_open_dialog_starts_where_the_last_session_was_saved(window, tmp_path):
+    from landscape_gui.ui.window import files
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    assert window.save_to(folder / "a.landscape.json")
+    assert files.last_folder() == str(folder.resolve())

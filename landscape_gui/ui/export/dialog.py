@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -56,6 +57,14 @@ class ExportDialog(QtWidgets.QDialog):
                              transparent=self.transparent.isChecked())
 
 
+def in_dialog_words(message: str) -> str:
+    """An export error as the dialog words it: "folder … does not exist", not the command line's
+    "-o: folder … does not exist"; "frames must be …", not "--frames must be …"."""
+    message = re.sub(r"^-o: ", "", message)
+    message = re.sub(r"(^|[\s(])--(size|view|frames|fps|animate)\b", r"\1\2", message)
+    return message[:1].upper() + message[1:]
+
+
 def run_export(window, path, opts: FigureOptions, frames: int = 60, fps: int = 20) -> bool:
     """Export from the window (its session and its current camera), with a cancellable progress
     dialog for animations; errors are shown, never raised."""
@@ -79,7 +88,8 @@ def run_export(window, path, opts: FigureOptions, frames: int = 60, fps: int = 2
         window.status_label.setText("export cancelled")
         return False
     except Exception as exc:  # noqa: BLE001  (every failure gets a dialog with its reason, never a traceback)
-        reason = str(exc) if isinstance(exc, (ExportError, OSError)) else f"{type(exc).__name__}: {exc}"
+        reason = in_dialog_words(str(exc)) if isinstance(exc, (ExportError, OSError)) \
+            else f"{type(exc).__name__}: {exc}"
         window.status_label.setText(f"export failed: {reason}")
         QtWidgets.QMessageBox.warning(window, "Export failed", reason)
         return False

@@ -36,6 +36,8 @@ def plane_views(source, prefix: str, centre_tip: str):
     for v in (surface, contour):
         v.setMinimumSize(240, 240)
         split.addWidget(v)
+    split.setStretchFactor(0, 3)  # the 3-D view is the larger part, as in the formula mode
+    split.setStretchFactor(1, 2)
     return split, surface, contour
 
 
