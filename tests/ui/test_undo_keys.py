@@ -49,3 +49,17 @@ def test_ctrl_z_undoes_uncommitted_typing_in_the_field_only(window, qtbot):
     QTest.keyClick(field, QtCore.Qt.Key.Key_Z, Ctrl)
     assert field.text() == text            # the field's own typing undone
     assert c.session.steps == 321          # the session untouched
+
+
+def test_ctrl_z_in_a_committed_spin_box_is_the_sessions_undo(window, qtbot):
+    c = window.controller
+    steps = window.optimizer_panel.steps
+    before = c.session.steps
+    _focus(qtbot, window, steps)
+    steps.lineEdit().selectAll()
+    QTest.keyClicks(steps, "321")
+    QTest.keyClick(steps, QtCore.Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: c.session.steps == 321, timeout=3000)
+    qtbot.wait(20)
+    QTest.keyClick(QtWidgets.QApplication.focusWidget(), QtCore.Qt.Key.Key_Z, Ctrl)
+    qtbot.waitUntil(lambda: c.session.steps == before, timeout=3000)

@@ -170,7 +170,10 @@ class UndoKeys(QtCore.QObject):
     def __init__(self, window):
         super().__init__(window)
         self.window = window
-        QtWidgets.QApplication.instance().installEventFilter(self)
+        # filter only the field that has the focus (an application-wide filter saw every event
+        # of every widget: 21,000 calls while the network mode built its plots)
+        QtWidgets.QApplication.instance().focusChanged.connect(self._focus_changed)
+        self._watched: QtWidgets.QWidget | None = None
 
     @staticmethod
     def _line_edit(obj) -> QtWidgets.QLineEdit | None:
@@ -178,27 +181,36 @@ class UndoKeys(QtCore.QObject):
             return obj.findChild(QtWidgets.QLineEdit)
         return obj if isinstance(obj, QtWidgets.QLineEdit) else None
 
+    def _focus_changed(self, _old, new) -> None:
+        if self._watched is not None:
+            try:
+                self._watched.removeEventFilter(self)
+            except RuntimeError:  # deleted meanwhile (an optimizer card rebuilt)
+                pass
+            self._watched = None
+        edit = self._line_edit(new) if new is not None else None
+        if edit is not None and edit.window() is self.window:
+            new.installEventFilter(self)  # a spin box gets the keys itself (its field is its proxy)
+            self._watched = new
+
     def eventFilter(self, obj, ev) -> bool:
         t = ev.type()
-        if t not in (QtCore.QEvent.Type.ShortcutOverride, QtCore.QEvent.Type.KeyPress,
-                     QtCore.QEvent.Type.FocusOut):
-            return False
-        edit = self._line_edit(obj)
-        if edit is None or edit.window() is not self.window:
-            return False
         if t == QtCore.QEvent.Type.ShortcutOverride:
             is_undo = ev.matches(Key.Undo) or ev.matches(Key.Redo) or \
                 QtGui.QKeySequence(ev.keyCombination()) == QtGui.QKeySequence("Ctrl+Shift+Z")
-            if is_undo and not edit.isModified():
-                return True  # not accepted: the shortcut (the session's undo/redo) runs
-            return False
-        if t == QtCore.QEvent.Type.FocusOut or ev.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+            # not accepted: the shortcut (the session's undo/redo) runs
+            edit = self._line_edit(obj)
+            return bool(is_undo and edit is not None and not edit.isModified())
+        if t == QtCore.QEvent.Type.FocusOut or (t == QtCore.QEvent.Type.KeyPress and ev.key() in (
+                QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter)):
             # committed (Enter or leaving the field): nothing of its own left to undo
-            QtCore.QTimer.singleShot(0, lambda e=edit: _clear_modified(e))
+            QtCore.QTimer.singleShot(0, lambda e=self._line_edit(obj): _clear_modified(e))
         return False
 
 
-def _clear_modified(edit: QtWidgets.QLineEdit) -> None:
+def _clear_modified(edit: QtWidgets.QLineEdit | None) -> None:
+    if edit is None:
+        return
     try:
         edit.setModified(False)
     except RuntimeError:  # the field was deleted meanwhile (an optimizer card removed)

@@ -19,7 +19,8 @@ CURVE_COLOR = "#66ff66"
 
 
 def _plot(name: str, bottom: str, left: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="#15171c", axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
+    w = pg.PlotWidget(background="#15171c", axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")},
+                      viewBox=pg.ViewBox(enableMenu=False))  # a menu per plot: 30 ms each to build
     w.setObjectName(name)
     item = w.getPlotItem()
     item.showGrid(x=True, y=True, alpha=0.2)

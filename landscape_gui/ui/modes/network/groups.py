@@ -223,7 +223,8 @@ class TrainingGroup(QtWidgets.QGroupBox):
         form.addRow(row)
         self.progress = QtWidgets.QProgressBar(objectName="nnProgress")
         form.addRow(self.progress)
-        self.loss_plot = PanelPlot(background="#15171c", axisItems={"left": LogAxis("left")})
+        self.loss_plot = PanelPlot(background="#15171c", axisItems={"left": LogAxis("left")},
+                                   viewBox=pg.ViewBox(enableMenu=False))
         self.loss_plot.setObjectName("nnLossPlot")
         self.loss_plot.setFixedHeight(170)
         self.loss_plot.getPlotItem().setMouseEnabled(False, False)

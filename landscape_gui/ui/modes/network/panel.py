@@ -127,7 +127,8 @@ class NNPanel(QtWidgets.QWidget):
         for k, slot in enumerate("AB"):
             grid.addWidget(self.thumbs[slot], 0, k)
             grid.addWidget(self.compare_labels[slot], 1, k)
-        self.interp_plot = pg.PlotWidget(background="#15171c", axisItems={"left": LogAxis("left")})
+        self.interp_plot = pg.PlotWidget(background="#15171c", axisItems={"left": LogAxis("left")},
+                                         viewBox=pg.ViewBox(enableMenu=False))
         self.interp_plot.setObjectName("nnInterpolation")
         self.interp_plot.getPlotItem().setLabel("bottom", "t: (1 − t) θA + t θB")
         self.interp_plot.getPlotItem().setLogMode(y=True)
