@@ -121,6 +121,8 @@ class SessionController(QtCore.QObject):
         self.height_grid = self.heights(self.grid)  # the grid as drawn: heights in [0, 1], NaN holes
         self.batch: optimizers.Batch | None = None
         self.partial = False  # the paths are shown for fewer steps than asked (kernels compiling)
+        self._last_grid_status = 0.0
+        self._last_kernel_status: str | None = None
         self.step = self.session.steps
         self.timings: dict[str, float] = {}
         self._compile_later = QtCore.QTimer(self, singleShot=True, interval=400)
@@ -406,7 +408,7 @@ class SessionController(QtCore.QObject):
         self.timings["grid_ms"] = (time.perf_counter() - t0) * 1e3
         self.surfaceChanged.emit()
         now = time.perf_counter()
-        if now - getattr(self, "_last_grid_status", 0.0) > 0.5:  # not on every slider step
+        if now - self._last_grid_status > 0.5:  # not on every slider step
             self._last_grid_status = now
             msg = f"grid {n}×{n} in {self.timings['grid_ms']:.1f} ms"
             if self.surface_note():
@@ -486,7 +488,7 @@ class SessionController(QtCore.QObject):
         msg = "fast kernels: " + ", ".join(parts) + " (numpy meanwhile, same numbers" + (
             f"; paths shown to step {self.batch.points.shape[2] - 1} until then)" if self.partial and self.batch
             is not None else ")")
-        if msg != getattr(self, "_last_kernel_status", None):
+        if msg != self._last_kernel_status:
             self._last_kernel_status = msg
             self.kernelStatus.emit(msg)
 
