@@ -57,7 +57,10 @@ def test_three_3d_exports_and_a_full_playback_print_nothing_and_raise_nothing(tm
 
 
 def test_open_recent_after_a_restart_lists_whole_paths(tmp_path):
-    save = """
+    """QSettings gives a one-item list back as a string: the menu listed its letters, and saving
+    again wrote the letters back."""
+    first, second = tmp_path / "one.landscape.json", tmp_path / "two.landscape.json"
+    out = run_child(tmp_path, """
         import sys
         from landscape_gui.ui.window.app import run_app
 
@@ -67,11 +70,9 @@ def test_open_recent_after_a_restart_lists_whole_paths(tmp_path):
             window.quit()
 
         sys.exit(run_app(after_show=after))
-    """
-    path = tmp_path / "one.landscape.json"
-    out = run_child(tmp_path, save, path)
+    """, first)
     assert out.returncode == 0, out.stderr[-2000:]
-    show = """
+    out = run_child(tmp_path, """
         import sys
         from landscape_gui.ui.window.app import run_app
 
@@ -80,19 +81,16 @@ def test_open_recent_after_a_restart_lists_whole_paths(tmp_path):
             print("RECENT", window.recent_files(), flush=True)
             window.recent_menu.aboutToShow.emit()
             print("MENU", [a.text() for a in window.recent_menu.actions()], flush=True)
+            assert window.save_to(sys.argv[1])   # saving after the restart keeps whole paths
+            print("AGAIN", window.recent_files(), flush=True)
             window.quit()
 
         sys.exit(run_app(after_show=after))
-    """
-    out = run_child(tmp_path, show)  # the same settings: a second launch
+    """, second)  # the same settings: a second launch
     assert out.returncode == 0, out.stderr[-2000:]
-    assert f"RECENT {[str(path.resolve())]}" in out.stdout, out.stdout
-    assert f"MENU {[str(path.resolve())]}" in out.stdout, out.stdout
-    # saving again in a third launch keeps whole paths (the letters were written back before)
-    second = tmp_path / "two.landscape.json"
-    assert run_child(tmp_path, save, second).returncode == 0
-    out = run_child(tmp_path, show)
-    assert f"RECENT {[str(second.resolve()), str(path.resolve())]}" in out.stdout, out.stdout
+    assert f"RECENT {[str(first.resolve())]}" in out.stdout, out.stdout
+    assert f"MENU {[str(first.resolve())]}" in out.stdout, out.stdout
+    assert f"AGAIN {[str(second.resolve()), str(first.resolve())]}" in out.stdout, out.stdout
 
 
 def test_an_idle_window_uses_almost_no_cpu(tmp_path):
