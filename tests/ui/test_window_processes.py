@@ -23,16 +23,21 @@ def run_child(tmp_path, body: str, *args, home: str = "home", timeout: int = 240
                           timeout=timeout)
 
 
-def test_three_3d_exports_and_a_full_playback_print_nothing_and_raise_nothing(tmp_path):
+def test_exports_and_playback_print_nothing_and_an_idle_window_uses_almost_no_cpu(tmp_path):
+    """Three 3-D exports and a playback of the learning-rate example: nothing on stderr, no
+    exception. Then nothing changes, so nothing is drawn or computed: ≤ 0.3 CPU-s in 5 s."""
     out = run_child(tmp_path, """
-        import sys
+        import sys, time
         from PySide6 import QtCore, QtWidgets
+        from landscape_gui.core import optimizers
         from landscape_gui.ui.window.app import run_app
 
         def after(window):
             window.ask_save_changes = lambda: "discard"
             c = window.controller
             window.open_example("learning-rate")
+            optimizers.prepare(optimizers.names(), background=False)
+            c.function.kernels(wait=True)
             for k in range(3):
                 print("EXPORTED", window.export_to(f"{sys.argv[1]}/e{k}.png", view="3d", size=(640, 480)), flush=True)
             steps = list(range(c.session.steps, -1, -7))
@@ -43,7 +48,16 @@ def test_three_3d_exports_and_a_full_playback_print_nothing_and_raise_nothing(tm
                     QtCore.QTimer.singleShot(5, next_step)
                 else:
                     print("PLAYED", flush=True)
-                    window.quit()
+                    QtCore.QTimer.singleShot(3000, start_idle)   # settled: last paints, kernel polls
+            marks = {}
+
+            def start_idle():
+                marks["t0"] = time.process_time()
+                QtCore.QTimer.singleShot(5000, stop_idle)
+
+            def stop_idle():
+                print("IDLE_CPU", time.process_time() - marks["t0"], flush=True)
+                window.quit()
             QtCore.QTimer.singleShot(300, next_step)   # deferred deletes of the export views run first
 
         sys.exit(run_app(after_show=after))
@@ -54,6 +68,8 @@ def test_three_3d_exports_and_a_full_playback_print_nothing_and_raise_nothing(tm
     assert not bad, "\n".join(bad[:20])
     for k in range(3):
         assert (tmp_path / f"e{k}.png").stat().st_size > 10_000
+    cpu = float(out.stdout.split("IDLE_CPU")[1].split()[0])
+    assert cpu <= 0.3, cpu
 
 
 def test_open_recent_after_a_restart_lists_whole_paths(tmp_path):
@@ -91,35 +107,3 @@ def test_open_recent_after_a_restart_lists_whole_paths(tmp_path):
     assert f"RECENT {[str(first.resolve())]}" in out.stdout, out.stdout
     assert f"MENU {[str(first.resolve())]}" in out.stdout, out.stdout
     assert f"AGAIN {[str(second.resolve()), str(first.resolve())]}" in out.stdout, out.stdout
-
-
-def test_an_idle_window_uses_almost_no_cpu(tmp_path):
-    """Nothing changes → nothing is drawn or computed: ≤ 0.3 CPU-s in 5 s (the learning-rate
-    example open, its kernels ready)."""
-    out = run_child(tmp_path, """
-        import sys, time
-        from PySide6 import QtCore
-        from landscape_gui.core import optimizers
-        from landscape_gui.ui.window.app import run_app
-
-        def after(window):
-            window.ask_save_changes = lambda: "discard"
-            window.open_example("learning-rate")
-            optimizers.prepare(optimizers.names(), background=False)
-            window.controller.function.kernels(wait=True)
-            marks = {}
-
-            def start():
-                marks["t0"] = time.process_time()
-                QtCore.QTimer.singleShot(5000, stop)
-
-            def stop():
-                print("IDLE_CPU", time.process_time() - marks["t0"], flush=True)
-                window.quit()
-            QtCore.QTimer.singleShot(4000, start)   # settled: kernels polled, first paints done
-
-        sys.exit(run_app(after_show=after))
-    """)
-    assert out.returncode == 0, out.stderr[-2000:]
-    cpu = float(out.stdout.split("IDLE_CPU")[1].split()[0])
-    assert cpu <= 0.3, cpu
