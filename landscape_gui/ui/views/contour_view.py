@@ -160,14 +160,13 @@ class ContourView(StartPointMouse, pg.PlotWidget):
                     curve.setPen(pg.mkPen(color, width=2.2))
         s = c.session
         changed = list(range(n_st) if starts is None else starts)
-        if changed:
-            kept, _ = playback.clip_paths(b.points[:, changed, :end], s.xrange, s.yrange)
-            for j, k in enumerate(changed):
-                for ci in range(n_cfg):
-                    pts = b.points[ci, k, : kept[ci, j]]  # up to where it leaves the domain
-                    self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
+        # one clipping pass for all paths: how far each is drawn, and where it left the domain
+        kept, exits = playback.clip_paths(b.points[:, :, :end], s.xrange, s.yrange)
+        for k in changed:
+            for ci in range(n_cfg):
+                pts = b.points[ci, k, : kept[ci, k]]  # up to where it leaves the domain
+                self.curves[ci * n_st + k].setData(pts[:, 0], pts[:, 1])
         # where runs left the domain, marked on its edge in the run's colour
-        _, exits = playback.clip_paths(b.points[:, :, :end], s.xrange, s.yrange)
         ci, k = np.nonzero(np.isfinite(exits[..., 0]))
         self.exits.setData(exits[ci, k, 0], exits[ci, k, 1],
                            brush=[pg.mkBrush(enabled[i].color) for i in ci])

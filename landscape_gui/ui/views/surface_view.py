@@ -373,18 +373,18 @@ class SurfaceView(StartPointMouse, gl.GLViewWidget):
         end = c.step + 1 if self.trail else None  # animations: the path so far
         s = c.session
         colors = np.array([pg.mkColor(o.color).getRgbF() for o in enabled], dtype=float).reshape(-1, 4)
+        # one clipping pass for all paths: how far each is drawn, and where it left the domain
+        kept, exits = playback.clip_paths(b.points[:, :, :end], s.xrange, s.yrange)
         if which:
             # heights and scene coordinates of all changed paths in one vectorised pass
             pts = b.points[:, which, :end]                           # (c, w, n, 2)
             hz = c.heights(b.losses[:, which, :end])
             sx, sy, sz = self.to_scene(pts[..., 0], pts[..., 1], np.nan_to_num(hz))
             scene = np.stack([sx, sy, sz + LIFT], axis=-1)
-            kept, _ = playback.clip_paths(pts, s.xrange, s.yrange)  # drawn up to where they leave
             for j, k in enumerate(which):
                 for ci in range(n_cfg):
-                    self.lines[ci * n_st + k].setData(pos=scene[ci, j, : kept[ci, j]], color=tuple(colors[ci]))
+                    self.lines[ci * n_st + k].setData(pos=scene[ci, j, : kept[ci, k]], color=tuple(colors[ci]))
         # where runs left the domain, in the run's colour, at the height its line ends
-        kept, exits = playback.clip_paths(b.points[:, :, :end], s.xrange, s.yrange)
         ci, k = np.nonzero(np.isfinite(exits[..., 0]))
         last = np.maximum(kept[ci, k] - 1, 0)
         h = np.nan_to_num(c.heights(b.losses[ci, k, last]))
