@@ -306,7 +306,7 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
     seed = int(seed) & 0x7FFF_FFFF_FFFF_FFFF
     box = optimizers._box(np.array([[x0, y0], [x1, y1]]), ((x0, x1), (y0, y1)))
     module = f.kernels(wait=True)  # a numpy fallback would take minutes: wait for Numba
-    from ..optimizers import runner
+    from ..optimizers import endpoints, runner
     ring = _RING
     k = min(_RING // 2, (steps + 1) // 2)   # compare the centroids of the last two k-step windows
     order = np.arange(steps - 2 * k + 1, steps + 1)
@@ -325,9 +325,13 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
         last = np.empty((len(starts), ring, 2))
         last_loss = np.empty((len(starts), ring))
         div = np.empty(len(starts), dtype=np.int64)
-        runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
-                             starts, steps, noise, seed, stream0, box, last, last_loss, div,
-                             background=background)
+        if kind in endpoints.BLOCKED_KINDS:   # a kernel of this formula and kind: SIMD over starts
+            endpoints.run(module, f.param_array, kind, h, starts, steps, noise, seed, stream0, box,
+                          last, last_loss, div, background=background)
+        else:
+            runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
+                                 starts, steps, noise, seed, stream0, box, last, last_loss, div,
+                                 background=background)
         tail, fl = last[:, rows_of], last_loss[:, rows_of[-1]]
         n = j1 - j0
         with np.errstate(invalid="ignore"):

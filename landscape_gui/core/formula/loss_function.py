@@ -22,6 +22,7 @@ import numba as _numba  # noqa: F401  (imported in the caller's thread, never fi
 import numpy as np
 
 from . import codegen
+from ..threads import run_shared
 from .budget import SYMBOLIC_SECONDS, OverBudget, budget, stage, start_deep_thread
 from .expression import ExpressionError, ParsedExpression, is_parameter_name, parse_expression
 
@@ -134,10 +135,26 @@ def _refuse_if_too_large(operations: int, what: str) -> None:
 
 
 def _warm_up(module, n_params: int) -> None:
-    """Run the grid once: the first call of a parallel kernel starts Numba's thread pool."""
+    """Run the grid kernel once (a first call pages its machine code in)."""
     xs = np.array([0.5, 1.0])
-    with PARALLEL_LOCK:
-        module.grid(xs, xs, np.ones(n_params), np.empty((2, 2)))
+    module.grid(xs, xs, np.ones(n_params), np.empty((2, 2)), 0, 2)
+
+
+#: below this many operations (points x GRID_POINT_COST; ~1-2 ms) a grid runs on the calling
+#: thread: handing work to another thread and waiting for it costs ~0.3 ms on this machine class
+_SERIAL_WORK = 20_000_000
+
+
+def _rows_per_task(nx: int, ny: int, numpy: bool = False) -> int:
+    """Rows a thread takes at a time: about eight tasks a thread (each call costs a few
+    microseconds, so a busy core just takes fewer of them), at least ~16k points a task for the
+    kernel, and at most ~64k for numpy (its temporaries then stay in the L2 cache)."""
+    from ..threads import THREADS
+
+    rows = -(-ny // (8 * THREADS))
+    if numpy:
+        return max(1, min(rows, 65536 // max(nx, 1)))
+    return max(rows, 16384 // max(nx, 1), 1)
 
 
 _cache: OrderedDict[str, CompiledExpression] = OrderedDict()
@@ -290,13 +307,24 @@ class LossFunction:
         if out is None or out.shape != (ny, nx) or out.dtype != np.float64:
             out = np.empty((ny, nx))
         module = self._compiled.numba(wait=False)
-        if module is not None:
-            with PARALLEL_LOCK:
-                module.grid(xs, ys, self.param_array, out)
+        p = self.param_array
+        if module is not None and not module.GRID_BY_NUMPY:
+            if nx * ny * module.GRID_POINT_COST < _SERIAL_WORK:
+                module.grid(xs, ys, p, out, 0, ny)   # a millisecond or so: waking a thread costs more
+            else:
+                run_shared(lambda j0, j1: module.grid(xs, ys, p, out, j0, j1), ny, _rows_per_task(nx, ny))
             return out
-        try:
+        # the numpy twin, in row blocks on the same threads: its SIMD transcendental functions
+        # (a formula that needs them in its inner loop), or the first picture before Numba is ready
+        value = self._compiled.numpy_value
+        xr = xs[None, :]
+
+        def rows(j0, j1):
             with np.errstate(all="ignore"):
-                out[...] = self._compiled.numpy_value(xs[None, :], ys[:, None], self.param_array)
+                out[j0:j1] = value(xr, ys[j0:j1, None], p)
+
+        try:
+            run_shared(rows, ny, _rows_per_task(nx, ny, numpy=True))
         except _EVALUATION_ERRORS as exc:
             raise _evaluation_error(exc) from None
         return out

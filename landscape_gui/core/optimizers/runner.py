@@ -229,22 +229,8 @@ def _step_tables(kind, hypers, steps, tables):
         step_coefficients(kind, hypers[c], steps, tables[c])
 
 
-#: Threads a batch is split over (this machine class has 2 cores).
-THREADS = max(1, min(os.cpu_count() or 1, 8))
-_pool = ThreadPoolExecutor(max_workers=THREADS - 1, thread_name_prefix="optimizer-run") if THREADS > 1 else None
+from ..threads import THREADS, background_pool as _background_pool, pool as _pool  # noqa: E402
 
-
-def _lower_priority() -> None:
-    """Nice this thread (Linux: per thread) so the window's thread always gets a core first."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
-        pass
-
-
-#: Background work (a basin map while the user drags) runs on these niced threads only.
-_background_pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="optimizer-background",
-                                      initializer=_lower_priority)
 #: Below this many optimizer steps in all, one thread is faster than handing work out.
 _MIN_STEPS_TO_SPLIT = 20_000
 
@@ -326,3 +312,4 @@ def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise,
     run_batches([KindBatch(kind, value_and_gradient, hessian, p, np.ascontiguousarray(h, dtype=np.float64)[None, :],
                            starts, steps, noise, seed, stream0, box, False, last[None], last_loss[None], dummy,
                            dummy, dummy, diverged_at[None])], background=background)
+
