@@ -45,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fuzz", type=int, metavar="N", default=None,
                        help="instead: N generated hostile formulas in worker processes against the budgets")
     bench.add_argument("--seed", type=int, default=0, help="seed of --fuzz's formulas")
+    bench.add_argument("--load", action="store_true",
+                       help="also run every figure with one core kept busy by another process (second column)")
+    bench.add_argument("--check", nargs="?", const="default", default=None, metavar="FILE",
+                       help="compare the ratios with a baseline (default: the committed one) and exit 1 "
+                            "on a drop of more than 40%%")
+    bench.add_argument("--record", action="store_true",
+                       help="write this run's ratios as the committed baseline (developers)")
+    bench.add_argument("--only", default=None, metavar="GROUP",
+                       help="only the figures of one group: grids, optimizers, analysis, nn, torch")
     sub.add_parser("functions", help="list the test-function library")
     gal = sub.add_parser("gallery", help="render every preset (window, exports, analysis, network) into "
                                          "PNGs and an index.html for review (needs a display: xvfb-run)")
@@ -129,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             print_report(report, time.perf_counter() - t0)
         return 1 if any(report["counts"][k] for k in ("crashed", "over", "hung")) else 0
     if args.command == "bench":
-        from .devtools.bench import run_bench
+        from .devtools.bench import run_bench, write_baseline
 
-        run_bench(quick=args.quick, as_json=args.json, gui=args.gui, cold=args.cold)
-        return 0
+        result = run_bench(quick=args.quick, as_json=args.json, gui=args.gui, cold=args.cold, load=args.load,
+                           check=args.check, only=args.only)
+        if args.record:
+            write_baseline(result["figures"], "quick" if args.quick else "full")
+        return 1 if args.check and result["check"]["failed"] else 0
     if args.command == "export":
         return _export(args)
     if args.command == "monkey":

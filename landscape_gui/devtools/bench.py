@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -203,7 +205,8 @@ def bench_analysis(quick: bool, repeats: int) -> list[dict]:
         t_np = _median_time(lambda: _numpy_run(f, "Adam", {"lr": 0.05}, starts, 500), 1)
     rows.append({"figure": f"basin map {n}x{n} starts x 500 Adam steps", "ours_ms": ours * 1e3,
                  "baseline": "numpy reference", "baseline_ms": t_np * 1e3, "ratio": t_np / ours,
-                 "target_ms": 1500.0 if n == 256 else 1500.0 / 16, "meets_target": ours * 1e3 <= (1500.0 if n == 256 else 1500.0 / 16)})
+                 "target_ms": 200.0 if n == 256 else 200.0 / 16, "meets_target": ours * 1e3 <= (200.0 if n == 256 else 200.0 / 16),
+                 "goal": 3.0})
     worst, worst_name = 0.0, ""
     for lf in functions.FUNCTIONS:
         g = compile_function(lf.formula, lf.params, background=False)
@@ -343,22 +346,110 @@ def bench_torch_planes(quick: bool) -> list[dict]:
 
 
 def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, cold: bool = False,
-              out=sys.stdout) -> dict:
-    n = 256 if quick else 1024
-    repeats = 3 if quick else 9
-    rows = bench_grids(n, repeats)
-    ratios = [r["ratio"] for r in rows]
-    summary = {"figure": f"grid {n}x{n} geometric mean ratio", "ratio": math.exp(np.mean(np.log(ratios))),
-               "min_ratio": min(ratios), "bar": 3.0, "goal": 10.0}
-    rows.append(summary)
-    rows.append(bench_first_grid(2 if quick else 5))
-    rows += bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
-    rows += bench_typed_rules(100 if quick else 1000, 16 if quick else 256, repeats)
-    rows.append(bench_drag(repeats))
-    rows += bench_analysis(quick, repeats)
-    rows += bench_nn(quick)
-    rows += bench_geometry(quick)
-    rows += bench_torch_planes(quick)
+              out=sys.stdout, load: bool = False, check: str | None = None, only: str | None = None) -> dict:
+    """Every figure; ``load``: each also with one core kept busy by another process (a second
+    column); ``check``: compare the ratios with a baseline file (``check_ratios``); ``only``:
+    the figures whose group name contains this text (grids, optimizers, analysis, nn, torch)."""
+    result = {"machine": _machine(), "figures": _figures(quick, gui, cold, only)}
+    if load:
+        with busy_core():
+            loaded = _figures(quick, False, False, only)
+        by_key = {figure_key(r): r for r in loaded}
+        for r in result["figures"]:
+            twin = by_key.get(figure_key(r))
+            if twin is not None and "ratio" in twin:
+                r["ratio_loaded"] = twin["ratio"]
+                if "ours_ms" in twin:
+                    r["ours_ms_loaded"] = twin["ours_ms"]
+    if check:
+        result["check"] = check_ratios(result["figures"], load_baseline(check), "quick" if quick else "full")
+    if as_json:
+        json.dump(result, out, indent=1)
+        out.write("\n")
+    else:
+        _print_table(result["figures"], out)
+        if check:
+            _print_check(result["check"], out)
+    return result
+
+
+#: ratios of a run on the development machine (2 cores), quiet and with one core busy; ``--check``
+#: fails when a ratio falls more than ``CHECK_DROP`` below its entry
+BASELINE_FILE = Path(__file__).with_name("bench_baseline.json")
+CHECK_DROP = 0.4
+
+
+def figure_key(row: dict) -> str:
+    """A figure's name without its parenthesised run details (counts, barriers, methods), and its baseline."""
+    name = re.sub(r"\s*\([^)]*\)", "", row["figure"]).strip()
+    return f"{name} | {row['baseline']}" if row.get("baseline") else name
+
+
+def load_baseline(path: str | None = None) -> dict:
+    p = Path(path) if path and path not in ("default", "1") else BASELINE_FILE
+    with open(p) as fh:
+        return json.load(fh)
+
+
+def check_ratios(rows: list[dict], baseline: dict, size: str, drop: float = CHECK_DROP) -> dict:
+    """Each figure with a ratio against the baseline's: ``failed`` lists those more than ``drop``
+    below it (quiet, and with ``ratio_loaded`` also loaded), and loaded ratios under 1x."""
+    base = baseline.get(size, {})
+    checked, failed = [], []
+    for r in rows:
+        key = figure_key(r)
+        entry = base.get(key)
+        if entry is None or "ratio" not in r:
+            continue
+        for column in ("ratio", "ratio_loaded"):
+            if column not in r or column not in entry:
+                continue
+            floor = entry[column] * (1.0 - drop)
+            row = {"figure": key, "column": column, "ratio": r[column], "baseline": entry[column], "floor": floor}
+            checked.append(row)
+            if r[column] < floor:
+                failed.append(row)
+    return {"checked": checked, "failed": failed, "drop": drop}
+
+
+def write_baseline(rows: list[dict], size: str, path: Path = BASELINE_FILE) -> None:
+    """Record this run's ratios as the baseline of ``size`` (``bench --record``)."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[size] = {figure_key(r): {k: round(r[k], 3) for k in ("ratio", "ratio_loaded") if k in r}
+                  for r in rows if "ratio" in r}
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def _print_check(check: dict, out) -> None:
+    out.write(f"\ncheck against the baseline: {len(check['checked'])} ratios, "
+              f"{len(check['failed'])} more than {check['drop']:.0%} below it\n")
+    for r in check["failed"]:
+        out.write(f"  SLOWER: {r['figure']} [{r['column']}] {r['ratio']:.2f}x < {r['floor']:.2f}x "
+                  f"(baseline {r['baseline']:.2f}x)\n")
+
+
+class busy_core:
+    """Keep one core busy with another process (a spinning Python) while the block runs."""
+
+    def __enter__(self):
+        import subprocess
+
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _figures(quick: bool, gui: bool, cold: bool, only: str | None) -> list[dict]:
+    groups = {"grids": _grid_group, "optimizers": _optimizer_group, "analysis": _analysis_group,
+              "nn": _nn_group, "torch": bench_torch_planes}
+    rows = []
+    for name, fn in groups.items():
+        if only is None or only in name:
+            rows += fn(quick)
     if gui:
         from landscape_gui.devtools.bench_gui import bench_gui
 
@@ -367,13 +458,35 @@ def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, col
         from landscape_gui.devtools.bench_cold import bench_cold
 
         rows += bench_cold()
-    result = {"machine": _machine(), "figures": rows}
-    if as_json:
-        json.dump(result, out, indent=1)
-        out.write("\n")
-    else:
-        _print_table(rows, out)
-    return result
+    return rows
+
+
+def _grid_group(quick: bool) -> list[dict]:
+    n = 256 if quick else 1024
+    repeats = 3 if quick else 9
+    rows = bench_grids(n, repeats)
+    ratios = [r["ratio"] for r in rows]
+    summary = {"figure": f"grid {n}x{n} geometric mean ratio", "ratio": math.exp(np.mean(np.log(ratios))),
+               "min_ratio": min(ratios), "bar": 2.0, "goal": 12.0}
+    rows.append(summary)
+    rows.append(bench_first_grid(2 if quick else 5))
+    return rows
+
+
+def _optimizer_group(quick: bool) -> list[dict]:
+    repeats = 3 if quick else 9
+    rows = bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
+    rows += bench_typed_rules(100 if quick else 1000, 16 if quick else 256, repeats)
+    rows.append(bench_drag(repeats))
+    return rows
+
+
+def _analysis_group(quick: bool) -> list[dict]:
+    return bench_analysis(quick, 3 if quick else 9)
+
+
+def _nn_group(quick: bool) -> list[dict]:
+    return bench_nn(quick) + bench_geometry(quick)
 
 
 def _machine() -> dict:
@@ -397,6 +510,8 @@ def _threading_layer() -> str:
 
 def _print_table(rows, out) -> None:
     out.write(f"{'figure':58s} {'ours':>10s} {'baseline':>24s} {'ratio':>8s}\n")
+    if any("ratio_loaded" in r for r in rows):
+        out.write("(ratio | the same with one core kept busy by another process)\n")
     for r in rows:
         if "skipped" in r:
             out.write(f"{r['figure']:58s} skipped: {r['skipped']}\n")
@@ -404,9 +519,11 @@ def _print_table(rows, out) -> None:
         ours = f"{r['ours_ms']:.3f}ms" if "ours_ms" in r else ""
         base = f"{r['baseline']} {r['baseline_ms']:.2f}ms" if "baseline_ms" in r else ""
         ratio = f"{r['ratio']:.1f}x" if "ratio" in r else ""
+        if "ratio_loaded" in r:
+            ratio += f" | {r['ratio_loaded']:.1f}x loaded"
         extra = ""
         if "goal" in r and "min_ratio" not in r:
-            extra = f"  (bar {r['bar']:g}x, goal {r['goal']:g}x)"
+            extra = f"  (bar {r.get('bar', 1):g}x, goal {r['goal']:g}x)"
         if "min_ratio" in r:
             extra = f"  (min {r['min_ratio']:.2f}x; bar {r['bar']:g}x, goal {r['goal']:g}x)"
         if "target_ms" in r:

