@@ -288,15 +288,18 @@ def bench_geometry(quick: bool) -> list[dict]:
              "target_ms": 1000.0, "meets_target": ours <= 1.0,
              "max_rel_diff": float(np.max(np.abs(ref.eigenvalues - spec.eigenvalues) / np.abs(ref.eigenvalues)))}]
     curve_epochs = 10 if quick else 50
-    nn.connect(m, data, a.params, b.params, epochs=1, seed=0)  # warm
+    # the training is what the backends differ in: the plane drawn around the curve afterwards (the
+    # same kernel in both) at its smallest, so it does not dilute the ratio
+    small = dict(seed=0, grid=(2, 2), points=11)
+    nn.connect(m, data, a.params, b.params, epochs=1, **small)  # warm
     t0 = time.perf_counter()
-    curve = nn.connect(m, data, a.params, b.params, epochs=curve_epochs, seed=0)
+    curve = nn.connect(m, data, a.params, b.params, epochs=curve_epochs, **small)
     ours = time.perf_counter() - t0
     t0 = time.perf_counter()
-    nn.connect(m, data, a.params, b.params, epochs=curve_epochs, seed=0, backend="numpy")
+    nn.connect(m, data, a.params, b.params, epochs=curve_epochs, backend="numpy", **small)
     t_ref = time.perf_counter() - t0
-    rows.append({"figure": f"Bezier curve {curve_epochs} epochs, MLP 2x32, 1000 points (barrier "
-                           f"{curve.barrier_linear:.3g} -> {curve.barrier_curve:.3g})", "ours_ms": ours * 1e3,
+    rows.append({"figure": f"Bezier curve {curve_epochs} epochs, MLP 2x32, 1000 points (training; barrier "
+                           f"{curve.barrier_linear:.3g} -> {curve.barrier_curve:.3g})", "ours_ms": ours * 1e3, "goal": 2.0,
                  "baseline": "numpy backprop", "baseline_ms": t_ref * 1e3, "ratio": t_ref / ours,
                  "target_ms": 10000.0, "meets_target": ours <= 10.0})
     return rows

@@ -146,3 +146,57 @@ def test_basins_use_the_blocked_kernel_and_are_unchanged_under_threads():
     b = analysis.basins(f, "Adam", {"lr": 0.05}, (-5, 5), (-5, 5), shape=(48, 40), steps=200, background=True)
     assert np.array_equal(a.labels, b.labels) and len(a.attractors) == 4
     assert any(key[0] == f.kernels().__name__ for key in endpoints._modules)
+
+
+def test_vectorised_tanh_is_within_a_dozen_ulps():
+    from landscape_gui.core.formula.vmath import vtanh
+
+    @njit(error_model="numpy")
+    def apply(a, out):
+        for i in range(a.shape[0]):
+            out[i] = vtanh(a[i])
+
+    a = np.concatenate([np.random.default_rng(4).uniform(-30, 30, 300_000),
+                        np.random.default_rng(5).uniform(-0.3, 0.3, 100_000), [0.0, np.inf, -np.inf, 1e-310]])
+    out = np.empty_like(a)
+    apply(a, out)
+    ref = np.tanh(a)
+    nz = ref != 0
+    assert np.max(_ulps(out[nz], ref[nz])) <= 12 and np.all(out[~nz] == 0)
+    apply(np.array([np.nan]), out[:1])
+    assert np.isnan(out[0])
+
+
+@pytest.mark.parametrize("dataset, act, depth, width, residual", [
+    ("moons", "relu", 2, 32, False), ("moons", "tanh", 3, 16, True), ("regression", "tanh", 2, 12, False),
+    ("spirals", "relu", 4, 24, True)])
+def test_block_backprop_equals_one_sample_backprop_and_numpy(dataset, act, depth, width, residual):
+    from landscape_gui.core import nn
+    from landscape_gui.core.nn import kernels, reference
+
+    data = nn.make_dataset(dataset, n=300, noise=0.1, seed=0)
+    model = nn.MLP(depth=depth, width=width, activation=act, residual=residual).fit_to(data)
+    theta = model.init(3)
+    yi, yf = data.kernel_targets()
+    for idx in (np.random.default_rng(0).permutation(300)[:200], np.arange(7), np.arange(300)):
+        idx = idx.astype(np.int64)
+        g1, g2 = np.empty(theta.size), np.empty(theta.size)
+        l1 = kernels.loss_and_grad(theta, data.X, yi, yf, idx, *model.layout, g1)
+        l2 = kernels.loss_and_grad_by_sample(theta, data.X, yi, yf, idx, *model.layout, g2)
+        l3, g3 = reference.loss_and_grad(theta, data.X, yi, yf, idx, *model.layout)
+        assert l1 == pytest.approx(l2, rel=1e-13) and l1 == pytest.approx(l3, rel=1e-13)
+        scale = np.max(np.abs(g3))
+        np.testing.assert_allclose(g1, g2, rtol=0, atol=1e-13 * scale)
+        np.testing.assert_allclose(g1, g3, rtol=0, atol=1e-13 * scale)
+
+
+def test_bezier_epoch_kernel_follows_the_numpy_loop():
+    from landscape_gui.core import nn
+
+    data = nn.make_dataset("moons", n=200, noise=0.1, seed=0)
+    model = nn.MLP(2, 8).fit_to(data)
+    a, b = model.init(0), model.init(1)
+    fast = nn.connect(model, data, a, b, epochs=6, seed=2, grid=(3, 3), points=5)
+    slow = nn.connect(model, data, a, b, epochs=6, seed=2, grid=(3, 3), points=5, backend="numpy")
+    np.testing.assert_allclose(fast.loss_curve, slow.loss_curve, rtol=1e-11)
+    np.testing.assert_allclose(fast.train_losses, slow.train_losses, rtol=1e-11)

@@ -83,6 +83,16 @@ def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier
     for epoch in range(epochs):
         check(cancel, "curve training cancelled")
         perm = rng.permutation(n).astype(np.int64)
+        if backend != "numpy":   # the whole epoch in one kernel (the same numbers as the loop below)
+            ts_epoch = rng.uniform(size=-(-n // batch_size))
+            loss, step = kernels.bezier_epoch(a, b, c, m, v, step, ts_epoch, perm, batch_size, X, yi, yf,
+                                              *model.layout, lr, beta1, beta2, eps)
+            train_losses.append(loss)
+            if progress is not None:
+                progress(epoch + 1, epochs)
+            if not np.isfinite(c).all() or not np.isfinite(loss):
+                raise ValueError(f"the curve's training diverged at epoch {epoch + 1}: lower lr (now {lr:g})")
+            continue
         total = 0.0
         batches = range(0, n, batch_size)
         for s in batches:

@@ -20,7 +20,7 @@ from ..optimizers.rules import sam_perturbation, update
 from ..optimizers.kinds import SAM
 
 from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
-from ..formula.vmath import vexp
+from ..formula.vmath import vexp, vtanh
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -138,7 +138,7 @@ def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
                         zj[n] = hj[n] + a if residual[l] else a
                 else:
                     for n in range(m):
-                        a = np.tanh(zj[n])
+                        a = vtanh(zj[n])   # SIMD tanh (vmath): within a dozen ulps of np.tanh
                         zj[n] = hj[n] + a if residual[l] else a
             h, z = z, h
     return z
@@ -201,9 +201,159 @@ def _loss_feature_major(theta, XT, yi, yf, dims, woff, boff, residual, act, loss
     return total / n_samples, correct / n_samples
 
 
-@njit(**_JIT)
+_FMA = dict(_JIT, fastmath={"contract"})
+
+
+@njit(**_FMA)
+def _axpy8(z, W, w0, n_in, j, h, m):
+    """z[:m] += sum_k W[w0 + j*n_in + k] * h[k, :m], eight inputs per pass over the samples."""
+    row = w0 + j * n_in
+    k = 0
+    while k + 8 <= n_in:
+        a0, a1, a2, a3 = W[row + k], W[row + k + 1], W[row + k + 2], W[row + k + 3]
+        a4, a5, a6, a7 = W[row + k + 4], W[row + k + 5], W[row + k + 6], W[row + k + 7]
+        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
+        for n in range(m):
+            z[n] += (((a0 * h0[n] + a1 * h1[n]) + (a2 * h2[n] + a3 * h3[n]))
+                     + ((a4 * h4[n] + a5 * h5[n]) + (a6 * h6[n] + a7 * h7[n])))
+        k += 8
+    while k < n_in:
+        w = W[row + k]
+        hk = h[k]
+        for n in range(m):
+            z[n] += w * hk[n]
+        k += 1
+
+
+@njit(**_FMA)
 def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, grad):
-    """Mean loss over the samples ``idx`` and its exact gradient (backpropagation) into ``grad``."""
+    """Mean loss over the samples ``idx`` and its exact gradient (backpropagation) into ``grad``.
+
+    Feature-major blocks of samples, as ``_forward_block``: every loop over samples is SIMD,
+    and the weight gradient accumulates sample by sample from a sample-major copy of each
+    layer's input (contiguous over inputs). Agrees with ``loss_and_grad_by_sample`` to rounding.
+    """
+    n_layers = dims.shape[0] - 1
+    wmax = dims.max()
+    n_out = dims[n_layers]
+    Zs = np.empty((n_layers, wmax, BLOCK))
+    Hs = np.empty((n_layers, wmax, BLOCK))
+    HT = np.empty((BLOCK, wmax))
+    dz = np.empty((wmax, BLOCK))
+    dh = np.empty((wmax, BLOCK))
+    mx = np.empty(BLOCK)
+    sm = np.empty(BLOCK)
+    grad[:] = 0.0
+    total = 0.0
+    M = idx.shape[0]
+    scale = 1.0 / M
+    for i0 in range(0, M, BLOCK):
+        m = min(BLOCK, M - i0)
+        h = Hs[0]
+        for n in range(m):
+            xi = X[idx[i0 + n]]
+            for k in range(dims[0]):
+                h[k, n] = xi[k]
+        for l in range(n_layers):
+            n_in, n_o = dims[l], dims[l + 1]
+            z = Zs[l]
+            h = Hs[l]
+            for j in range(n_o):
+                zj = z[j]
+                bj = theta[boff[l] + j]
+                for n in range(m):
+                    zj[n] = bj
+                _axpy8(zj, theta, woff[l], n_in, j, h, m)
+            if l < n_layers - 1:
+                hn = Hs[l + 1]
+                for j in range(n_o):
+                    zj = z[j]
+                    hj = h[j]
+                    hnj = hn[j]
+                    for n in range(m):
+                        a = (zj[n] if zj[n] > 0.0 else 0.0) if act == RELU else vtanh(zj[n])
+                        hnj[n] = hj[n] + a if residual[l] else a
+        out = Zs[n_layers - 1]
+        # the loss and d loss / d output (scaled by 1/M), a column of samples at a time
+        if loss_kind == CROSS_ENTROPY:
+            for n in range(m):
+                mx[n] = out[0, n]
+            for j in range(1, n_out):
+                for n in range(m):
+                    mx[n] = out[j, n] if out[j, n] > mx[n] else mx[n]
+            for n in range(m):
+                sm[n] = 0.0
+            for j in range(n_out):
+                for n in range(m):
+                    sm[n] += np.exp(out[j, n] - mx[n])
+            for n in range(m):
+                lse = mx[n] + np.log(sm[n])
+                c = yi[idx[i0 + n]]
+                total += lse - out[c, n]
+                sm[n] = lse
+            for j in range(n_out):
+                for n in range(m):
+                    dz[j, n] = np.exp(out[j, n] - sm[n])
+            for n in range(m):
+                dz[yi[idx[i0 + n]], n] -= 1.0
+            for j in range(n_out):
+                for n in range(m):
+                    dz[j, n] *= scale
+        else:
+            for n in range(m):
+                t = yf[idx[i0 + n]]
+                s = 0.0
+                for j in range(n_out):
+                    d = out[j, n] - t[j]
+                    s += d * d
+                    dz[j, n] = 2.0 * d / n_out * scale
+                total += s / n_out
+        for l in range(n_layers - 1, -1, -1):
+            n_in, n_o = dims[l], dims[l + 1]
+            w0, b0 = woff[l], boff[l]
+            if l < n_layers - 1:   # dz = dh_next * act'(z)
+                z = Zs[l]
+                for j in range(n_o):
+                    zj = z[j]
+                    dj = dz[j]
+                    hj = dh[j]
+                    if act == RELU:
+                        for n in range(m):
+                            dj[n] = hj[n] if zj[n] > 0.0 else 0.0
+                    else:
+                        for n in range(m):
+                            t = vtanh(zj[n])
+                            dj[n] = hj[n] * (1.0 - t * t)
+            h = Hs[l]
+            for n in range(m):
+                for k in range(n_in):
+                    HT[n, k] = h[k, n]
+            for n in range(m):   # sample by sample, as one-sample backprop accumulates
+                for j in range(n_o):
+                    d = dz[j, n]
+                    grad[b0 + j] += d
+                    row = w0 + j * n_in
+                    for k in range(n_in):
+                        grad[row + k] += d * HT[n, k]
+            if l > 0:
+                # dh[k] = sum_j W[j, k] dz[j] (+ dh_next[k] through a residual connection)
+                keep = l < n_layers - 1 and residual[l]   # dh holds dh_next: the skip path's share
+                for k in range(n_in):
+                    dk = dh[k]
+                    if not keep:
+                        for n in range(m):
+                            dk[n] = 0.0
+                    for j in range(n_o):
+                        w = theta[w0 + j * n_in + k]
+                        dj = dz[j]
+                        for n in range(m):
+                            dk[n] += w * dj[n]
+    return total * scale
+
+
+@njit(**_JIT)
+def loss_and_grad_by_sample(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, grad):
+    """``loss_and_grad`` one sample at a time (the previous kernel; a test's twin)."""
     n_layers = dims.shape[0] - 1
     wmax = dims.max()
     Z = np.empty((n_layers, wmax))
@@ -317,3 +467,35 @@ def train_epoch(theta, X, yi, yf, perm, batch_size, dims, woff, boff, residual, 
             loss_and_grad(qe, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, g)
         update(kind, h, theta, g, H, S, t, table)
     return t
+
+
+@njit(**_JIT)
+def bezier_epoch(a, b, c, m, v, step, ts, perm, batch_size, X, yi, yf, dims, woff, boff, residual, act, loss_kind,
+                 lr, beta1, beta2, eps):
+    """One epoch of training a quadratic Bezier curve's bend ``c`` (Garipov et al. 2018): per
+    mini-batch a point phi(t) = (1-t)^2 a + 2t(1-t) c + t^2 b at ``ts[batch]``, its loss
+    gradient times d phi / d c, and torch.optim.Adam's step on c (m, v updated in place).
+    Returns (mean loss over the batches, the step count)."""
+    n = c.shape[0]
+    phi = np.empty(n)
+    g = np.empty(n)
+    total = 0.0
+    n_batches = (perm.shape[0] + batch_size - 1) // batch_size
+    for k in range(n_batches):
+        idx = perm[k * batch_size: min((k + 1) * batch_size, perm.shape[0])]
+        t = ts[k]
+        w = 2 * t * (1 - t)
+        wa = (1 - t) ** 2
+        wb = t ** 2
+        for i in range(n):
+            phi[i] = wa * a[i] + w * c[i] + wb * b[i]
+        total += loss_and_grad(phi, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, g)
+        step += 1
+        bc1 = 1 - beta1 ** step
+        bc2 = 1 - beta2 ** step
+        for i in range(n):
+            gi = g[i] * w
+            m[i] = beta1 * m[i] + (1 - beta1) * gi
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+            c[i] = c[i] - lr * (m[i] / bc1) / (np.sqrt(v[i] / bc2) + eps)
+    return total / n_batches, step
