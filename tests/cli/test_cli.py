@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from landscape_gui.devtools.bench import run_bench
+from landscape_gui.devtools.bench import check_ratios, load_baseline, run_bench
 from landscape_gui.cli import main
 
 
@@ -31,6 +31,27 @@ def test_bench_quick_json_reports_ratios():
     assert len(grid_rows) == 5 and all(r["ratio"] > 0 and r["max_abs_diff"] < 1e-9 for r in grid_rows)
     assert any("drag" in f for f in figures)
     assert result["machine"]["numba"]
+    # The speed guard (issue 26): every ratio the committed baseline has for --quick, with the
+    # tolerance widened for this noisy shared machine (a quick run's ratios vary by +-30%): a
+    # kernel that slips to a third of its recorded ratio fails the suite.
+    check = check_ratios(result["figures"], load_baseline(), "quick", drop=SUITE_DROP)
+    assert len(check["checked"]) >= 12, "the baseline no longer matches the figures' names"
+    assert not check["failed"], "slower than the committed baseline: " + "; ".join(
+        f"{r['figure']}: {r['ratio']:.2f}x < {r['floor']:.2f}x" for r in check["failed"])
+
+
+#: the suite's widened tolerance (``bench --check`` uses 40%)
+SUITE_DROP = 0.65
+
+
+def test_check_ratios_flags_a_drop_and_the_loaded_column():
+    rows = [{"figure": "grid 256x256 ackley (x)", "baseline": "best numpy", "ratio": 1.0, "ratio_loaded": 0.5},
+            {"figure": "basin map", "baseline": "numpy", "ratio": 5.0}]
+    base = {"quick": {"grid 256x256 ackley | best numpy": {"ratio": 2.0, "ratio_loaded": 0.6},
+                      "basin map | numpy": {"ratio": 5.5}}}
+    check = check_ratios(rows, base, "quick")
+    assert [(r["figure"], r["column"]) for r in check["failed"]] == [("grid 256x256 ackley | best numpy", "ratio")]
+    assert len(check["checked"]) == 3
 
 
 def test_python_dash_m_works():
