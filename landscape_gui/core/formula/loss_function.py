@@ -21,8 +21,8 @@ from collections import OrderedDict
 import numba as _numba  # noqa: F401  (imported in the caller's thread, never first inside a compile thread)
 import numpy as np
 
-from . import codegen
 from ..threads import run_shared
+from . import codegen
 from .budget import SYMBOLIC_SECONDS, OverBudget, budget, stage, start_deep_thread
 from .expression import ExpressionError, ParsedExpression, is_parameter_name, parse_expression
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..optimizers.rules import sam_perturbation, update
-from ..optimizers.kinds import SAM
-
-from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
 from ..formula.vmath import vexp, vtanh
+from ..optimizers.kinds import SAM
+from ..optimizers.rules import sam_perturbation, update
+from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 

@@ -137,7 +137,7 @@ def _rules_hash() -> str:
 
 def source(formula_module: str, kind: int) -> str:
     rule, tabled = _RULES[kind]
-    call = f"rule_step(h, q, g, S, table, t)" if tabled else "rule_step(h, q, g, S, t)"
+    call = "rule_step(h, q, g, S, table, t)" if tabled else "rule_step(h, q, g, S, t)"
     return _TEMPLATE.format(rules_hash=_rules_hash(), rule=rule, formula_module=formula_module, kind=int(kind),
                             block=BLOCK, signature=_SIGNATURE, call=call)
 

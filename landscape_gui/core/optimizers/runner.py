@@ -14,9 +14,7 @@ another parallel kernel (a basin map, a grid).
 
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit, types
