@@ -16,7 +16,6 @@ NaN with libm (``np.sin``), so every argument gets a correct result.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -31,7 +30,7 @@ def _bits_to_double(typingctx, i):
     sig = types.float64(types.int64)
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return sig, codegen
 

@@ -464,8 +464,11 @@ class SessionController(QtCore.QObject):
         Says "ready" only when this poll saw something still compiling, so a new
         session whose kernels are all cached says nothing; a failure is said once.
         """
-        names = [o.name for o in self.session.enabled_optimizers()]
-        optimizers.prepare(names + optimizers.names())  # the session's first, then the rest (idempotent)
+        everything = optimizers.names()
+        known = {n.lower() for n in everything}
+        # a typed rule removed meanwhile (another test, another window's editor) is no kernel to prepare
+        names = [o.name for o in self.session.enabled_optimizers() if o.name.lower() in known]
+        optimizers.prepare(names + everything)  # the session's first, then the rest (idempotent)
         ready, wanted, error = optimizers.kernel_progress()
         compiled = self.function.compiled
         formula_done = compiled.numba_ready or compiled.numba_error is not None
