@@ -89,7 +89,33 @@ def _sample_loss(out, n_out, yi, yf, loss_kind, dout):
 BLOCK = 128  # samples pushed through the net together (feature-major: the inner loops vectorise)
 
 
-@njit(**dict(_JIT, fastmath={"contract"}))   # fused multiply-adds: half the instructions (rounding: an ulp)
+#: fused multiply-adds: half the instructions of the matrix loops (rounding: within an ulp)
+_FMA = dict(_JIT, fastmath={"contract"})
+
+
+@njit(**_FMA)
+def _axpy8(z, W, w0, n_in, j, h, m):
+    """z[:m] += sum_k W[w0 + j*n_in + k] * h[k, :m], eight inputs per pass over the samples: one load
+    and store of z per eight multiply-adds (stores, not arithmetic, bound one input at a time)."""
+    row = w0 + j * n_in
+    k = 0
+    while k + 8 <= n_in:
+        a0, a1, a2, a3 = W[row + k], W[row + k + 1], W[row + k + 2], W[row + k + 3]
+        a4, a5, a6, a7 = W[row + k + 4], W[row + k + 5], W[row + k + 6], W[row + k + 7]
+        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
+        for n in range(m):
+            z[n] += (((a0 * h0[n] + a1 * h1[n]) + (a2 * h2[n] + a3 * h3[n]))
+                     + ((a4 * h4[n] + a5 * h5[n]) + (a6 * h6[n] + a7 * h7[n])))
+        k += 8
+    while k < n_in:
+        w = W[row + k]
+        hk = h[k]
+        for n in range(m):
+            z[n] += w * hk[n]
+        k += 1
+
+
+@njit(**_FMA)
 def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
     """Samples i0..i0+m through the net, feature-major: returns the (n_out, BLOCK) output buffer.
 
@@ -109,24 +135,7 @@ def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
             zj = z[j]
             for n in range(m):
                 zj[n] = bj
-            row = w0 + j * n_in
-            k = 0
-            # eight inputs per pass over the samples: one load and store of z per eight
-            # multiply-adds (stores, not arithmetic, bound the one-input-at-a-time loop)
-            while k + 8 <= n_in:
-                a0, a1, a2, a3 = theta[row + k], theta[row + k + 1], theta[row + k + 2], theta[row + k + 3]
-                a4, a5, a6, a7 = theta[row + k + 4], theta[row + k + 5], theta[row + k + 6], theta[row + k + 7]
-                h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
-                for n in range(m):
-                    zj[n] += (((a0 * h0[n] + a1 * h1[n]) + (a2 * h2[n] + a3 * h3[n]))
-                              + ((a4 * h4[n] + a5 * h5[n]) + (a6 * h6[n] + a7 * h7[n])))
-                k += 8
-            while k < n_in:
-                w = theta[row + k]
-                hk = h[k]
-                for n in range(m):
-                    zj[n] += w * hk[n]
-                k += 1
+            _axpy8(zj, theta, w0, n_in, j, h, m)   # eight inputs per pass over the samples
         if l < n_layers - 1:
             for j in range(n_out):
                 zj = z[j]
@@ -198,30 +207,6 @@ def _loss_feature_major(theta, XT, yi, yf, dims, woff, boff, residual, act, loss
                 total += l
                 correct += c
     return total / n_samples, correct / n_samples
-
-
-_FMA = dict(_JIT, fastmath={"contract"})
-
-
-@njit(**_FMA)
-def _axpy8(z, W, w0, n_in, j, h, m):
-    """z[:m] += sum_k W[w0 + j*n_in + k] * h[k, :m], eight inputs per pass over the samples."""
-    row = w0 + j * n_in
-    k = 0
-    while k + 8 <= n_in:
-        a0, a1, a2, a3 = W[row + k], W[row + k + 1], W[row + k + 2], W[row + k + 3]
-        a4, a5, a6, a7 = W[row + k + 4], W[row + k + 5], W[row + k + 6], W[row + k + 7]
-        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
-        for n in range(m):
-            z[n] += (((a0 * h0[n] + a1 * h1[n]) + (a2 * h2[n] + a3 * h3[n]))
-                     + ((a4 * h4[n] + a5 * h5[n]) + (a6 * h6[n] + a7 * h7[n])))
-        k += 8
-    while k < n_in:
-        w = W[row + k]
-        hk = h[k]
-        for n in range(m):
-            z[n] += w * hk[n]
-        k += 1
 
 
 @njit(**_FMA)
