@@ -28,6 +28,8 @@ from .expression import ExpressionError, ParsedExpression, is_parameter_name, pa
 
 #: Numba's workqueue threading layer must not run two parallel kernels at once.
 PARALLEL_LOCK = threading.RLock()
+#: seconds a new formula's Numba compile waits for the first picture (see ``start_numba_soon``)
+FIRST_PICTURE_GRACE = 0.15
 
 _CACHE_SIZE = 64
 
@@ -79,6 +81,14 @@ class CompiledExpression:
             start_deep_thread(self._build_numba, (), "numba-compile")
         else:
             self._build_numba()
+
+    def start_numba_soon(self) -> None:
+        """Start the compile after the first picture (``LossFunction.grid`` starts it when it has drawn
+        one) or after ``FIRST_PICTURE_GRACE`` seconds, whichever comes first: Numba's compiler is
+        Python and holds the GIL, and the numpy tier's first grid would wait for it at every step."""
+        timer = threading.Timer(FIRST_PICTURE_GRACE, self.start_numba)
+        timer.daemon = True
+        timer.start()
 
     def _build_numba(self) -> None:
         t0 = time.perf_counter()
@@ -146,14 +156,15 @@ _SERIAL_WORK = 20_000_000
 
 
 def _rows_per_task(nx: int, ny: int, numpy: bool = False) -> int:
-    """Rows a thread takes at a time: about eight tasks a thread (each call costs a few
-    microseconds, so a busy core just takes fewer of them), at least ~16k points a task for the
-    kernel, and at most ~64k for numpy (its temporaries then stay in the L2 cache)."""
+    """Rows a thread takes at a time: for the kernel about eight tasks a thread (each call costs a
+    few microseconds, so a busy core just takes fewer of them) and at least ~16k points; for numpy
+    blocks small enough that its temporaries are not fresh pages (a 2 MB temporary is mmap'ed and
+    page-faulted on every call: a 512^2 grid in one call takes 10x as long as in 128-row blocks)."""
     from ..threads import THREADS
 
+    if numpy:   # 64k-128k points a task (measured: 512^2 1.2 ms, 1024^2 2.4 ms), two a thread at least
+        return max(1, min(131072 // max(nx, 1), -(-ny // (2 * THREADS))))
     rows = -(-ny // (8 * THREADS))
-    if numpy:
-        return max(1, min(rows, 65536 // max(nx, 1)))
     return max(rows, 16384 // max(nx, 1), 1)
 
 
@@ -198,7 +209,10 @@ def compile_function(text: str, params: dict | None = None, *, background: bool 
     without, this call waits for it.
     """
     compiled = compile_expression(text)
-    compiled.start_numba(background=background)
+    if background:
+        compiled.start_numba_soon()
+    else:
+        compiled.start_numba(background=False)
     values = {name: 1.0 for name in compiled.parsed.parameters}
     for name, v in (params or {}).items():
         if name not in values:
@@ -327,6 +341,8 @@ class LossFunction:
             run_shared(rows, ny, _rows_per_task(nx, ny, numpy=True))
         except _EVALUATION_ERRORS as exc:
             raise _evaluation_error(exc) from None
+        if module is None:
+            self._compiled.start_numba()   # the first picture is drawn: now the kernels (no-op if started)
         return out
 
     def kernels(self, wait: bool = True):
