@@ -200,3 +200,15 @@ def test_bezier_epoch_kernel_follows_the_numpy_loop():
     slow = nn.connect(model, data, a, b, epochs=6, seed=2, grid=(3, 3), points=5, backend="numpy")
     np.testing.assert_allclose(fast.loss_curve, slow.loss_curve, rtol=1e-11)
     np.testing.assert_allclose(fast.train_losses, slow.train_losses, rtol=1e-11)
+
+
+def test_the_compile_waits_for_the_first_picture_and_only_when_asked_for():
+    from landscape_gui.core.formula.loss_function import LossFunction, compile_expression
+
+    only = compile_expression("x^2 + 0.123456*y^2 + 0.5")   # evaluated only (as the fuzz benchmark does)
+    LossFunction(only, {}).grid((-1, 1), (-1, 1), (32, 32))
+    assert not only._numba_started
+    f = compile_function("x^2 + 0.654321*y^2 + 0.25")       # the window's way: kernels after the picture
+    f.grid((-1, 1), (-1, 1), (32, 32))
+    assert f.compiled._numba_started
+    assert f.kernels(wait=True) is not None

@@ -62,6 +62,7 @@ class CompiledExpression:
         self.numba_error: str | None = None
         self._numba_done = threading.Event()
         self._numba_started = False
+        self._numba_soon = False   # compile_function(background=True) asked: start after the first picture
 
     # -- tier 1 -------------------------------------------------------------------
     @property
@@ -86,9 +87,16 @@ class CompiledExpression:
         """Start the compile after the first picture (``LossFunction.grid`` starts it when it has drawn
         one) or after ``FIRST_PICTURE_GRACE`` seconds, whichever comes first: Numba's compiler is
         Python and holds the GIL, and the numpy tier's first grid would wait for it at every step."""
+        self._numba_soon = True
         timer = threading.Timer(FIRST_PICTURE_GRACE, self.start_numba)
         timer.daemon = True
         timer.start()
+
+    def first_picture_drawn(self) -> None:
+        """The numpy tier has drawn a grid: start a compile that ``start_numba_soon`` asked for (only
+        then: a formula only evaluated, as the fuzz benchmark's thousands are, compiles nothing)."""
+        if self._numba_soon:
+            self.start_numba()
 
     def _build_numba(self) -> None:
         t0 = time.perf_counter()
@@ -342,7 +350,7 @@ class LossFunction:
         except _EVALUATION_ERRORS as exc:
             raise _evaluation_error(exc) from None
         if module is None:
-            self._compiled.start_numba()   # the first picture is drawn: now the kernels (no-op if started)
+            self._compiled.first_picture_drawn()   # now the kernels, if they were asked for
         return out
 
     def kernels(self, wait: bool = True):
