@@ -91,13 +91,17 @@ class HessianOperator:
                 dh = dh + dh_next
             dh_next = dh
         self.grad = grad
+        # each layer's inputs with a column of ones: the bias rides in the same matrix products
+        self.Hs1 = [np.hstack([h, np.ones((N, 1))]) for h in self.Hs]
+        self._ws = {}
         self.products = 0   # vectors multiplied so far (what an HVP count means in benchmarks)
 
     def matvec(self, v) -> np.ndarray:
         return self.matmat(np.asarray(v, dtype=np.float64)[None, :])[0]
 
-    def matmat(self, V, block: int = 64) -> np.ndarray:
-        """H v for every row v of V (k, n), ``block`` rows at a time (memory: block x N x width)."""
+    def matmat(self, V, block: int = 4) -> np.ndarray:
+        """H v for every row v of V (k, n), ``block`` rows at a time: four measured fastest
+        (arrays of N x block x width that stay in cache; 0.5 gradients' time a vector)."""
         V = np.asarray(V, dtype=np.float64)
         if V.ndim != 2 or V.shape[1] != self.n:
             raise ValueError(f"vectors must be (k, {self.n}), got {V.shape}")
@@ -107,42 +111,115 @@ class HessianOperator:
         self.products += len(V)
         return out
 
+    #: elements of one (samples x k x width) array per chunk of samples: the R-operator's
+    #: dozen such arrays then stay in the core's cache (a numpy pass over arrays streamed from
+    #: memory cost three times the arithmetic on this 2-core machine)
+    CHUNK_ELEMENTS = 65536
+
+    def _work(self, k):
+        """Buffers for a block of k vectors, made once per operator (allocating them per layer
+        per block cost as much as the arithmetic)."""
+        ws = self._ws.get(k)
+        if ws is None:
+            dims, L = self.dims, len(self.layers)
+            rows = int(min(self.N, max(8, self.CHUNK_ELEMENTS // (k * max(dims)))))
+            e = np.empty
+            ws = {"rows": rows,
+                  "RZ": [e((rows, k, dims[l + 1])) for l in range(L)],
+                  "RH": [None] + [e((rows, k, dims[l])) for l in range(1, L)],
+                  "TZ": [e((rows * k, dims[l + 1])) for l in range(L)],
+                  "RDZ": [e((rows, k, dims[l + 1])) for l in range(L)],
+                  "RDH": [None] + [e((rows, k, dims[l])) for l in range(1, L)],
+                  "TD": [None] + [e((rows, k * dims[l])) for l in range(1, L)],
+                  # the activation's slope repeated for the k vectors: a flat product with an
+                  # (N, k, width) array is several times faster than numpy's broadcast over k
+                  "G1": [np.repeat(g[:, None, :], k, axis=1) for g in self.g1]}
+            if self.loss_kind == CROSS_ENTROPY:
+                ws["P"] = np.repeat(self.p[:, None, :], k, axis=1)
+                ws["PN"] = ws["P"] / self.N
+            self._ws = {k: ws}   # one block size at a time (the last one asked)
+        return ws
+
     def _block(self, V):
-        dims, woff, boff, residual = self.dims, self.woff, self.boff, self.residual
-        k, L = len(V), len(self.layers)
-        VL = [(V[:, woff[l]: woff[l] + dims[l] * dims[l + 1]].reshape(k, dims[l + 1], dims[l]),
-               V[:, boff[l]: boff[l] + dims[l + 1]]) for l in range(L)]
-        rh = np.zeros((k,) + self.Hs[0].shape)
-        RH, RZ = [], []
-        for l, ((W, _), (Vw, vb)) in enumerate(zip(self.layers, VL)):
-            RH.append(rh)
-            rz = np.matmul(self.Hs[l], Vw.transpose(0, 2, 1)) + rh @ W.T + vb[:, None, :]
-            RZ.append(rz)
+        """The R-operator for the k rows of V at once, a chunk of samples at a time (the sums
+        over samples accumulate). Every per-sample array is laid out (samples, k, width), so
+        each product over a layer is one 2-D matrix product (BLAS) for all k vectors: the
+        layer's inputs times the k weight directions side by side, k x samples rows times the
+        layer's weights, and back. The bias rides along as a column of ones."""
+        dims, woff, boff = self.dims, self.woff, self.boff
+        k, L, N = len(V), len(self.layers), self.N
+        ws = self._work(k)
+        Vwb = []   # per layer (k, n_out, n_in + 1): each vector's weight block and bias side by side
+        for l in range(L):
+            n_in, n_out = dims[l], dims[l + 1]
+            blk = np.empty((k, n_out, n_in + 1))
+            blk[:, :, :n_in] = V[:, woff[l]: woff[l] + n_in * n_out].reshape(k, n_out, n_in)
+            blk[:, :, n_in] = V[:, boff[l]: boff[l] + n_out]
+            Vwb.append(blk)
+        VT = [Vwb[l].transpose(2, 0, 1).reshape(dims[l] + 1, k * dims[l + 1]) for l in range(L)]
+        VB = [None] + [Vwb[l][:, :, :dims[l]].transpose(1, 0, 2).reshape(dims[l + 1], k * dims[l])
+                       for l in range(1, L)]
+        GW = [np.zeros((k, dims[l + 1], dims[l] + 1)) for l in range(L)]
+        for s0 in range(0, N, ws["rows"]):
+            self._chunk(ws, VT, VB, GW, s0, min(N, s0 + ws["rows"]))
+        hv = np.empty((k, self.n))
+        for l in range(L):
+            n_in, n_out = dims[l], dims[l + 1]
+            hv[:, woff[l]: woff[l] + n_in * n_out] = GW[l][:, :, :n_in].reshape(k, -1)
+            hv[:, boff[l]: boff[l] + n_out] = GW[l][:, :, n_in]
+        return hv
+
+    def _chunk(self, ws, VT, VB, GW, s0, s1):
+        dims, residual = self.dims, self.residual
+        L, m = len(self.layers), s1 - s0
+        k = GW[0].shape[0]
+        rs = slice(s0, s1)
+        RZ = [a[:m] for a in ws["RZ"]]
+        RH = [None] + [a[:m] for a in ws["RH"][1:]]
+        RDZ = [a[:m] for a in ws["RDZ"]]
+        RDH = [None] + [a[:m] for a in ws["RDH"][1:]]
+        G1 = [a[rs] for a in ws["G1"]]
+        for l, (W, _) in enumerate(self.layers):
+            n_in, n_out = dims[l], dims[l + 1]
+            rz = RZ[l]
+            # [H_l 1] @ [Vw_1 vb_1 ... Vw_k vb_k]^T: (m, n_in + 1) x (n_in + 1, k * n_out)
+            np.matmul(self.Hs1[l][rs], VT[l], out=rz.reshape(m, k * n_out))
+            if l > 0:   # + RH_l W^T: (m k, n_in) x (n_in, n_out)
+                tz = ws["TZ"][l][: m * k]
+                np.matmul(RH[l].reshape(m * k, n_in), W.T, out=tz)
+                rz += tz.reshape(m, k, n_out)
             if l < L - 1:
-                ra = self.g1[l] * rz
-                rh = rh + ra if residual[l] else ra
+                rh = RH[l + 1]
+                np.multiply(G1[l], rz, out=rh)
+                if residual[l] and l > 0:
+                    rh += RH[l]
         rout = RZ[-1]
         if self.loss_kind == CROSS_ENTROPY:
-            p = self.p
-            rdz = p * (rout - (p * rout).sum(axis=2, keepdims=True)) / self.N
+            # softmax's R-derivative, over N: p (r - p.r) / N
+            rdz = ws["PN"][rs] * (rout - np.einsum("nkc,nkc->nk", ws["P"][rs], rout)[:, :, None])
         else:
             rdz = 2.0 * rout / (rout.shape[2] * self.N)
-        hv = np.empty((k, self.n))
-        rdh_next = None
         for l in range(L - 1, -1, -1):
-            (W, _), (Vw, _) = self.layers[l], VL[l]
-            dz = self.dz[l]
-            if l < L - 1:
-                rdz = rdh_next * self.g1[l] + self.dh_in[l] * self.g2[l] * RZ[l]
+            W, _ = self.layers[l]
             n_in, n_out = dims[l], dims[l + 1]
-            hv[:, woff[l]: woff[l] + n_in * n_out] = (
-                np.matmul(rdz.transpose(0, 2, 1), self.Hs[l]) + np.matmul(dz.T, RH[l])).reshape(k, -1)
-            hv[:, boff[l]: boff[l] + n_out] = rdz.sum(axis=1)
-            rdh = rdz @ W + np.matmul(dz, Vw)
-            if l < L - 1 and residual[l]:
-                rdh = rdh + rdh_next
-            rdh_next = rdh
-        return hv
+            dz = self.dz[l][rs]
+            if l < L - 1:
+                rdz = RDZ[l]
+                np.multiply(RDH[l + 1], G1[l], out=rdz)
+                if self.act != RELU:   # ReLU's second derivative is zero almost everywhere
+                    rdz += (self.dh_in[l][rs] * self.g2[l][rs])[:, None, :] * RZ[l]
+            # sum over samples of rdz_j^T [H_l 1]: (k * n_out, m) x (m, n_in + 1), weights and bias
+            GW[l] += (rdz.reshape(m, k * n_out).T @ self.Hs1[l][rs]).reshape(k, n_out, n_in + 1)
+            if l > 0:  # + dz^T RH_j: (n_out, m) x (m, k * n_in)
+                GW[l][:, :, :n_in] += (dz.T @ RH[l].reshape(m, k * n_in)).reshape(n_out, k, n_in).transpose(1, 0, 2)
+                # the derivative arriving at layer l's input: rdz_j @ W + dz @ Vw_j
+                rdh = RDH[l]
+                td = ws["TD"][l][:m]
+                np.matmul(rdz.reshape(m * k, n_out), W, out=rdh.reshape(m * k, n_in))
+                np.matmul(dz, VB[l], out=td)
+                rdh += td.reshape(m, k, n_in)
+                if l < L - 1 and residual[l]:
+                    rdh += RDH[l + 1]
 
     def dense(self) -> np.ndarray:
         """The whole Hessian (n x n): for small nets and tests."""
@@ -214,19 +291,17 @@ def top_eigenpairs(op, k: int = 1, tol: float = 1e-10, seed: int = 0, cancel=Non
     m = min(limit, 3 * k + 17 if warm else max(3 * k + 30, 60))
     while True:
         alpha, beta, Q = lanczos(op, v0, m, cancel)
-        theta, Y = np.linalg.eigh(_tridiagonal(alpha, beta))
-        order = np.argsort(theta)[::-1][:k]
-        resid = np.abs(beta[len(alpha) - 1] * Y[-1, order])
-        scale = max(np.abs(theta).max(), 1e-300)
+        vals, vecs, resid = _ritz(alpha, beta, Q, k)
+        scale = max(np.abs(vals).max(), 1e-300)
         if len(alpha) < m or m >= limit or (resid <= tol * scale).all():
-            vecs = (Y[:, order].T @ Q)
-            return theta[order], vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+            return vals, _signed(vecs)
         m = min(limit, 2 * m)
 
 
-def block_lanczos_runs(op, V0, steps: int, cancel=None):
+def block_lanczos_runs(op, V0, steps: int, cancel=None, keep_basis: bool = False):
     """Independent Lanczos runs (full reorthogonalisation each) from the rows of V0, advanced
-    together: one ``matmat`` of all runs per step. Returns a list of (alpha, beta) per run."""
+    together: one ``matmat`` of all runs per step. Returns a list of (alpha, beta) per run,
+    with ``keep_basis`` (alpha, beta, Q) with Q the run's orthonormal Krylov basis (rows)."""
     p, n = V0.shape
     m = min(int(steps), n)
     Q = np.zeros((p, m, n))
@@ -239,8 +314,9 @@ def block_lanczos_runs(op, V0, steps: int, cancel=None):
         Q[:, j] = q
         W = op.matmat(q)
         alpha[:, j] = np.einsum("pn,pn->p", q, W)
-        for _ in range(2):  # full reorthogonalisation, twice (Kahan-Parlett)
-            W -= np.einsum("pjn,pj->pn", Q[:, : j + 1], np.einsum("pjn,pn->pj", Q[:, : j + 1], W))
+        Qj = Q[:, : j + 1]
+        for _ in range(2):  # full reorthogonalisation, twice (Kahan-Parlett): W -= Q^T (Q W) per run
+            W -= np.matmul(np.matmul(Qj, W[:, :, None]).transpose(0, 2, 1), Qj)[:, 0]
         b = np.linalg.norm(W, axis=1)
         beta[:, j] = b
         ended = live & (b <= 1e-12 * np.maximum(1.0, np.abs(alpha[:, : j + 1]).max(axis=1)))
@@ -249,17 +325,39 @@ def block_lanczos_runs(op, V0, steps: int, cancel=None):
         if not live.any():
             break
         q = np.where(live[:, None], W / np.where(b > 0, b, 1.0)[:, None], 0.0)
+    if keep_basis:
+        return [(alpha[r, : length[r]], beta[r, : length[r]], Q[r, : length[r]]) for r in range(p)]
     return [(alpha[r, : length[r]], beta[r, : length[r]]) for r in range(p)]
 
 
+def _ritz(alpha, beta, Q, k):
+    """The k largest Ritz pairs of one Lanczos run and their residual norms |beta_m y_m|."""
+    theta, Y = np.linalg.eigh(_tridiagonal(alpha, beta))
+    order = np.argsort(theta)[::-1][:k]
+    resid = np.abs(beta[len(alpha) - 1] * Y[-1, order])
+    vecs = Y[:, order].T @ Q
+    return theta[order], vecs / np.linalg.norm(vecs, axis=1, keepdims=True), resid
+
+
+def _signed(vecs):
+    """Eigenvectors with a fixed sign: the largest-magnitude entry of each positive (so the
+    same Hessian gives the same directions however the Lanczos run started)."""
+    idx = np.argmax(np.abs(vecs), axis=1)
+    sign = np.sign(vecs[np.arange(len(vecs)), idx])
+    return vecs * np.where(sign == 0, 1.0, sign)[:, None]
+
+
 def slq_density(op, probes: int = 4, steps: int = 80, grid: int = 600, sigma: float | None = None, seed: int = 0,
-                cancel=None):
+                cancel=None, runs=None):
     """Eigenvalue density by stochastic Lanczos quadrature (Ubaru et al. 2017; PyHessian):
     each probe's Ritz values, weighted by the squared first components of their vectors,
-    smoothed by a Gaussian. Returns (grid, density) with the density integrating to 1."""
-    rng = np.random.default_rng(seed + 7)
+    smoothed by a Gaussian. Returns (grid, density) with the density integrating to 1.
+    ``runs``: the Lanczos runs already made (``density_runs``), else they are made here."""
+    if runs is None:
+        runs = density_runs(op, probes, steps, seed, cancel)
+    probes = len(runs)
     nodes, weights = [], []
-    for a, b in block_lanczos_runs(op, rng.standard_normal((int(probes), op.n)), steps, cancel):
+    for a, b, *_ in runs:
         t, Y = np.linalg.eigh(_tridiagonal(a, b))
         nodes.append(t)
         weights.append(Y[0] ** 2 / probes)
@@ -272,6 +370,12 @@ def slq_density(op, probes: int = 4, steps: int = 80, grid: int = 600, sigma: fl
     dens /= s * math.sqrt(2 * math.pi)
     dens /= np.trapezoid(dens, xs)   # the kernel's tails cut at 6 sigma: exactly 1
     return xs, dens
+
+
+def density_runs(op, probes: int = 4, steps: int = 80, seed: int = 0, cancel=None, keep_basis: bool = False):
+    """The SLQ probes' Lanczos runs (Gaussian starts drawn from ``seed``)."""
+    rng = np.random.default_rng(seed + 7)
+    return block_lanczos_runs(op, rng.standard_normal((int(probes), op.n)), steps, cancel, keep_basis)
 
 
 def hutchinson_trace(op, samples: int = 100, seed: int = 0):
@@ -321,7 +425,20 @@ def spectrum_of(op, k=5, trace_samples=100, density=True, seed=0, density_probes
         if progress is not None:
             progress(steps_done, total)
 
-    vals, vecs = top_eigenpairs(op, k, seed=seed, cancel=cancel)
+    runs = None
+    if density:
+        # the density's Lanczos runs also hold the top of the spectrum: when their Ritz pairs
+        # have converged (residual below tol), no separate Lanczos run is needed
+        runs = density_runs(op, density_probes, density_steps, seed, cancel, keep_basis=True)
+        tick()
+    vals = None
+    if runs:
+        tol = 1e-10
+        best = min((_ritz(a, b, Q, k) for a, b, Q in runs if len(a) >= k), key=lambda r: r[2].max(), default=None)
+        if best is not None and (best[2] <= tol * max(np.abs(best[0]).max(), 1e-300)).all():
+            vals, vecs = best[0], _signed(best[1])
+    if vals is None:
+        vals, vecs = top_eigenpairs(op, k, seed=seed, cancel=cancel)
     tick()
     tr = err = math.nan
     if trace_samples:
@@ -330,7 +447,7 @@ def spectrum_of(op, k=5, trace_samples=100, density=True, seed=0, density_probes
         tick()
     xs = dens = None
     if density:
-        xs, dens = slq_density(op, density_probes, density_steps, seed=seed, cancel=cancel)
+        xs, dens = slq_density(op, runs=runs)
         tick()
     return Spectrum(vals, vecs, tr, err, xs, dens, op.loss, op.products)
 
