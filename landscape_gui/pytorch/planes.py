@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -43,7 +42,7 @@ from ..core.cancel import check
 from ..core.files.landscapes import LandscapePlane
 from ..core.nn.landscape import pca_directions
 
-DIRECTIONS = ("filter", "random", "pca", "points")
+DIRECTIONS = ("filter", "random", "pca", "points", "hessian")
 METRICS = ("loss", "accuracy")
 
 
@@ -173,6 +172,16 @@ def random_direction(params: dict, generator) -> dict:
 # --- evaluation ------------------------------------------------------------------------------------
 
 
+def auto_method(device, batches) -> str:
+    """``method="auto"``, by a rule (identical calls give bit-identical planes; a choice by
+    timing did not): on a CPU, images (4-D inputs) go point by point through oneDNN's
+    channels-last convolutions, ~3x faster than vmap's grouped ones; everything else, and
+    every model on a GPU, is vmap-ed over chunks of points."""
+    if device.type == "cpu" and any(x.dim() == 4 for x, _ in batches):
+        return "loop"
+    return "vmap"
+
+
 def _is_classification(out, y) -> bool:
     torch = _torch()
     return out.dim() == 2 and out.shape[1] > 1 and y.dim() == 1 and not torch.is_floating_point(y)
@@ -215,8 +224,8 @@ class PlaneEvaluator:
                 self.tensors[n].copy_(centre[n])
         self.batches = batches
         self.samples = sum(int(len(y)) for _, y in batches)
-        self.method = method if method != "auto" else None
-        self.timings = {}
+        self.method = method if method != "auto" else auto_method(device, batches)
+        self.fallback = method == "auto"
         self.chunk = self._chunk_size()
 
     def _set_point(self, a: float, b: float) -> None:
@@ -284,7 +293,7 @@ class PlaneEvaluator:
             loss, c = f(states, x, y)
             total += loss.double() * len(y)
             correct += c.double()
-        return total.cpu().numpy() / self.samples, correct.cpu().numpy() / self.samples
+        return total.cpu().numpy() / self.samples, 100.0 * correct.cpu().numpy() / self.samples
 
     def _by_loop(self, ab):
         torch = self.torch
@@ -298,7 +307,7 @@ class PlaneEvaluator:
                 total[k] += loss_fn(out, y).double() * len(y)
                 if self.classify:
                     correct[k] += (out.argmax(dim=1) == y).sum()
-        return total.cpu().numpy() / self.samples, correct.cpu().numpy() / self.samples
+        return total.cpu().numpy() / self.samples, 100.0 * correct.cpu().numpy() / self.samples
 
     def evaluate(self, ab, cancel=None):
         """(losses, accuracies or None) at the plane points ``ab`` (k, 2)."""
@@ -309,30 +318,15 @@ class PlaneEvaluator:
         with torch.inference_mode():
             while k < len(ab):
                 check(cancel, "loss plane cancelled")
-                method = self.method
-                if method is None:  # auto: time each way on a few points (after a warm-up), keep the faster
-                    method = "loop" if "loop" not in self.timings else "vmap"
-                    # vmap's probe: enough points to amortise its per-call cost, at most ~1/4 s
-                    # of loop-time (a CNN on a CPU, where vmap is the slower way, pays little)
-                    n = 4 if method == "loop" else int(min(self.chunk, 32, max(4, 0.25 / self.timings["loop"])))
-                else:
-                    n = self.chunk if method == "vmap" else 16
+                n = self.chunk if self.method == "vmap" else 16
                 part = ab[k:k + n]
-                run = self._by_vmap if method == "vmap" else self._by_loop
                 try:
-                    if self.method is None:
-                        run(part[:1])  # the first call of each way pays one-off costs
-                    t0 = time.perf_counter()
-                    loss, acc = run(part)
+                    loss, acc = (self._by_vmap if self.method == "vmap" else self._by_loop)(part)
                 except RuntimeError:
-                    if method != "vmap" or self.method == "vmap":
+                    if not self.fallback:
                         raise
-                    self.timings["vmap"] = math.inf  # a model vmap cannot batch (data-dependent code)
+                    self.method, self.fallback = "loop", False  # data-dependent code vmap cannot batch
                     continue
-                if self.method is None:
-                    self.timings[method] = (time.perf_counter() - t0) / len(part)
-                    if len(self.timings) == 2:
-                        self.method = min(self.timings, key=self.timings.get)
                 losses[k:k + len(part)], accs[k:k + len(part)] = loss, acc
                 k += len(part)
         return losses, (accs if self.classify else None)
@@ -490,7 +484,7 @@ def _run(task: PlaneTask, n_points: int, row: int, executor, progress, cancel):
                 accs[s:e] = a
             if progress is not None:
                 progress(e // row, n_points // row)
-        return losses, accs, ev.method or next(iter(ev.timings), "auto"), ev.samples
+        return losses, accs, ev.method, ev.samples
     tiles = [(s, min(n_points, s + row)) for s in range(0, n_points, row)]
     results = list(executor.map(task, tiles))
     for (s, e), (l, a) in zip(tiles, results):
@@ -535,19 +529,38 @@ def _covering(xy: np.ndarray, na: int, nb: int):
 
 def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span=None, seed=0, checkpoints=None,
                max_batches=None, device=None, executor=None, metrics=METRICS, progress=None, cancel=None,
-               method="auto") -> LandscapePlane:
-    """The loss (and accuracy) of ``model`` at θ + α·d₁ + β·d₂ on a ``grid`` = (n_alpha, n_beta).
+               method="auto", ignore=None) -> LandscapePlane:
+    """The loss (and accuracy, in percent as loss-landscape) of ``model`` at θ + α·d₁ + β·d₂
+    on a ``grid`` = (n_alpha, n_beta).
 
-    ``span``: α and β over [-span, span] (default 1 for "filter"/"random"; "pca" and
-    "points" cover their checkpoints with a quarter to spare unless a span is given).
-    ``checkpoints``: the training path for "pca" (state dicts, paths or modules; θ* is the
-    model's own state), the three points θ₀, θ₁, θ₂ for "points". ``executor``: tiles of
-    rows go to ``executor.map(fn, tiles)`` (``core.nn.DaskExecutor(client)``).
-    ``progress(rows_done, rows)`` and ``cancel()`` as in the network mode.
+    ``directions``: "filter", "random", "pca" (``checkpoints``: the training path; θ* is the
+    model's own state), "points" (``checkpoints`` = [θ₀, θ₁, θ₂]), "hessian" (the top two
+    Hessian eigenvectors, unit norm, not rescaled), your own ``[d1, d2]`` (dicts parameter
+    name -> tensor) or the path of a loss-landscape direction ``.h5``. ``ignore="biasbn"``:
+    biases and BatchNorm parameters (≤ 1 dimension) kept still, as loss-landscape's
+    ``--ignore biasbn`` (the filter directions always do). ``span``: α and β over
+    [-span, span] (default 1; "pca" and "points" cover their checkpoints with a quarter to
+    spare unless a span is given). ``executor``: tiles of rows go to ``executor.map(fn,
+    tiles)`` (``core.nn.DaskExecutor(client)``). ``progress(rows_done, rows)`` and ``cancel()``.
+
+    ``plane.info["directions"]`` holds the two directions used (dicts name -> tensor);
+    ``plane.info["trust"]`` the checks: the loss at the centre against the model's own loss
+    (a plain evaluation), for "pca" the explained variance and how far the path lies from the
+    plane, for "hessian" the eigenpairs' residuals.
     """
-    if directions not in DIRECTIONS:
-        raise ValueError(f"directions must be one of {', '.join(DIRECTIONS)}, got {directions!r}")
     torch = _torch()
+    user = None
+    if isinstance(directions, (list, tuple)):
+        if len(directions) != 2:
+            raise ValueError(f"directions=[d1, d2]: two directions, got {len(directions)}")
+        user, directions = list(directions), "custom"
+    elif isinstance(directions, str) and directions not in DIRECTIONS and directions.lower().endswith((".h5", ".hdf5")):
+        user, directions = directions, "file"
+    elif directions not in DIRECTIONS:
+        raise ValueError(f"directions must be one of {', '.join(DIRECTIONS)}, [d1, d2] or a direction .h5 file, "
+                         f"got {directions!r}")
+    if ignore not in (None, "biasbn"):
+        raise ValueError(f'ignore must be None or "biasbn", got {ignore!r}')
     na, nb = _grid_size(grid)
     prep = _Prepared(model, loss_fn, batches, device, max_batches, metrics, method)
     P = prep.params
@@ -556,23 +569,45 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
     zero = {n: torch.zeros_like(centre[n]) if centre[n].is_floating_point() else None for n in prep.buffers}
     xy = ratio = None
     path_label = None
+    trust: dict = {}
+    still = {n for n in P if centre[n].dim() <= 1} if ignore == "biasbn" else set()
     if directions in ("filter", "random"):
         make = filter_direction if directions == "filter" else random_direction
         params = {n: centre[n] for n in P}
         d1, d2 = make(params, gen), make(params, gen)
-        d1.update(zero)
-        d2.update(zero)
+    elif directions == "hessian":
+        from .curvature import hessian_spectrum
+
+        names = [n for n in P if n not in still]
+        spec = hessian_spectrum(prep.caller_module, loss_fn, batches, k=2, trace_samples=0, density=False,
+                                blocks={"moving": names} if still else None, max_batches=max_batches,
+                                device=device, seed=seed, executor=executor, cancel=cancel)
+        if still:
+            spec = spec.blocks["moving"]
+        if len(spec.eigenvectors) < 2:
+            raise ValueError('directions="hessian" needs a model with at least 2 parameters')
+        d1, d2 = ({n: v.get(n, torch.zeros_like(centre[n])).to(centre[n].dtype) for n in P}
+                  for v in spec.eigenvectors[:2])
+        trust["eigenvalues"] = [float(x) for x in spec.eigenvalues[:2]]
+        trust["residuals"] = [float(x) for x in spec.residuals[:2]]
+    elif directions in ("custom", "file"):
+        d1, d2 = _user_directions(user, centre, P, prep.caller_module)
     elif directions == "pca":
         if not checkpoints:
             raise ValueError('directions="pca" needs checkpoints=[...] (the training path: state dicts or paths)')
         states = [load_checkpoint(c, prep.caller_module) for c in checkpoints]
-        theta = _flat(centre, P)
-        path = np.stack([_flat(s, P) for s in states])
+        moving = [n for n in P if n not in still]
+        theta = _flat(centre, moving)
+        path = np.stack([_flat(s, moving) for s in states])
         D, ratio = pca_directions(path, theta)
-        xy = (path - theta[None, :]) @ D.T  # project_trajectory's "cos" projection (unit directions)
-        d1, d2 = _unflat(D[0], centre, P), _unflat(D[1], centre, P)
-        d1.update(zero)
-        d2.update(zero)
+        rel = path - theta[None, :]
+        xy = rel @ D.T  # project_trajectory's "cos" projection (unit directions)
+        off = np.linalg.norm(rel - xy @ D, axis=1)
+        d1, d2 = _unflat(D[0], centre, moving), _unflat(D[1], centre, moving)
+        scale = np.linalg.norm(rel, axis=1)
+        trust["explained_variance"] = [float(r) for r in ratio]
+        trust["path_off_plane"] = float(off.max())
+        trust["path_off_plane_relative"] = float((off / np.where(scale > 0, scale, 1.0)).max())
         path_label = "training path (projected)"
     else:
         if not checkpoints or len(checkpoints) != 3:
@@ -581,31 +616,110 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
         centre = {n: states[0][n].detach().cpu().clone() for n in prep.names}
         d1, d2, xy = _plane_through(states, centre, P, prep.buffers)
         path_label = "θ₀, θ₁, θ₂"
+    for d in (d1, d2):
+        for n in P:
+            if n not in d or n in still:
+                d[n] = torch.zeros_like(centre[n])
+        for n in prep.buffers:
+            d.setdefault(n, zero[n])
     alphas, betas = _axes(span, xy, na, nb)
     A, B = np.meshgrid(alphas, betas)
     points = np.c_[A.ravel(), B.ravel()]
-    if xy is not None:
-        points = np.vstack([points, xy])
+    extra = [xy] if xy is not None else []
+    points = np.vstack([points] + extra + [np.zeros((1, 2))])   # the path, then the centre
     task = prep.evaluator(centre, d1, d2, points, executor, cancel)
     losses, accs, used, samples = _run(task, na * nb, na, executor, progress, cancel)
-    if xy is not None:  # the path's own points, after the grid
-        if executor is None:
-            pl, _ = task.local.evaluate(points[na * nb:], cancel)
-        else:
-            pl, _ = list(executor.map(task, [(na * nb, len(points))]))[0]
+    if executor is None:
+        tail, _ = task.local.evaluate(points[na * nb:], cancel)
+    else:
+        tail, _ = list(executor.map(task, [(na * nb, len(points))]))[0]
     values = losses.reshape(nb, na)
     acc = accs.reshape(nb, na) if accs is not None else None
-    info = {"directions": directions, "model": type(prep.caller_module).__name__,
+    own = _own_loss(prep, centre)
+    trust.update({"centre_loss": float(tail[-1]), "model_loss": own,
+                  "centre_matches": bool(abs(tail[-1] - own) <= 1e-4 * max(1.0, abs(own)))})
+    info = {"directions": [d1, d2], "kind": directions, "model": type(prep.caller_module).__name__,
             "parameters": int(sum(centre[n].numel() for n in P)), "grid": [na, nb], "seed": int(seed),
             "device": str(prep.device), "dtype": str(prep.dtype).replace("torch.", ""), "method": used,
-            "samples": samples, "path_label": path_label}
+            "samples": samples, "path_label": path_label, "ignore": ignore, "accuracy_unit": "percent",
+            "trust": trust}
     if ratio is not None:
         info["explained_variance"] = [float(r) for r in ratio]
     plane = LandscapePlane(alphas, betas, values, acc, xy, None, info=info)
     if xy is not None:
-        plane.trajectory_losses = pl[: len(xy)]
+        plane.trajectory_losses = tail[: len(xy)]
     plane.directions = {n: (d1[n].numpy(), d2[n].numpy()) for n in prep.names if d1[n] is not None}
     return plane
+
+
+def _own_loss(prep, centre) -> float:
+    """The loss of the centre state by a plain evaluation (a copy of the module, the state
+    loaded, the batches run): the trust report's reference for the plane's centre."""
+    torch = prep.torch
+    net = copy.deepcopy(prep.caller_module).to(prep.device).eval()
+    with torch.no_grad():
+        tensors = dict(net.named_parameters()) | dict(net.named_buffers())
+        for n in prep.names:
+            tensors[n].copy_(centre[n])
+        total, count = 0.0, 0
+        for x, y in cache_batches(prep.batches_source, prep.device, prep.dtype, prep.max_batches):
+            total += float(prep.loss_fn(net(x), y)) * len(y)
+            count += len(y)
+    return total / count
+
+
+def _user_directions(user, centre, P, module):
+    """Two directions given by the user: dicts name -> tensor/array, or a loss-landscape
+    direction file (``xdirection``/``ydirection`` groups of datasets "0", "1", … in
+    ``parameters()`` order, or in ``state_dict()`` order when written with ``dir_type='states'``)."""
+    torch = _torch()
+    if isinstance(user, str):
+        try:
+            import h5py
+        except ImportError:
+            raise ImportError("direction files need h5py: pip install 'landscape-gui[torch]'") from None
+        name = user
+        try:
+            with h5py.File(user, "r") as f:
+                if "xdirection" not in f or "ydirection" not in f:
+                    raise ValueError(f"{name}: no xdirection/ydirection groups: not a loss-landscape direction file")
+                lists = [[f[g][str(i)][()] for i in range(len(f[g]))] for g in ("xdirection", "ydirection")]
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot read ({exc})") from None
+        keys = list(module.state_dict().keys())
+        out = []
+        for lst in lists:
+            if len(lst) == len(P):
+                order = P                       # dir_type='weights'
+            elif len(lst) == len(keys):
+                order = keys                    # dir_type='states': every state_dict entry
+            else:
+                raise ValueError(f"{name}: {len(lst)} tensors, but the model has {len(P)} parameters "
+                                 f"({len(keys)} state entries)")
+            out.append({n: torch.as_tensor(np.asarray(a)) for n, a in zip(order, lst) if n in centre})
+        user = out
+    dirs = []
+    for k, d in enumerate(user):
+        if not isinstance(d, dict):
+            raise TypeError(f"direction {k + 1}: a dict parameter name -> tensor, got {type(d).__name__}")
+        unknown = [n for n in d if n not in centre]
+        if unknown:
+            raise ValueError(f"direction {k + 1}: not in the model: {', '.join(map(str, unknown[:5]))}")
+        dd = {}
+        for n, v in d.items():
+            t = torch.as_tensor(v.detach().cpu() if torch.is_tensor(v) else np.asarray(v))
+            if tuple(t.shape) != tuple(centre[n].shape):
+                raise ValueError(f"direction {k + 1}: {n} has shape {tuple(t.shape)}, the model's is "
+                                 f"{tuple(centre[n].shape)}")
+            if not centre[n].is_floating_point():
+                continue
+            if not torch.isfinite(t).all():
+                raise ValueError(f"direction {k + 1}: {n} has NaN or infinite entries")
+            dd[n] = t.to(centre[n].dtype)
+        if not any(bool(t.any()) for t in dd.values()):
+            raise ValueError(f"direction {k + 1} is zero everywhere")
+        dirs.append(dd)
+    return dirs[0], dirs[1]
 
 
 def _plane_through(states, centre, P, buffers):
@@ -673,8 +787,8 @@ def loss_line(model, loss_fn, batches, checkpoints=None, points=51, extend=0.25,
     task = prep.evaluator(centre, d1, None, pts, executor, cancel)
     losses, accs, used, samples = _run(task, n, 1 if executor is None else max(1, n // 16), executor,
                                        progress, cancel)
-    info = {"directions": kind, "model": type(prep.caller_module).__name__, "device": str(prep.device),
-            "method": used, "samples": samples, "path_label": "a (t = 0) and b (t = 1)" if ends is not None else None}
+    info = {"directions": [d1], "kind": kind, "model": type(prep.caller_module).__name__,
+            "device": str(prep.device), "accuracy_unit": "percent", "method": used, "samples": samples, "path_label": "a (t = 0) and b (t = 1)" if ends is not None else None}
     line = LandscapePlane(ts, None, losses, accs, ends, None, info=info)
     if ends is not None:
         line.trajectory_losses = line.value_at(ends[:, 0])

@@ -12,7 +12,7 @@ import numpy as np
 
 def plain_loop_plane(model, loss_fn, batches, centre: dict, d1: dict, d2: dict | None, alphas, betas=None):
     """values[j, i] = L(centre + alphas[i]·d1 + betas[j]·d2) (a line when ``betas`` is None),
-    and the accuracy where the outputs are class scores."""
+    and the accuracy (percent) where the outputs are class scores."""
     import torch
 
     net = copy.deepcopy(model).eval()
@@ -37,5 +37,5 @@ def plain_loop_plane(model, loss_fn, batches, centre: dict, d1: dict, d2: dict |
                         correct += int((out.argmax(1) == y).sum())
                     count += len(y)
                 loss[j, i] = total / count
-                acc[j, i] = correct / count
+                acc[j, i] = 100.0 * correct / count   # percent, as loss-landscape's evaluation
     return (loss[0], acc[0]) if betas is None else (loss, acc)

@@ -69,7 +69,8 @@ def test_our_own_save_round_trips_in_both_formats(tmp_path):
         out = plane.save(tmp_path / name)
         back = load_landscape(out)
         np.testing.assert_allclose(back.values, vals)
-        np.testing.assert_allclose(back.accuracy, plane.accuracy)
+        np.testing.assert_allclose(back.accuracy, 100 * plane.accuracy)  # fractions are written in percent
+        assert back.info["accuracy_unit"] == "percent"
         np.testing.assert_allclose(back.trajectory_xy, path)
         np.testing.assert_allclose(back.trajectory_losses, back.value_at(path[:, 0], path[:, 1]))
         assert back.info["directions"] == "pca"

@@ -56,7 +56,7 @@ def direct_loss(model, state, batches, lf):
         total = sum(lf(net(x), y).item() * len(y) for x, y in batches)
         correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in batches)
     n = sum(len(y) for _, y in batches)
-    return total / n, correct / n
+    return total / n, 100.0 * correct / n   # percent, as loss-landscape
 
 
 def state_at(model, plane, a, b, centre=None):

@@ -123,8 +123,11 @@ def _arrays_to_write(plane: LandscapePlane) -> dict:
     out = {"xcoordinates": plane.alphas}
     if plane.betas is not None:
         out["ycoordinates"] = plane.betas
+    percent = plane.info.get("accuracy_unit") == "percent"
     for name, grid in plane.surfaces.items():
         g = np.where(np.isfinite(grid), grid, np.nan)
+        if name.endswith("_acc") and not percent:   # loss-landscape writes accuracy in percent
+            g = 100.0 * g
         out[name] = g if plane.betas is None else _ll_array(g, plane.alphas.size, plane.betas.size)
     if plane.trajectory_xy is not None:
         out["proj_xcoord"] = plane.trajectory_xy[:, 0]
@@ -141,7 +144,7 @@ def save_landscape(plane: LandscapePlane, path) -> Path:
     if suffix not in SUFFIXES:
         raise LandscapeFileError(f"{path.name}: save a landscape as .h5 (loss-landscape's layout) or .npz")
     arrays = _arrays_to_write(plane)
-    info = json.dumps(plane.info, default=str)
+    info = json.dumps(_json_info(plane.info), default=str)
     if suffix == ".npz":
         atomic_write(path, lambda p: _write_npz(p, arrays, info))
     else:
@@ -149,6 +152,16 @@ def save_landscape(plane: LandscapePlane, path) -> Path:
         atomic_write(path, lambda p: _write_h5(h5py, p, arrays, info))
     plane.path = str(path)
     return path
+
+
+def _json_info(info: dict) -> dict:
+    """What of ``info`` a file keeps: the directions themselves (tensors, loss_plane's
+    ``info["directions"]``) are not written, their kind is."""
+    out = {k: v for k, v in info.items() if k != "directions" or isinstance(v, str)}
+    out["accuracy_unit"] = "percent"
+    if "directions" in info and "directions" not in out and "kind" in info:
+        out["directions"] = info["kind"]
+    return out
 
 
 def _write_npz(p, arrays, info) -> None:
@@ -199,6 +212,15 @@ def load_landscape(path) -> LandscapePlane:
         kind = "HDF5" if suffix != ".npz" else "NumPy .npz"
         raise LandscapeFileError(f"{name}: not a readable {kind} file ({exc or type(exc).__name__})") from None
     plane = _plane_from_arrays(arrays, name)
+    if info and info.get("accuracy_unit") != "percent":
+        # written by this app before December 2026: accuracy in fractions; shown in percent
+        # as loss-landscape's own files (and everything written since) hold it
+        for key in [k for k in plane.surfaces if k.endswith("_acc")]:
+            old = plane.surfaces[key]
+            plane.surfaces[key] = 100.0 * old
+            if plane.accuracy is old:
+                plane.accuracy = plane.surfaces[key]
+    info["accuracy_unit"] = "percent"
     plane.info = info
     plane.path = str(path)
     return plane

@@ -83,7 +83,7 @@ class LinePlot(pg.PlotWidget):
                 self.mark_labels.append(t)
         else:
             self.marks.setData([], [])
-        interp = plane.info.get("directions") == "interpolation" or (xy is not None and len(xy) == 2)
+        interp = "interpolation" in (plane.info.get("directions"), plane.info.get("kind")) or (xy is not None and len(xy) == 2)
         item.setLabel("bottom", "t: (1 − t)·a + t·b" if interp else "α")
         item.setLabel("left", metric_label(metric))
         item.setTitle(title if title is not None else f"{plane.name}: {metric_label(metric)}", color="#ebebf0",
