@@ -18,8 +18,17 @@ from __future__ import annotations
 
 from ..core.files.landscapes import LandscapeFileError, LandscapePlane, load_landscape
 
-__all__ = ["loss_plane", "loss_line", "load_landscape", "LandscapePlane", "LandscapeFileError", "DIRECTIONS",
-           "hessian_spectrum", "connect", "SharpnessTracker"]
+__all__ = [
+    "DIRECTIONS",
+    "LandscapeFileError",
+    "LandscapePlane",
+    "SharpnessTracker",
+    "connect",
+    "hessian_spectrum",
+    "load_landscape",
+    "loss_line",
+    "loss_plane",
+]
 
 DIRECTIONS = ("filter", "random", "pca", "points", "hessian")
 

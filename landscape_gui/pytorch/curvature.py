@@ -157,12 +157,12 @@ class TorchHessian:
             buffers = {n: src[n].detach().to(self.device) for n, _ in module.named_buffers()}
             self.batches = batches if isinstance(batches, list) and batches and torch.is_tensor(batches[0][0]) \
                 and batches[0][0].device == self.device else cache_batches(batches, self.device, self.dtype)
-            self.samples = sum(int(len(y)) for _, y in self.batches)
+            self.samples = sum(len(y) for _, y in self.batches)
             self._prods = _Products(self.module, loss_fn, self.batches, self.names, params, buffers)
             self.loss = self._prods.loss_sum() / self.samples
         else:
             cpu = cache_batches(batches, torch.device("cpu"), self.dtype)
-            self.samples = sum(int(len(y)) for _, y in cpu)
+            self.samples = sum(len(y) for _, y in cpu)
             self.groups = max(1, min(len(cpu), int(groups or len(cpu))))
             st = {n: t.detach().cpu().clone() for n, t in src.items()}
             self._task = _ProductTask(uuid.uuid4().hex, factory or module, self.names, st, cpu, loss_fn,

@@ -112,7 +112,7 @@ def load_checkpoint(ckpt, module) -> dict:
             state = state[key]
     if not isinstance(state, dict):
         raise ValueError(f"{where}: not a state dict (got {type(state).__name__})")
-    state = {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}  # DataParallel's prefix
+    state = {k.removeprefix("module."): v for k, v in state.items()}  # DataParallel's prefix
     params, buffers = _state_names(module)
     missing = [n for n in params + buffers if n not in state]
     if missing:
@@ -223,7 +223,7 @@ class PlaneEvaluator:
             for n in names:
                 self.tensors[n].copy_(centre[n])
         self.batches = batches
-        self.samples = sum(int(len(y)) for _, y in batches)
+        self.samples = sum(len(y) for _, y in batches)
         self.method = method if method != "auto" else auto_method(device, batches)
         self.fallback = method == "auto"
         self.chunk = self._chunk_size()
@@ -632,7 +632,7 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
     if executor is None:
         tail, _ = task.local.evaluate(points[na * nb:], cancel)
     else:
-        tail, _ = list(executor.map(task, [(na * nb, len(points))]))[0]
+        tail, _ = next(iter(executor.map(task, [(na * nb, len(points))])))
     values = losses.reshape(nb, na)
     acc = accs.reshape(nb, na) if accs is not None else None
     own = _own_loss(prep, centre)

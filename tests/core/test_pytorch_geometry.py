@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 h5py = pytest.importorskip("h5py")
 
-from landscape_gui.core.nn import LocalExecutor  # noqa: E402
-from landscape_gui.pytorch import SharpnessTracker, connect, hessian_spectrum, loss_plane  # noqa: E402
-from landscape_gui.pytorch.curvature import autograd_hvp_matmat  # noqa: E402
+from landscape_gui.core.nn import LocalExecutor
+from landscape_gui.pytorch import SharpnessTracker, connect, hessian_spectrum, loss_plane
+from landscape_gui.pytorch.curvature import autograd_hvp_matmat
 
 
 def bn_cnn(seed=0, act=torch.nn.ReLU):
