@@ -21,7 +21,8 @@ def window_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="landscape-gui",
         description="Type a loss f(x, y), drop start points, and watch optimizers walk down it.",
-        epilog="headless commands: landscape-gui {bench,functions,export,gallery} --help")
+        epilog="your own PyTorch model: landscape-gui model FILE.py; "
+               "headless commands: landscape-gui {bench,functions,export,gallery} --help")
     parser.add_argument("session", nargs="?", help="a session file to open (*.landscape.json), or a loss "
                                                    "landscape to look at (.h5 from loss-landscape, .npz)")
     parser.add_argument("--preset", help="start with a library function, e.g. rosenbrock")
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", dest="export_preset", metavar="NAME", help="a library function (formula and domain)")
     src.add_argument("--landscape", metavar="FILE", help="a loss-landscape surface (.h5, 2-D or 1-D) or a .npz plane")
     src.add_argument("--example", dest="export_example", metavar="ID", help="an example of the tour (formula examples)")
+    src.add_argument("--model", metavar="FILE.py", help="your own PyTorch model: a file defining model(), loss_fn, "
+                                                        "batches() (and checkpoints for --directions pca)")
+    ex.add_argument("--directions", choices=["filter", "random", "hessian", "pca", "points"], default=None,
+                    help="with --model: the plane's directions (default filter)")
+    ex.add_argument("--grid", type=int, default=None, metavar="N", help="with --model: N x N points (default 51)")
     ex.add_argument("--surface", metavar="METRIC", help="with --landscape: train_loss (default), train_acc, "
                                                         "test_loss, …")
     ex.add_argument("--animate", choices=["descent", "orbit"],
@@ -106,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     argv = _glue_values(argv)
+    if argv and argv[0] == "model":   # landscape-gui model FILE.py: the window, in the "Your model" mode
+        mp = _Parser(prog="landscape-gui model", description="Open your own PyTorch model in the window: FILE.py "
+                     "defines model() (the trained torch.nn.Module), loss_fn and batches(); optionally "
+                     "checkpoints and lr.")
+        mp.add_argument("file", help="the model file (.py)")
+        margs = mp.parse_args(argv[1:])
+        from .ui.window.app import run_app
+
+        return run_app(model=margs.file)
     if not argv or argv[0] not in SUBCOMMANDS:
         args = window_parser().parse_args(argv)
         if args.preset:
@@ -317,6 +332,10 @@ def build_session(args):
 def _export(args) -> int:
     import os
 
+    if args.model:
+        return _export_landscape(args)
+    if args.directions or args.grid:
+        return _fail("--directions and --grid go with --model FILE.py")
     if args.landscape:
         return _export_landscape(args)
     if args.surface:
@@ -386,20 +405,55 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _model_plane(args):
+    """``export --model FILE.py``: the model file's plane (a ValueError says what is wrong)."""
+    try:
+        from .pytorch.modelfile import ModelFileError, load_model_file
+        from .pytorch.planes import loss_plane
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        spec = load_model_file(args.model)
+    except ModelFileError as exc:
+        raise ValueError(f"--model: {exc}") from None
+    kind = args.directions or "filter"
+    n = args.grid or 51
+    if not 3 <= n <= 401:
+        raise ValueError(f"--grid {n}: between 3 and 401 points per axis")
+    cps = None
+    if kind in ("pca", "points"):
+        need = 2 if kind == "pca" else 3
+        if len(spec.checkpoints) < need:
+            raise ValueError(f"--directions {kind}: {spec.name} defines {len(spec.checkpoints)} checkpoints, "
+                             f"{kind} needs {need} or more")
+        cps = spec.checkpoints if kind == "pca" else [spec.checkpoints[0], spec.checkpoints[len(spec.checkpoints) // 2],
+                                                      spec.checkpoints[-1]]
+    print(f"{spec.name}: {spec.describe()}; computing a {n}x{n} {kind} plane", file=sys.stderr)
+    plane = loss_plane(spec.model, spec.loss_fn, spec.batches, directions=kind, grid=(n, n), checkpoints=cps)
+    plane.info["name"] = f"{spec.name}: {kind} plane"
+    t = plane.info["trust"]
+    print(f"trust: loss at the centre {t['centre_loss']:.6g}, the model's own {t['model_loss']:.6g}"
+          f"{'' if t['centre_matches'] else '  (DIFFERENT: is the model in eval mode?)'}", file=sys.stderr)
+    return plane
+
+
 def _export_landscape(args) -> int:
-    """``export --landscape FILE``: a loss-landscape file as a figure, an orbit, or converted."""
+    """``export --landscape FILE`` (a loss-landscape file) or ``--model FILE.py`` (your own
+    model's plane): a figure, an orbit, or the data."""
     import os
 
     from .core.files.landscapes import LandscapeFileError, load_landscape
 
     used = [f"--{f}" for f in _FORMULA_FLAGS if getattr(args, f) not in (None, [], False)]
+    src = "--model" if args.model else "--landscape"
     if used:
-        return _fail(f"{', '.join(used)}: not with --landscape (a landscape file has no formula, starts or "
-                     "optimizers)")
+        return _fail(f"{', '.join(used)}: not with {src} (a landscape has no formula, starts or optimizers)")
     try:
-        plane = load_landscape(args.landscape)
+        plane = _model_plane(args) if args.model else load_landscape(args.landscape)
     except LandscapeFileError as exc:
         return _fail(f"--landscape: {exc}")
+    except ValueError as exc:
+        return _fail(str(exc))
     metric = args.surface or ("train_loss" if "train_loss" in plane.surfaces else
                               next(k for k in plane.surfaces if k.endswith("_loss")))
     if metric not in plane.surfaces:

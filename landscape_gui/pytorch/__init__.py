@@ -61,13 +61,14 @@ def __getattr__(name):
 def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span: float | None = None,
                seed: int = 0, checkpoints=None, max_batches: int | None = None, device=None, executor=None,
                metrics=("loss", "accuracy"), progress=None, cancel=None, method: str = "auto",
-               ignore=None) -> LandscapePlane:
+               ignore=None, partial=None) -> LandscapePlane:
     """L(θ + α·d₁ + β·d₂) of ``model`` on ``batches`` over a grid of (α, β); see ``planes.loss_plane``."""
     from .planes import loss_plane as _loss_plane
 
     return _loss_plane(model, loss_fn, batches, directions=directions, grid=grid, span=span, seed=seed,
                        checkpoints=checkpoints, max_batches=max_batches, device=device, executor=executor,
-                       metrics=metrics, progress=progress, cancel=cancel, method=method, ignore=ignore)
+                       metrics=metrics, progress=progress, cancel=cancel, method=method, ignore=ignore,
+                       partial=partial)
 
 
 def loss_line(model, loss_fn, batches, checkpoints=None, points: int = 51, extend: float = 0.25,

@@ -467,9 +467,10 @@ class _Prepared:
         return task
 
 
-def _run(task: PlaneTask, n_points: int, row: int, executor, progress, cancel):
-    """All points of the task in tiles of ``row``-aligned chunks; (losses, accuracies)."""
-    losses = np.empty(n_points)
+def _run(task: PlaneTask, n_points: int, row: int, executor, progress, cancel, partial=None):
+    """All points of the task in tiles of ``row``-aligned chunks; (losses, accuracies).
+    ``partial(losses)``: after each tile, the losses so far (NaN where not computed yet)."""
+    losses = np.full(n_points, np.nan)
     accs = None
     if executor is None:
         ev = task.local
@@ -484,6 +485,8 @@ def _run(task: PlaneTask, n_points: int, row: int, executor, progress, cancel):
                 accs[s:e] = a
             if progress is not None:
                 progress(e // row, n_points // row)
+            if partial is not None:
+                partial(losses.copy())
         return losses, accs, ev.method, ev.samples
     tiles = [(s, min(n_points, s + row)) for s in range(0, n_points, row)]
     results = list(executor.map(task, tiles))
@@ -529,7 +532,7 @@ def _covering(xy: np.ndarray, na: int, nb: int):
 
 def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span=None, seed=0, checkpoints=None,
                max_batches=None, device=None, executor=None, metrics=METRICS, progress=None, cancel=None,
-               method="auto", ignore=None) -> LandscapePlane:
+               method="auto", ignore=None, partial=None) -> LandscapePlane:
     """The loss (and accuracy, in percent as loss-landscape) of ``model`` at θ + α·d₁ + β·d₂
     on a ``grid`` = (n_alpha, n_beta).
 
@@ -541,7 +544,9 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
     ``--ignore biasbn`` (the filter directions always do). ``span``: α and β over
     [-span, span] (default 1; "pca" and "points" cover their checkpoints with a quarter to
     spare unless a span is given). ``executor``: tiles of rows go to ``executor.map(fn,
-    tiles)`` (``core.nn.DaskExecutor(client)``). ``progress(rows_done, rows)`` and ``cancel()``.
+    tiles)`` (``core.nn.DaskExecutor(client)``). ``progress(rows_done, rows)`` and ``cancel()``;
+    ``partial(values)``: the (n_beta, n_alpha) values after each tile, NaN where not yet computed
+    (a window draws the plane as it fills).
 
     ``plane.info["directions"]`` holds the two directions used (dicts name -> tensor);
     ``plane.info["trust"]`` the checks: the loss at the centre against the model's own loss
@@ -628,7 +633,8 @@ def loss_plane(model, loss_fn, batches, directions="filter", grid=(51, 51), span
     extra = [xy] if xy is not None else []
     points = np.vstack([points] + extra + [np.zeros((1, 2))])   # the path, then the centre
     task = prep.evaluator(centre, d1, d2, points, executor, cancel)
-    losses, accs, used, samples = _run(task, na * nb, na, executor, progress, cancel)
+    losses, accs, used, samples = _run(task, na * nb, na, executor, progress, cancel,
+                                       None if partial is None else lambda v: partial(v.reshape(nb, na)))
     if executor is None:
         tail, _ = task.local.evaluate(points[na * nb:], cancel)
     else:

@@ -32,6 +32,8 @@ def _file_actions() -> list:
         "recent",
         Action("Open &Landscape…", lambda w: w.open_landscape_dialog(), "Shift+Ctrl+O", "openLandscapeAction",
                "A loss-landscape surface (.h5) or a .npz plane, in the 3-D and 2-D views"),
+        Action("Open &Model…", lambda w: w.open_model_dialog(), "Shift+Ctrl+M", "openModelAction",
+               "Your own PyTorch model: a .py file defining model(), loss_fn and batches()"),
         Action("&Save", lambda w: w.save(), Key.Save, "saveAction"),
         Action("Save &As…", lambda w: w.save_as_dialog(), "Shift+Ctrl+S", "saveAsAction"),
         SEPARATOR,

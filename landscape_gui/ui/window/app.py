@@ -21,7 +21,8 @@ def configure_qt() -> None:
     pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")  # per item where it pays
 
 
-def run_app(session: str | None = None, preset: str | None = None, after_show=None, example: str | None = None) -> int:
+def run_app(session: str | None = None, preset: str | None = None, after_show=None, example: str | None = None,
+            model: str | None = None) -> int:
     """Open the window (and, after a crash, offer the autosaved session back).
 
     ``after_show(window)`` runs once the window is up (scripts and the crash test)."""
@@ -47,9 +48,12 @@ def run_app(session: str | None = None, preset: str | None = None, after_show=No
 
     if example:
         window.open_example(example)
-    elif not session and not preset and recovered is None and show_at_start():
+    elif not session and not preset and not model and recovered is None and show_at_start():
         window.show_examples(start_page=True)   # the start page (its checkbox turns it off)
-    if session and is_landscape_file(session):  # landscape-gui surface.h5
+    if model:  # landscape-gui model FILE.py
+        if not window.open_model(model, warn=False):
+            print(f"landscape-gui: could not open {model}: {window.model_panel.status.text()}", file=sys.stderr)
+    elif session and is_landscape_file(session):  # landscape-gui surface.h5
         if not window.open_landscape(session):
             print(f"landscape-gui: could not open {session}", file=sys.stderr)
     elif session and not window.open_file(session):

@@ -20,7 +20,7 @@ from landscape_gui.ui.views.surface_view import SurfaceView
 from landscape_gui.ui.window import actions, files
 from landscape_gui.ui.window.dock_layout import DockProportions
 
-FORMULA, NETWORK, FILE = 0, 1, 2  # the mode tabs
+FORMULA, NETWORK, FILE, MODEL = 0, 1, 2, 3  # the mode tabs
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -50,6 +50,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._file_panel = None  # the loss-landscape file mode, also built on first use
         self._file_page = self._mode_page()
         self.modes.addTab(self._file_page, "Landscape file")
+        self._model_panel = None  # your own PyTorch model, also built on first use
+        self._model_page = self._mode_page()
+        self.modes.addTab(self._model_page, "Your model")
         self._last_mode = FORMULA
         self._dock_visibility: dict = {}
         self._formula_status = ""
@@ -213,6 +216,39 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_view_status(self._file_panel, FILE)
         return self._file_panel
 
+    @property
+    def model_panel(self):
+        """The "Your model" mode's panel (created on first use, then kept)."""
+        if self._model_panel is None:
+            from landscape_gui.ui.modes.your_model import ModelPanel
+
+            self._model_panel = ModelPanel()
+            self._model_page.setWidget(self._model_panel)
+            self._show_view_status(self._model_panel, MODEL)
+        return self._model_panel
+
+    def open_model_dialog(self) -> None:
+        from landscape_gui.ui.modes.your_model import MODEL_FILTER
+
+        start = str(Path(self.path).parent) if self.path else files.last_folder()
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model file", start, MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path, show: bool = True, warn: bool = True) -> bool:
+        """Your own model's file into the "Your model" mode (its plane starts computing); a bad
+        file is refused with its line and reason, and the window goes on as it was."""
+        panel = self.model_panel
+        if not panel.open_model(path):
+            if warn:
+                QtWidgets.QMessageBox.warning(self, "Cannot open model", panel.status.text())
+            self.status_label.setText(f"not opened: {panel.status.text()}")
+            return False
+        if show:
+            self.modes.setCurrentIndex(MODEL)
+        self.status_label.setText(f"opened {path}: computing its plane")
+        return True
+
     def _show_view_status(self, panel, mode: int) -> None:
         """A mode's views report what is under the pointer in the status bar while it shows."""
         for view in (panel.surface_view, panel.contour_view):
@@ -221,7 +257,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _mode_changed(self, index: int) -> None:
         """The formula docks belong to the formula mode: hidden in the other modes, then restored."""
         docks = [d for d in self.findChildren(QtWidgets.QDockWidget) if d.objectName() != "Explain_dock"]
-        if index in (NETWORK, FILE):
+        if index in (NETWORK, FILE, MODEL):
             if self._last_mode == FORMULA:
                 self._dock_visibility = {d: d.isVisible() for d in docks}
                 self._formula_status = self.status_label.text()
@@ -231,10 +267,15 @@ class MainWindow(QtWidgets.QMainWindow):
                 nn = self.nn_panel
                 self.status_label.setText(nn.status.text() if nn.model.result is not None
                                           else "Neural network mode: choose data and a network, then Train")
-            else:
+            elif index == FILE:
                 fp = self.landscape_panel
                 self.status_label.setText(fp.info.text() if fp.plane is not None else
                                           "Landscape file mode: File → Open Landscape… (.h5 or .npz)")
+            else:
+                mp = self.model_panel
+                self.status_label.setText(mp.status.text() if mp.spec is not None else
+                                          "Your model: File → Open Model… (a .py file defining model(), loss_fn, "
+                                          "batches())")
         else:
             for d, visible in self._dock_visibility.items():
                 d.setVisible(visible)
@@ -433,6 +474,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.analysis.shutdown()
         if self._nn_panel is not None:
             self._nn_panel.model.shutdown()
+        if self._model_panel is not None:
+            self._model_panel.shutdown()
         for view in (self.surface_view, self.contour_view):
             view.release_source()
         self.files.drop_autosave()
