@@ -17,7 +17,6 @@ products sums the groups' products (map-reduce), so a spectrum runs on a Dask cl
 from __future__ import annotations
 
 import copy
-import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -342,32 +341,3 @@ class SharpnessTracker:
         if self.count % self.every == 0:
             return self._measure()
         return None
-
-
-def autograd_hvp_matmat(module, loss_fn, batches, V: np.ndarray) -> np.ndarray:
-    """The benchmark's baseline: one Hessian-vector product at a time by double backward
-    (``torch.autograd.grad`` with ``create_graph``), as PyHessian and hessian-eigenthings."""
-    torch = _torch()
-    params = [p for p in module.parameters()]
-    for p in params:
-        p.requires_grad_(True)
-    n_samples = sum(len(y) for _, y in batches)
-    out = np.empty_like(V)
-    for i, v in enumerate(V):
-        vs, k = [], 0
-        for p in params:
-            vs.append(torch.as_tensor(v[k:k + p.numel()]).to(p.dtype).view_as(p))
-            k += p.numel()
-        acc = None
-        for x, y in batches:
-            loss = loss_fn(module(x), y) * (len(y) / n_samples)
-            g = torch.autograd.grad(loss, params, create_graph=True)
-            hv = torch.autograd.grad(g, params, grad_outputs=vs)
-            flat = torch.cat([h.reshape(-1) for h in hv]).double()
-            acc = flat if acc is None else acc + flat
-        out[i] = acc.numpy()
-    return out
-
-
-def flat_norm(d: dict) -> float:
-    return math.sqrt(sum(float(t.double().pow(2).sum()) for t in d.values()))

@@ -39,3 +39,29 @@ def plain_loop_plane(model, loss_fn, batches, centre: dict, d1: dict, d2: dict |
                 loss[j, i] = total / count
                 acc[j, i] = 100.0 * correct / count   # percent, as loss-landscape's evaluation
     return (loss[0], acc[0]) if betas is None else (loss, acc)
+
+
+def autograd_hvp_matmat(module, loss_fn, batches, V: np.ndarray) -> np.ndarray:
+    """The benchmark's baseline: one Hessian-vector product at a time by double backward
+    (``torch.autograd.grad`` with ``create_graph``), as PyHessian and hessian-eigenthings."""
+    import torch
+
+    params = [p for p in module.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    n_samples = sum(len(y) for _, y in batches)
+    out = np.empty_like(V)
+    for i, v in enumerate(V):
+        vs, k = [], 0
+        for p in params:
+            vs.append(torch.as_tensor(v[k:k + p.numel()]).to(p.dtype).view_as(p))
+            k += p.numel()
+        acc = None
+        for x, y in batches:
+            loss = loss_fn(module(x), y) * (len(y) / n_samples)
+            g = torch.autograd.grad(loss, params, create_graph=True)
+            hv = torch.autograd.grad(g, params, grad_outputs=vs)
+            flat = torch.cat([h.reshape(-1) for h in hv]).double()
+            acc = flat if acc is None else acc + flat
+        out[i] = acc.numpy()
+    return out

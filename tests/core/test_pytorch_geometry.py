@@ -11,7 +11,7 @@ h5py = pytest.importorskip("h5py")
 
 from landscape_gui.core.nn import LocalExecutor
 from landscape_gui.pytorch import SharpnessTracker, connect, hessian_spectrum, loss_plane
-from landscape_gui.pytorch.curvature import autograd_hvp_matmat
+from landscape_gui.pytorch.reference import autograd_hvp_matmat
 
 
 def bn_cnn(seed=0, act=torch.nn.ReLU):

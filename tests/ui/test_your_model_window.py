@@ -146,3 +146,29 @@ def test_a_bad_model_file_is_refused_with_its_line(window, qtbot, monkeypatch, t
     assert message in window.status_label.text()
     assert panel.spec.path.endswith("tiny_model.py") and panel.plane is before   # what was open stays
     assert panel.compute_button.isEnabled()
+
+
+def test_show_from_a_script_opens_a_plane_or_a_model(qtbot, tmp_path):
+    import os
+
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs an X display with OpenGL (run under xvfb-run)")
+    import landscape_gui
+    from landscape_gui.pytorch.modelfile import load_model_file
+
+    spec = load_model_file(write_model(tmp_path))
+    w = landscape_gui.show(model=spec.model, loss_fn=spec.loss_fn, batches=spec.batches,
+                           checkpoints=spec.checkpoints, lr=0.5, block=False)
+    qtbot.addWidget(w)
+    panel = w.model_panel
+    assert w.modes.currentIndex() == 3 and "from a script" in panel.info.text()
+    qtbot.waitUntil(lambda: not panel.jobs.running and panel.plane is not None
+                    and panel.plane.values.shape == (51, 51), timeout=60000)
+    plane = panel.plane
+    w2 = landscape_gui.show(plane, block=False)
+    qtbot.addWidget(w2)
+    assert w2.modes.currentIndex() == 2
+    np.testing.assert_array_equal(w2.landscape_panel.source.grid, plane.values)
+    assert w2.current_session() is not None     # no file behind the plane: nothing to keep, no error
+    with pytest.raises(TypeError, match="loss_fn"):
+        landscape_gui.show(model=spec.model)

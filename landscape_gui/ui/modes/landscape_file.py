@@ -177,6 +177,11 @@ class LandscapeFilePanel(QtWidgets.QWidget):
         except LandscapeFileError as exc:
             self.status.setText(str(exc))
             return False
+        self.show_plane(plane, view)
+        return True
+
+    def show_plane(self, plane, view: dict | None = None) -> None:
+        """Show a plane (read from a file, or handed over by ``landscape_gui.show(plane)``)."""
         self.plane = plane
         view = dict(view or {})
         metric = view.get("surface", "train_loss")
@@ -196,14 +201,14 @@ class LandscapeFilePanel(QtWidgets.QWidget):
             self.path_check.setEnabled(plane.trajectory_xy is not None)
         self.info.setText(describe(plane))
         self.info.setToolTip(str(Path(plane.path).resolve()) if plane.path else "")
-        self.status.setText(f"opened {plane.path}")
+        self.status.setText(f"opened {plane.path}" if plane.path else f"showing {plane.name}")
         self.export_button.setEnabled(True)
         self._redraw(changed=True)
-        return True
 
     def view_settings(self) -> dict | None:
-        """What a session keeps: the file's path and how it is shown."""
-        if self.plane is None:
+        """What a session keeps: the file's path and how it is shown (a plane handed over by a
+        script has no file: nothing to keep)."""
+        if self.plane is None or not self.plane.path:
             return None
         return {"path": str(Path(self.plane.path).resolve()), "surface": self.surface_key,
                 "colormap": self.cmap_box.currentText(), "zscale": self.zscale_box.currentText(),

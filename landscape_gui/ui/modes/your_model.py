@@ -248,6 +248,11 @@ class ModelPanel(QtWidgets.QWidget):
         except ImportError as exc:
             self.status.setText(str(exc))
             return False
+        self.set_model(spec, compute)
+        return True
+
+    def set_model(self, spec, compute: bool = True) -> None:
+        """Show a checked ``ModelFile`` (from a file, or ``landscape_gui.show(model=...)``)."""
         self.jobs.cancel("work")
         self.spec = spec
         self.plane = self.spectrum = self.curve = self.sharpness = None
@@ -270,7 +275,10 @@ class ModelPanel(QtWidgets.QWidget):
         self._enable(True)
         if compute:
             self.compute_plane()
-        return True
+
+    def show_plane(self, plane) -> None:
+        """A plane computed elsewhere (``landscape_gui.show(plane)``), with its trust report."""
+        self._show_plane(plane)
 
     def _enable(self, on: bool) -> None:
         for w in (self.compute_button, self.spectrum_button, self.sharpness_button, self.connect_button,
