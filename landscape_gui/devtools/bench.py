@@ -358,6 +358,50 @@ def bench_torch_planes(quick: bool) -> list[dict]:
     return rows
 
 
+def bench_torch_geometry(quick: bool) -> list[dict]:
+    """Issue 27: the Hessian spectrum of the bench CNN (46k parameters; k = 5, 100 trace
+    probes, the SLQ density) against one Hessian-vector product at a time by double backward
+    (``torch.autograd.grad`` with ``create_graph``, as PyHessian and hessian-eigenthings do) for
+    the same number of products, in this process (the baseline is timed on a few products and
+    scaled: each costs the same); and the first, coarse 11x11 picture of a progressive plane."""
+    try:
+        import torch
+    except ImportError:
+        return [{"figure": "PyTorch Hessian spectrum (CNN)", "skipped": "torch is not installed"}]
+    import copy
+
+    from landscape_gui.pytorch import hessian_spectrum, loss_plane
+    from landscape_gui.pytorch.models import random_images, small_cnn, warm_bn
+    from landscape_gui.pytorch.reference import autograd_hvp_matmat
+
+    lf = torch.nn.CrossEntropyLoss()
+    samples = 256 if quick else 1024
+    model = small_cnn()
+    batches = random_images(samples, batch_size=128)
+    warm_bn(model, batches)
+    probes = 10 if quick else 100
+    t0 = time.perf_counter()
+    spec = hessian_spectrum(model, lf, batches, k=5, trace_samples=probes, density=not quick)
+    ours = time.perf_counter() - t0
+    V = np.random.default_rng(0).standard_normal((2 if quick else 4, sum(p.numel() for p in model.parameters())))
+    net = copy.deepcopy(model).eval()
+    autograd_hvp_matmat(net, lf, batches[:1], V[:1])   # warm-up
+    t0 = time.perf_counter()
+    autograd_hvp_matmat(net, lf, batches, V)
+    per = (time.perf_counter() - t0) / len(V)
+    rows = [{"figure": f"PyTorch spectrum, CNN 46k params, {samples} samples (k=5, {probes} probes"
+                       f"{', density' if not quick else ''})",
+             "ours_ms": ours * 1e3, "baseline": "autograd HVP one at a time", "baseline_ms": per * spec.products * 1e3,
+             "ratio": per * spec.products / ours, "bar": 1.0, "goal": 3.0,
+             "note": f"{spec.products} products, {ours / spec.products * 1e3:.0f} ms each vs {per * 1e3:.0f} ms"}]
+    t0 = time.perf_counter()
+    loss_plane(model, lf, batches, grid=(11, 11), seed=0)
+    first = time.perf_counter() - t0
+    rows.append({"figure": f"PyTorch progressive plane: first 11x11 picture, CNN, {samples} samples",
+                 "ours_ms": first * 1e3, "target_ms": 3000.0, "meets_target": first <= 3.0})
+    return rows
+
+
 def run_bench(quick: bool = False, as_json: bool = False, gui: bool = False, cold: bool = False,
               out=sys.stdout, load: bool = False, check: str | None = None, only: str | None = None) -> dict:
     """Every figure; ``load``: each also with one core kept busy by another process (a second
@@ -458,7 +502,8 @@ class busy_core:
 
 def _figures(quick: bool, gui: bool, cold: bool, only: str | None) -> list[dict]:
     groups = {"grids": _grid_group, "optimizers": _optimizer_group, "analysis": _analysis_group,
-              "nn": _nn_group, "torch": bench_torch_planes}
+              "nn": _nn_group,
+              "torch": lambda quick: bench_torch_planes(quick) + bench_torch_geometry(quick)}
     rows = []
     for name, fn in groups.items():
         if only is None or only in name:

@@ -27,6 +27,7 @@ from ..core.nn.curvature import spectrum_of, top_eigenpairs
 from .planes import _device, _dtype, _module_and_factory, _torch, cache_batches
 
 BLOCK = 16   # tangent vectors per vmap call
+MAX_STEPS = 480   # Lanczos steps at most for the top-k (the residuals say how far it got)
 
 
 def _tol(dtype) -> float:
@@ -243,7 +244,7 @@ def layer_blocks(module) -> dict:
 
 def _spectrum(op, k, trace_samples, density, seed, cancel, progress) -> HessianSpectrum:
     spec = spectrum_of(op, k=k, trace_samples=trace_samples, density=density, seed=seed, cancel=cancel,
-                       progress=progress, tol=_tol(op.dtype))
+                       progress=progress, tol=_tol(op.dtype), max_steps=MAX_STEPS)
     check(cancel, "spectrum cancelled")
     vecs = np.asarray(spec.eigenvectors)
     HV = op.matmat(vecs)
@@ -328,7 +329,7 @@ class SharpnessTracker:
         state = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
         op = TorchHessian(self._shadow, self.loss_fn, self.batches, device=self.device,
                           state={n: t.detach() for n, t in state.items()})
-        vals, vecs = top_eigenpairs(op, 1, tol=_tol(op.dtype), v0=self._v)
+        vals, vecs = top_eigenpairs(op, 1, tol=_tol(op.dtype), v0=self._v, max_steps=MAX_STEPS)
         self._v = vecs[0]
         self.steps.append(self.count)
         self.sharpness.append(float(vals[0]))

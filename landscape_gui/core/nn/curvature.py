@@ -413,9 +413,10 @@ def hessian_spectrum(model, data, params, k: int = 5, trace_samples: int = 100, 
 
 
 def spectrum_of(op, k=5, trace_samples=100, density=True, seed=0, density_probes=4, density_steps=80, cancel=None,
-                progress=None, tol: float = 1e-10) -> Spectrum:
+                progress=None, tol: float = 1e-10, max_steps: int | None = None) -> Spectrum:
     """``hessian_spectrum`` for any operator with ``n``, ``matvec``, ``matmat`` and ``loss``;
-    ``tol``: the Ritz residuals' bound relative to the spectrum's scale (the products' rounding)."""
+    ``tol``: the Ritz residuals' bound relative to the spectrum's scale (the products' rounding);
+    ``max_steps``: the most Lanczos steps of the top-k run (None: up to n)."""
     k = int(max(1, min(k, op.n)))
     steps_done = 0
     total = 1 + (1 if trace_samples else 0) + (1 if density else 0)
@@ -438,7 +439,7 @@ def spectrum_of(op, k=5, trace_samples=100, density=True, seed=0, density_probes
         if best is not None and (best[2] <= tol * max(np.abs(best[0]).max(), 1e-300)).all():
             vals, vecs = best[0], _signed(best[1])
     if vals is None:
-        vals, vecs = top_eigenpairs(op, k, tol=tol, seed=seed, cancel=cancel)
+        vals, vecs = top_eigenpairs(op, k, tol=tol, seed=seed, cancel=cancel, max_steps=max_steps)
     tick()
     tr = err = math.nan
     if trace_samples:
