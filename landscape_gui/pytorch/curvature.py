@@ -267,7 +267,8 @@ def _spectrum(op, k, trace_samples, density, seed, cancel, progress) -> HessianS
                            spec.trace_stderr, spec.density_grid, spec.density, resid, op.loss, op.products,
                            list(op.names),
                            info={"residuals": [float(r) for r in resid], "loss": op.loss, "products": op.products,
-                                 "parameters": op.n, "samples": op.samples, "dtype": str(op.dtype),
+                                 "parameters": op.n, "samples": op.samples, "trace_samples": int(trace_samples),
+                                 "dtype": str(op.dtype),
                                  "device": str(op.device)})
 
 

@@ -96,9 +96,17 @@ def test_spectrum_sharpness_and_connect_tabs(window, qtbot, monkeypatch, tmp_pat
     ref = hessian_spectrum(panel.spec.model, panel.spec.loss_fn, panel.spec.batches, k=5, trace_samples=0,
                            density=False)
     np.testing.assert_allclose(spec.eigenvalues, ref.eigenvalues, rtol=1e-4)
-    assert panel.blocks_table.rowCount() == 2 and panel.blocks_table.item(0, 0).text() == "0"
+    assert panel.blocks_table.rowCount() == 2 and panel.blocks_table.item(0, 0).text() == "0 (Linear)"
+    assert panel.blocks_table.item(1, 0).data(QtCore.Qt.ItemDataRole.UserRole) == "2"
     x, y = panel.spectrum_plot.getPlotItem().listDataItems()[0].getData()
     np.testing.assert_allclose(x, spec.density_grid)
+    # the legend names each drawn thing once
+    legend = [label.text for _, label in panel.spectrum_plot.getPlotItem().legend.items]
+    assert legend == ["density (SLQ)", "top 5 eigenvalues"], legend
+    assert "100 probes" in panel.spectrum_text.text()
+    # the trust report keeps the plane's check and adds the spectrum's; the status bar says what finished
+    assert "loss at the centre" in panel.trust.text() and "eigenpairs" in panel.trust.text()
+    assert window.status_label.text().startswith("spectrum in ")
     assert f"{spec.eigenvalues[0]:.6g}" in panel.spectrum_text.text()
 
     panel.tabs.setCurrentIndex(2)

@@ -52,8 +52,15 @@ def _plot(name: str, left: str, bottom: str) -> pg.PlotWidget:
 class ModelPanel(QtWidgets.QWidget):
     """Open a model file; its plane, spectrum, sharpness and connections in tabs."""
 
+    #: what finished (or failed), for the window's status bar
+    message = QtCore.Signal(str)
+
+    #: Hutchinson probes of the window's spectrum (and SLQ's density)
+    TRACE_SAMPLES = 100
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._trust: dict = {}
         self.setObjectName("modelPanel")
         self.source = LandscapeSource(self)
         self.spec = None           # the open ModelFile
@@ -271,6 +278,7 @@ class ModelPanel(QtWidgets.QWidget):
         self.a_box.setCurrentIndex(1 if n else 0)
         self.b_box.setCurrentIndex(n if n else 0)
         self.status.setText(f"opened {spec.path}")
+        self._trust = {}
         self.trust.setText("—")
         self._enable(True)
         if compute:
@@ -368,7 +376,8 @@ class ModelPanel(QtWidgets.QWidget):
         spec, k, layers, relay = self.spec, self.k_spin.value(), self.layers_check.isChecked(), self.relay
 
         def work(cancel):
-            return hessian_spectrum(spec.model, spec.loss_fn, spec.batches, k=k, trace_samples=100, density=True,
+            return hessian_spectrum(spec.model, spec.loss_fn, spec.batches, k=k, trace_samples=self.TRACE_SAMPLES,
+                                    density=True,
                                     blocks="layer" if layers else None, cancel=cancel.is_set,
                                     progress=lambda d, t: relay.progress.emit("spectrum", d, t))
 
@@ -426,6 +435,10 @@ class ModelPanel(QtWidgets.QWidget):
             self._show_plane(plane)
 
     def _finished(self, _job: str, result, ms: float) -> None:
+        self._report(_job, result, ms)
+        self.message.emit(self.status.text())
+
+    def _report(self, _job: str, result, ms: float) -> None:
         if isinstance(result, Exception):
             self.status.setText(f"{self.kind} failed: {type(result).__name__}: {result}")
             return
@@ -456,7 +469,12 @@ class ModelPanel(QtWidgets.QWidget):
         self.tabs.setCurrentIndex(0) if first else None
         self.export_button.setEnabled(True)
         self._redraw()
-        self.trust.setText(trust_text(plane.info.get("trust", {})))
+        self._set_trust("plane", plane.info.get("trust", {}))
+
+    def _set_trust(self, what: str, trust: dict) -> None:
+        """The report of the latest plane and the latest spectrum, side by side."""
+        self._trust[what] = trust
+        self.trust.setText("<br>".join(trust_text(t) for k, t in sorted(self._trust.items()) if t) or "—")
 
     def _redraw(self) -> None:
         p = self.plane
@@ -474,22 +492,35 @@ class ModelPanel(QtWidgets.QWidget):
         self.spectrum = spec
         item = self.spectrum_plot.getPlotItem()
         item.clear()
-        d = np.maximum(spec.density, 1e-12)
-        item.plot(spec.density_grid, d, pen=pg.mkPen("#33ccff", width=2), name="density (SLQ)")
-        top = pg.ScatterPlotItem(spec.eigenvalues, np.full(len(spec.eigenvalues), np.log10(d.max())), size=10,
+        # a log axis: where the smoothed density is below 1e-12 of its peak there is nothing to draw
+        d = np.where(spec.density > 1e-12 * spec.density.max(), spec.density, np.nan)
+        item.plot(spec.density_grid, d, pen=pg.mkPen("#33ccff", width=2), name="density (SLQ)", connect="finite")
+        # PlotItem.addItem puts a named item in the legend: once
+        top = pg.ScatterPlotItem(spec.eigenvalues, np.full(len(spec.eigenvalues), np.log10(np.nanmax(d))), size=10,
                                  brush=pg.mkBrush("#ff4d4d"), name=f"top {len(spec.eigenvalues)} eigenvalues")
         item.addItem(top)
-        item.legend.addItem(top, f"top {len(spec.eigenvalues)} eigenvalues")
         vals = ", ".join(f"{v:.6g}" for v in spec.eigenvalues)
+        probes = spec.info.get("trace_samples", self.TRACE_SAMPLES)
         self.spectrum_text.setText(
-            f"λ = {vals}<br>trace = {spec.trace:.6g} ± {spec.trace_stderr:.2g} (Hutchinson, 100 probes)<br>"
+            f"λ = {vals}<br>trace = {spec.trace:.6g} ± {spec.trace_stderr:.2g} (Hutchinson, {probes} probes)<br>"
             f"residuals ‖Hv − λv‖/|λ₁| ≤ {max(spec.residuals):.1e}; loss {spec.loss:.6g}")
         self.blocks_table.setRowCount(len(spec.blocks))
         for r, (name, b) in enumerate(spec.blocks.items()):
             n = sum(int(np.prod(t.shape)) for t in b.eigenvectors[0].values())
-            for c, text in enumerate((name, f"{n:,}", f"{b.eigenvalues[0]:.6g}", f"{b.trace:.6g} ± {b.trace_stderr:.2g}")):
-                self.blocks_table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
-        self.trust.setText(trust_text({"residuals": list(spec.residuals), "eigenvalues": list(spec.eigenvalues)}))
+            for c, text in enumerate((self._block_label(name), f"{n:,}", f"{b.eigenvalues[0]:.6g}",
+                                      f"{b.trace:.6g} ± {b.trace_stderr:.2g}")):
+                cell = QtWidgets.QTableWidgetItem(text)
+                cell.setData(QtCore.Qt.ItemDataRole.UserRole, name)
+                self.blocks_table.setItem(r, c, cell)
+        self.blocks_table.resizeColumnsToContents()
+        self._set_trust("spectrum", {"residuals": list(spec.residuals), "eigenvalues": list(spec.eigenvalues)})
+
+    def _block_label(self, name: str) -> str:
+        """A layer's name with its kind: ``0 (Linear)``, ``features.conv1 (Conv2d)``."""
+        try:
+            return f"{name} ({type(self.spec.model.get_submodule(name)).__name__})"
+        except (AttributeError, TypeError):   # not a module path (a block given by hand)
+            return name
 
     def _show_sharpness(self, values) -> None:
         self.sharpness = values

@@ -225,6 +225,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._model_panel = ModelPanel()
             self._model_page.setWidget(self._model_panel)
             self._show_view_status(self._model_panel, MODEL)
+            self._model_panel.message.connect(self.status_label.setText)
         return self._model_panel
 
     def open_model_dialog(self) -> None:
