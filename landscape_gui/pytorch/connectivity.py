@@ -31,7 +31,7 @@ class TorchCurve:
     t: np.ndarray                 # 0 (θa) … 1 (θb)
     loss_linear: np.ndarray       # along the straight line
     loss_curve: np.ndarray        # along the trained path
-    barrier_linear: float         # the path's highest loss above the mean of its end losses
+    barrier_linear: float         # the path's highest loss above the chord between its end losses
     barrier_curve: float
     plane: LandscapePlane | None  # the plane through θa, θb, θc (θa at the origin)
     linear_xy: np.ndarray         # the line in the plane's coordinates
@@ -118,7 +118,7 @@ def connect(model_a, model_b, loss_fn, batches, method="bezier", epochs=100, see
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
         train_losses.append(total / len(data))
         if not math.isfinite(train_losses[-1]):
             raise ValueError(f"the path's training diverged at epoch {epoch + 1}: lower lr (now {lr:g})")
@@ -164,6 +164,6 @@ def connect(model_a, model_b, loss_fn, batches, method="bezier", epochs=100, see
         plane.trajectory_xy = curve_xy
         plane.trajectory_losses = cur
         plane.info["path_label"] = f"{method} path θa → θb"
-    return TorchCurve(ts, lin, cur, barrier(lin), barrier(cur), plane, linear_xy, curve_xy, np.array(train_losses),
+    return TorchCurve(ts, lin, cur, barrier(lin, ts), barrier(cur, ts), plane, linear_xy, curve_xy, np.array(train_losses),
                       method, {n: v.cpu() for n, v in c.items()}, module,
                       (a, b, c, names, buffers))

@@ -25,7 +25,7 @@ class Curve:
     t: np.ndarray                 # points along both paths, 0 (θa) ... 1 (θb)
     loss_linear: np.ndarray       # L((1 - t) θa + t θb)
     loss_curve: np.ndarray        # L(φ(t)) on the trained curve
-    barrier_linear: float         # max on the path minus the mean of its end losses
+    barrier_linear: float         # max on the path above the chord between its end losses
     barrier_curve: float
     bend: np.ndarray              # θc, the trained control point
     plane: Landscape              # the plane through θa, θb, θc (origin θa)
@@ -41,9 +41,15 @@ def bezier(a, b, c, t):
     return (1 - t) ** 2 * a[None] + 2 * t * (1 - t) * c[None] + t ** 2 * b[None]
 
 
-def barrier(losses: np.ndarray) -> float:
-    """The path's highest loss above the mean of its two end losses."""
-    return float(np.max(losses) - 0.5 * (losses[0] + losses[-1]))
+def barrier(losses: np.ndarray, t: np.ndarray | None = None) -> float:
+    """The path's highest loss above the straight interpolation of its two end losses,
+    max_t L(t) − ((1 − t)·L(0) + t·L(1)) (Frankle et al. 2020): 0 for a path that never rises
+    above its chord, also between a checkpoint early in training and the end of it (where the
+    start's own higher loss is no barrier). ``t``: where the losses were taken (uniform by default)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    t = np.linspace(0.0, 1.0, len(losses)) if t is None else np.asarray(t, dtype=np.float64)
+    chord = (1.0 - t) * losses[0] + t * losses[-1]
+    return float(max(np.max(losses - chord), 0.0))
 
 
 def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier", epochs: int = 100,
@@ -137,7 +143,7 @@ def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier
     values, acc = plane_values(model, data, a, e1, e2, alphas, betas, cancel=cancel)
     plane = Landscape(values, alphas, betas, np.stack([e1, e2]), a, "points",
                       acc if model.loss == "cross_entropy" else None, None, curve_xy, loss_curve, None)
-    return Curve(ts, loss_linear, loss_curve, barrier(loss_linear), barrier(loss_curve), c, plane, linear_xy,
+    return Curve(ts, loss_linear, loss_curve, barrier(loss_linear, ts), barrier(loss_curve, ts), c, plane, linear_xy,
                  curve_xy, np.array(train_losses))
 
 

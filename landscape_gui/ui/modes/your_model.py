@@ -177,6 +177,8 @@ class ModelPanel(QtWidgets.QWidget):
         lay.addLayout(row)
         self.spectrum_plot = _plot("modelSpectrumPlot", "density", "eigenvalue λ")
         self.spectrum_plot.getPlotItem().setLogMode(y=True)
+        # top centre: the bulk near 0 is on the left, the largest eigenvalue on the right
+        self.spectrum_plot.getPlotItem().legend.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 10))
         lay.addWidget(self.spectrum_plot, 3)
         self.spectrum_text = QtWidgets.QLabel("Eigenvalues, trace and density of the Hessian of the loss.",
                                               wordWrap=True, objectName="modelSpectrumText")
@@ -541,7 +543,7 @@ class ModelPanel(QtWidgets.QWidget):
         item.plot(curve.t, curve.loss_linear, pen=pg.mkPen("#ff4d4d", width=2), name="straight line")
         item.plot(curve.t, curve.loss_curve, pen=pg.mkPen("#33ccff", width=2), name=f"trained {curve.method}")
         self.connect_text.setText(f"barrier: straight line {curve.barrier_linear:.4g}, trained {curve.method} "
-                                  f"{curve.barrier_curve:.4g} (the highest loss above the mean of the two ends)")
+                                  f"{curve.barrier_curve:.4g} (the highest loss above the straight line between the two ends' losses)")
 
     # -- export ----------------------------------------------------------------------------------------
     def export_dialog(self) -> None:

@@ -252,7 +252,7 @@ class ConnectView(QtWidgets.QWidget):
         self.source.set_paths([("straight line A–B", TRAJECTORY_COLOR, c.linear_xy, c.loss_linear),
                                ("trained Bézier curve", CURVE_COLOR, c.curve_xy, c.loss_curve)])
         self.stack.setCurrentIndex(1)
-        self.note.setText(f"Barrier (highest loss on the path above the mean of its ends): straight line "
+        self.note.setText(f"Barrier (highest loss on the path above the straight line between its end losses): straight line "
                           f"{c.barrier_linear:.4g}, trained curve {c.barrier_curve:.4g}. "
                           f"{'A low path connects the two solutions: one connected valley.' if c.barrier_curve < 0.5 * max(c.barrier_linear, 1e-12) else ''}")
 
