@@ -287,6 +287,11 @@ class FigureRenderer:
             title_font.setPointSizeF(13 * scale)
             plot.setTitle(elided(_title_text(self.source), title_font, opts.width * 0.92 - 90 * scale),
                           color="#ebebf0", size=f"{13 * scale:.0f}pt")
+            # PlotItem.setTitle fixes the title's row at 30 px whatever the font: at 26 pt its
+            # descenders ran into a plot that fills the height (a model's plane)
+            row = int(np.ceil(QtGui.QFontMetricsF(title_font).height() + 8 * scale))
+            plot.titleLabel.setMaximumHeight(row)
+            plot.layout.setRowFixedHeight(0, row)
         else:
             plot.setTitle(None)
         tick_font = QtGui.QFont("DejaVu Sans")
