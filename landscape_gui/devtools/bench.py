@@ -229,7 +229,7 @@ def bench_analysis(quick: bool, repeats: int) -> list[dict]:
     worst, worst_name = 0.0, ""
     for lf in functions.FUNCTIONS:
         g = compile_function(lf.formula, lf.params, background=False)
-        t = _median_time(lambda: analysis.critical_points(g, lf.xrange, lf.yrange), 3)
+        t = _median_time(lambda: analysis.critical_points(g, lf.xrange, lf.yrange), 1 if quick else 3)
         if t > worst:
             worst, worst_name, worst_f, worst_lf = t, lf.key, g, lf
     seeds = np.stack(np.meshgrid(*analysis.cell_centres(worst_lf.xrange, worst_lf.yrange, 96)), axis=-1).reshape(-1, 2)

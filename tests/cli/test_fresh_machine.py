@@ -35,7 +35,7 @@ def _imported_top_level(folder: pathlib.Path) -> set[str]:
 
 # packages the app imports only behind a clear message when they are missing (the extras)
 OPTIONAL = {"imageio": "video", "imageio_ffmpeg": "video", "torch": "torch", "h5py": "torch", "dask": None,
-            "distributed": None, "IPython": None}   # IPython: only inside a running kernel (show())
+            "distributed": None, "IPython": None, "threadpoolctl": "torch"}   # IPython: only inside a running kernel (show())
 
 
 def test_every_package_the_app_imports_is_declared():
