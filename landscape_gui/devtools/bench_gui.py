@@ -67,7 +67,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
         time.sleep(0.01)
     view = window.surface_view
     rows = []
-    n = 15 if quick else 60
+    n = 8 if quick else 60
 
     # drag: press on the start marker, then moves; each move timed through the repaint
     from landscape_gui.core.scene.picking import project
@@ -113,7 +113,7 @@ def bench_gui(quick: bool = False) -> list[dict]:
     # new formula -> 512² surface on screen
     c.set_resolution(512)
     times = []
-    for k in range(3 if quick else 6):
+    for k in range(2 if quick else 6):
         t0 = time.perf_counter()
         window.function_editor.set_formula(f"sin({k + 1.5}*x)*cos(y) + 0.0{k + 1}*(x^2 + y^2)")
         _repaint(app, window)

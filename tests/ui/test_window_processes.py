@@ -25,7 +25,7 @@ def run_child(tmp_path, body: str, *args, home: str = "home", timeout: int = 240
 
 def test_exports_and_playback_print_nothing_and_an_idle_window_uses_almost_no_cpu(tmp_path):
     """Three 3-D exports and a playback of the learning-rate example: nothing on stderr, no
-    exception. Then nothing changes, so nothing is drawn or computed: ≤ 0.3 CPU-s in 5 s."""
+    exception. Then nothing changes, so nothing is drawn or computed: ≤ 0.2 CPU-s in 3.5 s."""
     out = run_child(tmp_path, """
         import sys, time
         from PySide6 import QtCore, QtWidgets
@@ -48,12 +48,12 @@ def test_exports_and_playback_print_nothing_and_an_idle_window_uses_almost_no_cp
                     QtCore.QTimer.singleShot(5, next_step)
                 else:
                     print("PLAYED", flush=True)
-                    QtCore.QTimer.singleShot(3000, start_idle)   # settled: last paints, kernel polls
+                    QtCore.QTimer.singleShot(2000, start_idle)   # settled: last paints, kernel polls
             marks = {}
 
             def start_idle():
                 marks["t0"] = time.process_time()
-                QtCore.QTimer.singleShot(5000, stop_idle)
+                QtCore.QTimer.singleShot(3500, stop_idle)
 
             def stop_idle():
                 print("IDLE_CPU", time.process_time() - marks["t0"], flush=True)
@@ -69,7 +69,7 @@ def test_exports_and_playback_print_nothing_and_an_idle_window_uses_almost_no_cp
     for k in range(3):
         assert (tmp_path / f"e{k}.png").stat().st_size > 10_000
     cpu = float(out.stdout.split("IDLE_CPU")[1].split()[0])
-    assert cpu <= 0.3, cpu
+    assert cpu <= 0.21, cpu   # 6% of a core
 
 
 def test_open_recent_after_a_restart_lists_whole_paths(tmp_path):
