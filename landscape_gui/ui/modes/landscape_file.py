@@ -22,9 +22,8 @@ from landscape_gui.core.files.landscapes import (
     describe,
     load_landscape,
 )
-from landscape_gui.core.scene.surface import Z_SCALES
 from landscape_gui.core.session import COLORMAPS
-from landscape_gui.ui.modes.layout import controls_beside_views, hint_label, plane_views
+from landscape_gui.ui.modes.layout import controls_beside_views, hint_or_plane, open_box, plane_view_box
 from landscape_gui.ui.state.plane_source import TRAJECTORY_COLOR, LandscapeSource
 from landscape_gui.ui.state.signals import signals_blocked
 from landscape_gui.ui.views.axes import LogAxis
@@ -110,45 +109,24 @@ class LandscapeFilePanel(QtWidgets.QWidget):
         self.plane = None
         self.surface_key = "train_loss"
         split, cl = controls_beside_views(self, 280)
-        box = QtWidgets.QGroupBox("File")
-        form = QtWidgets.QVBoxLayout(box)
-        self.open_button = QtWidgets.QPushButton("Open landscape file…", objectName="landscapeOpen")
-        self.open_button.setToolTip("A loss-landscape surface (.h5, 2-D or 1-D) or a .npz plane")
-        self.info = QtWidgets.QLabel("No file open.", wordWrap=True, objectName="landscapeInfo")
-        self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addWidget(self.open_button)
-        form.addWidget(self.info)
-        cl.addWidget(box)
-        box = QtWidgets.QGroupBox("View")
-        form = QtWidgets.QFormLayout(box)
-        self.surface_box = QtWidgets.QComboBox(objectName="landscapeSurface")
-        self.cmap_box = QtWidgets.QComboBox(objectName="landscapeColormap")
-        self.cmap_box.addItems(list(COLORMAPS))
-        self.zscale_box = QtWidgets.QComboBox(objectName="landscapeZscale")
-        self.zscale_box.addItems(list(Z_SCALES))
-        self.zscale_box.setCurrentText("log")
+        self.open_button, self.info = open_box(cl, "File", "Open landscape file…",
+                                               "A loss-landscape surface (.h5, 2-D or 1-D) or a .npz plane",
+                                               "No file open.", "landscape")
+        form, self.surface_box, self.cmap_box, self.zscale_box = plane_view_box(cl, "landscape")
         self.path_check = QtWidgets.QCheckBox("Show the path", objectName="landscapePath")
         self.path_check.setChecked(True)
         self.export_button = QtWidgets.QPushButton("Export image…", objectName="landscapeExport")
-        form.addRow("Show", self.surface_box)
-        form.addRow("Colours", self.cmap_box)
-        form.addRow("z scale", self.zscale_box)
         form.addRow(self.path_check)
         form.addRow(self.export_button)
-        cl.addWidget(box)
         self.status = QtWidgets.QLabel(wordWrap=True, objectName="landscapeStatus")
         cl.addWidget(self.status)
         cl.addStretch(1)
 
-        self.stack = QtWidgets.QStackedWidget(objectName="landscapeStack")
-        self.stack.addWidget(hint_label(
+        self.stack, self.surface_view, self.contour_view = hint_or_plane(self.source, "landscape", (
             "<h3>No landscape file open</h3><p>Open a surface written by loss-landscape "
             "(<tt>plot_surface.py</tt>: <tt>xcoordinates</tt>, <tt>ycoordinates</tt>, <tt>train_loss</tt>), "
             "a 1-D interpolation, or a plane saved with <tt>landscape_gui.pytorch.loss_plane(...).save()</tt>.</p>"
-            "<p>File → Open Landscape…, or <tt>landscape-gui surface.h5</tt>.</p>", "landscapeHint"))
-        views, self.surface_view, self.contour_view = plane_views(self.source, "landscape",
-                                                                  "θ*, the plane's centre")
-        self.stack.addWidget(views)
+            "<p>File → Open Landscape…, or <tt>landscape-gui surface.h5</tt>.</p>"), "θ*, the plane's centre")
         self.line = LinePlot()
         self.stack.addWidget(self.line)
         split.addWidget(self.stack)

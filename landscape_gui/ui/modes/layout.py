@@ -48,3 +48,48 @@ def hint_label(html: str, name: str) -> QtWidgets.QLabel:
     hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
     hint.setStyleSheet("color: #c8c8d0; background: #15171c; padding: 40px;")
     return hint
+
+
+def open_box(column: QtWidgets.QVBoxLayout, title: str, button: str, tip: str, empty: str, prefix: str):
+    """A group with an Open… button and a selectable description of what is open: (button, info)."""
+    box = QtWidgets.QGroupBox(title)
+    form = QtWidgets.QVBoxLayout(box)
+    open_button = QtWidgets.QPushButton(button, objectName=f"{prefix}Open")
+    open_button.setToolTip(tip)
+    info = QtWidgets.QLabel(empty, wordWrap=True, objectName=f"{prefix}Info")
+    info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+    form.addWidget(open_button)
+    form.addWidget(info)
+    column.addWidget(box)
+    return open_button, info
+
+
+def plane_view_box(column: QtWidgets.QVBoxLayout, prefix: str):
+    """The View group of a plane: which surface, its colours and z scale (log first); more rows
+    go on the returned form. Returns (form, surface_box, cmap_box, zscale_box)."""
+    from landscape_gui.core.scene.surface import Z_SCALES
+    from landscape_gui.core.session import COLORMAPS
+
+    box = QtWidgets.QGroupBox("View")
+    form = QtWidgets.QFormLayout(box)
+    surface_box = QtWidgets.QComboBox(objectName=f"{prefix}Surface")
+    cmap_box = QtWidgets.QComboBox(objectName=f"{prefix}Colormap")
+    cmap_box.addItems(list(COLORMAPS))
+    zscale_box = QtWidgets.QComboBox(objectName=f"{prefix}Zscale")
+    zscale_box.addItems(list(Z_SCALES))
+    zscale_box.setCurrentText("log")
+    form.addRow("Show", surface_box)
+    form.addRow("Colours", cmap_box)
+    form.addRow("z scale", zscale_box)
+    column.addWidget(box)
+    return form, surface_box, cmap_box, zscale_box
+
+
+def hint_or_plane(source, prefix: str, hint_html: str, centre_tip: str):
+    """A stack: a hint while nothing is open (page 0), the 3-D and 2-D views of ``source``
+    (page 1). Returns (stack, surface_view, contour_view)."""
+    stack = QtWidgets.QStackedWidget(objectName=f"{prefix}Stack")
+    stack.addWidget(hint_label(hint_html, f"{prefix}Hint"))
+    views, surface_view, contour_view = plane_views(source, prefix, centre_tip)
+    stack.addWidget(views)
+    return stack, surface_view, contour_view

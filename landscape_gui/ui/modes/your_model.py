@@ -15,12 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from landscape_gui.core.scene.surface import Z_SCALES
-from landscape_gui.core.session import COLORMAPS
 from landscape_gui.ui.modes.landscape_file import default_zscale, metric_label, path_label
-from landscape_gui.ui.modes.layout import controls_beside_views, hint_label, plane_views
+from landscape_gui.ui.modes.layout import controls_beside_views, hint_or_plane, open_box, plane_view_box
 from landscape_gui.ui.state.jobs import BackgroundJobs
 from landscape_gui.ui.state.plane_source import LandscapeSource
 
@@ -72,15 +70,9 @@ class ModelPanel(QtWidgets.QWidget):
         self.relay = _Relay(self)
         split, cl = controls_beside_views(self, 300)
 
-        box = QtWidgets.QGroupBox("Model file")
-        form = QtWidgets.QVBoxLayout(box)
-        self.open_button = QtWidgets.QPushButton("Open model file…", objectName="modelOpen")
-        self.open_button.setToolTip("A .py file defining model(), loss_fn and batches() (optionally checkpoints, lr)")
-        self.info = QtWidgets.QLabel("No model open.", wordWrap=True, objectName="modelInfo")
-        self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addWidget(self.open_button)
-        form.addWidget(self.info)
-        cl.addWidget(box)
+        self.open_button, self.info = open_box(
+            cl, "Model file", "Open model file…",
+            "A .py file defining model(), loss_fn and batches() (optionally checkpoints, lr)", "No model open.", "model")
 
         box = QtWidgets.QGroupBox("Plane")
         form = QtWidgets.QFormLayout(box)
@@ -96,20 +88,9 @@ class ModelPanel(QtWidgets.QWidget):
         form.addRow(self.compute_button)
         cl.addWidget(box)
 
-        box = QtWidgets.QGroupBox("View")
-        form = QtWidgets.QFormLayout(box)
-        self.surface_box = QtWidgets.QComboBox(objectName="modelSurface")
-        self.cmap_box = QtWidgets.QComboBox(objectName="modelColormap")
-        self.cmap_box.addItems(list(COLORMAPS))
-        self.zscale_box = QtWidgets.QComboBox(objectName="modelZscale")
-        self.zscale_box.addItems(list(Z_SCALES))
-        self.zscale_box.setCurrentText("log")
+        form, self.surface_box, self.cmap_box, self.zscale_box = plane_view_box(cl, "model")
         self.export_button = QtWidgets.QPushButton("Export image…", objectName="modelExport")
-        form.addRow("Show", self.surface_box)
-        form.addRow("Colours", self.cmap_box)
-        form.addRow("z scale", self.zscale_box)
         form.addRow(self.export_button)
-        cl.addWidget(box)
 
         box = QtWidgets.QGroupBox("Work")
         form = QtWidgets.QVBoxLayout(box)
@@ -132,14 +113,11 @@ class ModelPanel(QtWidgets.QWidget):
         cl.addStretch(1)
 
         self.tabs = QtWidgets.QTabWidget(objectName="modelTabs")
-        self.stack = QtWidgets.QStackedWidget(objectName="modelStack")
-        self.stack.addWidget(hint_label(
+        self.stack, self.surface_view, self.contour_view = hint_or_plane(self.source, "model", (
             "<h3>No model open</h3><p>Open a Python file that defines <tt>model()</tt> (returns your trained "
             "<tt>torch.nn.Module</tt>), <tt>loss_fn</tt> and <tt>batches()</tt> (any iterable of (inputs, "
             "targets)); optionally <tt>checkpoints</tt> (the training path: PCA, Connect, Sharpness) and "
-            "<tt>lr</tt>.</p><p>File → Open Model…, or <tt>landscape-gui model FILE.py</tt>.</p>", "modelHint"))
-        views, self.surface_view, self.contour_view = plane_views(self.source, "model", "θ*, your model")
-        self.stack.addWidget(views)
+            "<tt>lr</tt>.</p><p>File → Open Model…, or <tt>landscape-gui model FILE.py</tt>.</p>"), "θ*, your model")
         self.tabs.addTab(self.stack, "Plane")
         self.tabs.addTab(self._spectrum_tab(), "Spectrum")
         self.tabs.addTab(self._sharpness_tab(), "Sharpness")
