@@ -241,6 +241,7 @@ import torch
 import distributed
 from landscape_gui.core import nn
 from landscape_gui.pytorch import loss_plane
+from landscape_gui.pytorch.curvature import TorchHessian
 from landscape_gui.pytorch.models import random_images, small_cnn
 
 if __name__ == "__main__":
@@ -254,6 +255,14 @@ if __name__ == "__main__":
                             executor=nn.DaskExecutor(client))
         cached = client.run(lambda: len(__import__("landscape_gui.pytorch.planes",
                                                    fromlist=["_WORKER_CACHE"])._WORKER_CACHE))
+        # the spectrum's Hessian-vector products map-reduced over the workers (issue 27; the
+        # spectrum around them is tested with LocalExecutor, whose map is the same contract)
+        V = np.random.default_rng(3).standard_normal((3, sum(p.numel() for p in factory().parameters())))
+        spread = TorchHessian(factory(), lf, batches, executor=nn.DaskExecutor(client), factory=factory)
+        remote_hv = spread.matmat(V)
+    local_hv = TorchHessian(factory(), lf, batches).matmat(V)
+    assert spread.groups == 2
+    np.testing.assert_allclose(remote_hv, local_hv, rtol=1e-4, atol=1e-6 * np.abs(local_hv).max())
     np.testing.assert_allclose(remote.values, local.values, rtol=1e-6)
     np.testing.assert_allclose(remote.accuracy, local.accuracy)
     assert remote.info["method"] == "executor", remote.info
