@@ -337,9 +337,10 @@ class SharpnessTracker:
         self.losses: list[float] = []
         self._v = None
         if at_start:
-            self._measure()
+            self.measure()
 
-    def _measure(self) -> float:
+    def measure(self) -> float:
+        """λmax (and the loss) at the model's weights now, recorded at the current step count."""
         state = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
         op = TorchHessian(self._shadow, self.loss_fn, self.batches, device=self.device,
                           state={n: t.detach() for n, t in state.items()})
@@ -355,5 +356,5 @@ class SharpnessTracker:
         """Count one optimizer step; λmax when this step is a multiple of ``every``."""
         self.count += 1
         if self.count % self.every == 0:
-            return self._measure()
+            return self.measure()
         return None

@@ -291,6 +291,6 @@ def test_sharpness_tracker_agrees_with_the_spectrum():
     assert tracker.steps == [0, 5, 10]
     spec = hessian_spectrum(net, lf, data, k=1, trace_samples=0, density=False)
     # the tracker measured at step 10; two more steps since: compare at the same weights
-    tracker._measure()
+    tracker.measure()
     assert tracker.sharpness[-1] == pytest.approx(spec.eigenvalues[0], rel=1e-8)
     assert all(s > 0 for s in tracker.sharpness)

@@ -114,6 +114,12 @@ def test_spectrum_sharpness_and_connect_tabs(window, qtbot, monkeypatch, tmp_pat
     qtbot.mouseClick(panel.sharpness_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel.jobs.running and panel.sharpness is not None, timeout=60000)
     assert panel.sharpness.shape == (8, 2) and (panel.sharpness[:, 0] > 0).all()
+    import copy
+
+    last = copy.deepcopy(panel.spec.model)
+    last.load_state_dict(panel.spec.checkpoints[-1])
+    ref = hessian_spectrum(last, panel.spec.loss_fn, panel.spec.batches, k=1, trace_samples=0, density=False)
+    assert panel.sharpness[-1, 0] == pytest.approx(ref.eigenvalues[0], rel=1e-4)   # warm-started = cold
     items = panel.sharpness_plot.getPlotItem().listDataItems()
     assert len(items) == 2 and items[1].getData()[1][0] == pytest.approx(2 / 0.5)   # the 2/lr line
 
