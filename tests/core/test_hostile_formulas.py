@@ -111,13 +111,13 @@ def test_ordinary_formulas_stay_far_under_the_budgets():
 
 def test_fuzz_only_expression_error_escapes_and_budgets_hold():
     """A seeded run over the five kinds of hostile text (the bench runs 100,000)."""
-    cases = generate(400, seed=19)
+    cases = generate(250, seed=19)
     outcomes = {}
     for kind, text in cases:
         r = run_case(text)
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
         assert r["outcome"] in ("accepted", "refused", "budget"), (kind, r)
-    assert outcomes["accepted"] > 100 and outcomes["refused"] > 100, outcomes
+    assert outcomes["accepted"] > 60 and outcomes["refused"] > 60, outcomes
     assert outcomes.get("budget", 0) <= 0.02 * len(cases), outcomes
 
 
