@@ -43,24 +43,16 @@ BENCH_HYPER = {"SGD": {"lr": 1e-4, "momentum": 0.9}, "Adagrad": {"lr": 0.05}, "R
 
 
 def _median_time(fn, repeats: int, min_time: float = 0.0) -> float:
-    fn()  # warm-up: compile, page in, start thread pools
-    times = []
-    t_end = time.perf_counter() + min_time
-    while len(times) < repeats or time.perf_counter() < t_end:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) > 200:
-            break
-    return statistics.median(times)
+    """Median of at least ``repeats`` calls (and of ``min_time`` seconds of calls), after a warm-up."""
+    return _interleaved_medians([fn], repeats, min_time)[0]
 
 
-def _interleaved_medians(fns, repeats: int, min_time: float) -> list[float]:
+def _interleaved_medians(fns, repeats: int, min_time: float, max_rounds: int = 200) -> list[float]:
     """Median time of each function, called in turn round after round for at least ``min_time``:
     a burst of load from another program then slows all of them alike instead of one figure's
     few-millisecond window (a grid of 256^2 takes about a millisecond)."""
     for fn in fns:
-        fn()  # warm-up
+        fn()  # warm-up: compile, page in, start thread pools
     times = [[] for _ in fns]
     t_end = time.perf_counter() + min_time
     while len(times[0]) < repeats or time.perf_counter() < t_end:
@@ -68,7 +60,7 @@ def _interleaved_medians(fns, repeats: int, min_time: float) -> list[float]:
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
-        if len(times[0]) > 400:
+        if len(times[0]) > max_rounds:
             break
     return [statistics.median(ts) for ts in times]
 
@@ -83,7 +75,7 @@ def bench_grids(n: int, repeats: int, min_time: float = 0.2) -> list[dict]:
         with np.errstate(all="ignore"):
             ours, hand, generated = _interleaved_medians(
                 [lambda: f.grid((lo, hi), (lo, hi), (n, n), out=buf), lambda: numpy_fn(xr, yc),
-                 lambda: f.compiled.numpy_value(xr, yc, f.param_array)], repeats, min_time)
+                 lambda: f.compiled.numpy_value(xr, yc, f.param_array)], repeats, min_time, max_rounds=400)
         base = min(hand, generated)
         check = np.nanmax(np.abs(f.grid((lo, hi), (lo, hi), (n, n)) - numpy_fn(xr, yc)))
         rows.append({"figure": f"grid {n}x{n} {name}", "ours_ms": ours * 1e3, "baseline": "best numpy",

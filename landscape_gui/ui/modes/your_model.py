@@ -457,7 +457,7 @@ class ModelPanel(QtWidgets.QWidget):
     def _set_trust(self, what: str, trust: dict) -> None:
         """The report of the latest plane and the latest spectrum, side by side."""
         self._trust[what] = trust
-        self.trust.setText("<br>".join(trust_text(t) for k, t in sorted(self._trust.items()) if t) or "—")
+        self.trust.setText("<br>".join(trust_text(t) for _, t in sorted(self._trust.items()) if t) or "—")
 
     def _redraw(self) -> None:
         p = self.plane
@@ -483,7 +483,7 @@ class ModelPanel(QtWidgets.QWidget):
                                  brush=pg.mkBrush("#ff4d4d"), name=f"top {len(spec.eigenvalues)} eigenvalues")
         item.addItem(top)
         vals = ", ".join(f"{v:.6g}" for v in spec.eigenvalues)
-        probes = spec.info.get("trace_samples", self.TRACE_SAMPLES)
+        probes = spec.info["trace_samples"]
         self.spectrum_text.setText(
             f"λ = {vals}<br>trace = {spec.trace:.6g} ± {spec.trace_stderr:.2g} (Hutchinson, {probes} probes)<br>"
             f"residuals ‖Hv − λv‖/|λ₁| ≤ {max(spec.residuals):.1e}; loss {spec.loss:.6g}")
