@@ -307,6 +307,11 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
     box = optimizers._box(np.array([[x0, y0], [x1, y1]]), ((x0, x1), (y0, y1)))
     module = f.kernels(wait=True)  # a numpy fallback would take minutes: wait for Numba
     from ..optimizers import endpoints, runner
+    sched, ctl = None, None
+    if hyper.get("schedule"):
+        rows, ctls = optimizers.schedule_arrays([(cname, hyper)], steps)
+        sched = np.full((steps, 2), np.nan) if rows[0] is None else rows[0]
+        ctl = ctls[0]
     ring = _RING
     k = min(_RING // 2, (steps + 1) // 2)   # compare the centroids of the last two k-step windows
     order = np.arange(steps - 2 * k + 1, steps + 1)
@@ -325,7 +330,11 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
         last = np.empty((len(starts), ring, 2))
         last_loss = np.empty((len(starts), ring))
         div = np.empty(len(starts), dtype=np.int64)
-        if kind in endpoints.BLOCKED_KINDS:   # a kernel of this formula and kind: SIMD over starts
+        if sched is not None:   # per-step rates: the general runner
+            runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
+                                 starts, steps, noise, seed, stream0, box, last, last_loss, div,
+                                 background=background, sched=sched, ctl=ctl)
+        elif kind in endpoints.BLOCKED_KINDS:   # a kernel of this formula and kind: SIMD over starts
             endpoints.run(module, f.param_array, kind, h, starts, steps, noise, seed, stream0, box,
                           last, last_loss, div, background=background)
         else:

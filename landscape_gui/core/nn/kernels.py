@@ -17,8 +17,8 @@ import numpy as np
 from numba import njit
 
 from ..formula.vmath import vexp, vtanh
-from ..optimizers.kinds import SAM
-from ..optimizers.rules import sam_perturbation, update
+from ..optimizers.kinds import CTL_LR, CTL_MOMENTUM, CTL_PLATEAU, SAM
+from ..optimizers.rules import apply_schedule, coefficient_row, plateau_update, sam_perturbation, update
 from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
@@ -426,11 +426,15 @@ def _points_per_task(n: int) -> int:
 
 @njit(**_JIT)
 def train_epoch(theta, X, yi, yf, perm, batch_size, dims, woff, boff, residual, act, loss_kind,
-                kind, h, table, S, t0, step_losses):
+                kind, h, table, S, t0, step_losses, sched, ctl, P, C, step_lrs):
     """One pass over ``perm`` in mini-batches; torch-exact update rules on the flat vector.
 
     ``t0`` is the number of steps already taken (the optimizer's step counter);
     returns the new count. SAM takes its second gradient at theta + e on the same batch.
+    A schedule: step t's rate (and cycled momentum) from ``sched[t - 1]`` (none when it has no
+    rows), ReduceLROnPlateau per step when ``ctl[CTL_PLATEAU] == 1`` (state ``P``); each step's
+    scalars are computed as it comes (``C``: NAdam's mu product, the previous rate), and the rate
+    it used goes to ``step_lrs``.
     """
     n = theta.shape[0]
     g = np.empty(n)
@@ -449,7 +453,14 @@ def train_epoch(theta, X, yi, yf, perm, batch_size, dims, woff, boff, residual, 
             for k in range(n):
                 qe[k] = theta[k] + e[k]
             loss_and_grad(qe, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, g)
+        if sched.shape[0] > 0:
+            apply_schedule(h, sched, t, int(ctl[CTL_LR]), int(ctl[CTL_MOMENTUM]))
+        C[0] = coefficient_row(kind, h, t, C[1], C[0], table[t - 1])
+        C[1] = h[0]
+        step_lrs[t - 1] = h[0]
         update(kind, h, theta, g, H, S, t, table)
+        if ctl[CTL_PLATEAU] == 1.0:
+            plateau_update(ctl, P, step_losses[t - 1], h)
     return t
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import optimizers
 from ..cancel import Cancelled, check  # noqa: F401  (Cancelled re-exported by nn)
-from ..optimizers.kinds import CUSTOM_BASE, LBFGS, N_COEF, N_STATE, NEWTON
+from ..optimizers.kinds import CTL_PLATEAU, CUSTOM_BASE, LBFGS, N_COEF, N_STATE, NEWTON
 from .datasets import Dataset, DatasetError
 from .model import MLP
 
@@ -36,6 +36,7 @@ class TrainingRun:
     test_data: Dataset | None = field(repr=False, default=None)
     diverged_at_epoch: int | None = None
     sharpness: np.ndarray | None = None   # (k, 2): step, λmax of the full-batch train loss (tracking on)
+    lrs: np.ndarray | None = None          # the rate of every step (its schedule's)
 
     @property
     def accuracy(self) -> float:
@@ -61,7 +62,7 @@ def evaluate(model: MLP, data: Dataset, params: np.ndarray) -> tuple[float, floa
 def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: dict | None = None, *,
           epochs: int = 50, batch_size: int | None = 64, seed: int = 0, test: float | Dataset | None = 0.2,
           init: np.ndarray | None = None, progress=None, on_epoch=None, cancel=None,
-          track_sharpness_every: int | None = None, on_sharpness=None) -> TrainingRun:
+          track_sharpness_every: int | None = None, on_sharpness=None, schedule_per: str = "step") -> TrainingRun:
     """Train from ``model.init(seed)`` (or ``init``) with mini-batches drawn by ``seed``
     (``batch_size=None``: full batch, one step an epoch).
 
@@ -74,6 +75,9 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     ``test``: a held-out share of ``data`` (seeded split), a separate Dataset, or None.
     ``progress(epoch, epochs)`` and ``on_epoch(epoch, train_loss, test_loss)`` after each epoch
     (a live loss curve); ``cancel()`` is checked between epochs.
+    A ``schedule`` entry of the hyperparameters steps once per optimizer step, or once per epoch
+    with ``schedule_per="epoch"`` (ReduceLROnPlateau's metric: the mini-batch loss at the step, or
+    the train loss after the epoch); ``run.lrs`` is the rate of every step.
     A loss that turns NaN/inf, or parameters beyond 1e6 x their initial scale, stop training
     (``diverged_at_epoch``); what came before is kept.
     """
@@ -110,17 +114,34 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     total = max(epochs * per_epoch, 1)
     table = np.empty((total, N_COEF))
     from ..optimizers import rules as optimizer_kernels
+    from ..optimizers.kinds import CTL_MODE_MAX
 
+    if schedule_per not in ("step", "epoch"):
+        raise ValueError(f"schedule_per must be 'step' or 'epoch', got {schedule_per!r}")
+    h = h.copy()
+    sched, ctl = _schedule_rows(name, hyper, total, epochs, per_epoch, schedule_per)
+    per_epoch_plateau = ctl[CTL_PLATEAU] != 0.0 and schedule_per == "epoch"
+    if per_epoch_plateau:
+        ctl[CTL_PLATEAU] = 2.0   # stepped here, after each epoch, not in the kernel
+    P = np.array([math.inf if ctl[CTL_MODE_MAX] == 0.0 else -math.inf, 0.0, 0.0])
+    from ..optimizers.reference import _Rates
+
+    rates = _Rates(h, sched, ctl)
+    if sched.shape[0]:
+        rates.at(1)
+        h[:] = rates.h
+    C = np.array([1.0, h[0]])
+    step_lrs = np.full(total, np.nan)
     S = np.zeros((N_STATE, theta.size))
     rule_step = None
     if kind >= CUSTOM_BASE:   # a typed rule: its interpreter on the whole weight vector
         from ..optimizers.custom import RuleInterpreter, rule_for_kind
 
-        rule_step = RuleInterpreter(rule_for_kind(kind), h, theta.size)
+        rule_step = _Scheduled(RuleInterpreter(rule_for_kind(kind), h, theta.size), rates, step_lrs, name)
     elif kind == LBFGS:       # evaluates inside a step: the numpy LBFGS with the mini-batch as closure
         from ..optimizers.lbfgs import LBFGSReference
 
-        rule_step = _ClosureStep(LBFGSReference(h, theta.size))
+        rule_step = _Scheduled(_ClosureStep(LBFGSReference(h, theta.size)), rates, step_lrs, name)
     else:
         optimizer_kernels.step_coefficients(kind, h, total, table)
         optimizer_kernels.init_state(kind, h, S)
@@ -150,7 +171,7 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     def steps(part, t):
         if rule_step is None:
             return kernels.train_epoch(theta, X, yi, yf, part, batch_size, *layout, kind, h, table, S, t,
-                                       step_losses)
+                                       step_losses, sched, ctl, P, C, step_lrs)
         return _rule_epoch(theta, X, yi, yf, part, batch_size, layout, rule_step, t, step_losses)
 
     for epoch in range(1, epochs + 1):
@@ -173,6 +194,10 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
             break
         snaps.append(theta.copy())
         stats.append(measure(theta))
+        if per_epoch_plateau:   # the epoch's train loss is the metric
+            target = rates.h if rule_step is not None else h
+            rates.h = target
+            rates.after(stats[-1][0][0])
         if progress is not None:
             progress(epoch, epochs)
         if on_epoch is not None:
@@ -184,7 +209,7 @@ def train(model: MLP, data: Dataset, optimizer: str = "Adam", hyperparameters: d
     te_acc = np.array([s[1][1] for s in stats]) if test_data is not None else np.zeros(0)
     return TrainingRun(model, name, hyper, batch_size, seed, params.copy(), np.array(snaps), tr_loss, te_loss,
                        tr_acc, te_acc, step_losses[:t], train_data, test_data, diverged,
-                       tracker.result() if tracker is not None else None)
+                       tracker.result() if tracker is not None else None, step_lrs[:t].copy())
 
 
 class _SharpnessTracker:
@@ -228,6 +253,41 @@ def _rule_epoch(theta, X, yi, yf, perm, batch_size, layout, opt, t, step_losses)
 
         theta[:] = opt.step(theta, g.copy(), loss, gradient)
     return t
+
+
+def _schedule_rows(name, hyper, total, epochs, per_epoch, schedule_per):
+    """(rows of rate and cycled momentum per step, or none; the ctl vector) for a training run."""
+    rows, ctls = optimizers.schedule_arrays([(name, hyper)], epochs if schedule_per == "epoch" else total)
+    sched = rows[0]
+    if sched is None:
+        return np.empty((0, 2)), ctls[0]
+    if schedule_per == "epoch":
+        sched = np.repeat(sched, per_epoch, axis=0)
+    return np.ascontiguousarray(sched[:total]), ctls[0]
+
+
+class _Scheduled:
+    """A typed rule's or LBFGS's step with step t's rate set first (``reference._Rates``)."""
+
+    def __init__(self, inner, rates, step_lrs, name):
+        self.inner, self.rates, self.step_lrs = inner, rates, step_lrs
+        self.t = 0
+        self.names = [k for k, _ in optimizers.SPECS[name][1]]
+
+    def step(self, q, g, loss, gradient):
+        self.t += 1
+        h = self.rates.at(self.t)
+        target = getattr(self.inner, "optimizer", self.inner)
+        if hasattr(target, "scalars"):
+            for k, key in enumerate(self.names):
+                target.scalars[key] = float(h[k])
+        else:
+            target.h = h
+        self.step_lrs[self.t - 1] = h[self.rates.lr_slot]
+        out = self.inner.step(q, g, loss, gradient)
+        if self.rates.ctl is not None and self.rates.ctl[CTL_PLATEAU] == 1.0:
+            self.rates.after(loss)
+        return out
 
 
 class _ClosureStep:

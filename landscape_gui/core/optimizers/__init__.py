@@ -191,14 +191,104 @@ def validate(name: str, hyper: dict | None = None) -> tuple[str, dict]:
     """Canonical name and the full hyperparameter dict; ``ValueError`` naming the argument."""
     cname = _canonical(name)
     full = defaults(cname)
-    for key, value in (hyper or {}).items():
+    hyper = dict(hyper or {})
+    schedule = hyper.pop("schedule", None)
+    for key, value in hyper.items():
         if key not in full:
             hint = difflib.get_close_matches(key, list(full), n=1)
             extra = f" — did you mean '{hint[0]}'?" if hint else f" (it takes {', '.join(full)})"
             raise ValueError(f"{cname}: unknown hyperparameter '{key}'{extra}")
         full[key] = _coerce(cname, key, value)
     _check(cname, full)
+    if schedule is not None and not (isinstance(schedule, str) and not schedule.strip()):
+        full["schedule"] = _check_schedule(cname, schedule)
     return cname, full
+
+
+def _check_schedule(cname: str, text) -> str:
+    """The schedule's text, checked against the optimizer (``ScheduleError`` names what is wrong)."""
+    from .schedules import ScheduleError, lr_slot, momentum_slot, parse_schedule
+
+    sched = parse_schedule(text)
+    if lr_slot(cname) < 0:
+        raise ScheduleError(f"{cname} has no hyperparameter lr for the schedule to set", None)
+    if sched.cycles_momentum() and momentum_slot(cname)[1] < 0:
+        raise ScheduleError(f"{sched.name}: {cname} has no momentum or beta1 to cycle: "
+                            "write cycle_momentum=False", sched.node.position)
+    if sched.plateau is not None and cname == "LBFGS":
+        raise ScheduleError("ReduceLROnPlateau: not with LBFGS here (its line search re-evaluates "
+                            "the loss inside a step); use a fixed schedule", sched.node.position)
+    return sched.text
+
+
+def schedule_values(text: str, base_lr: float, steps: int, optimizer: str | None = None, **kw) -> np.ndarray:
+    """The learning rate of each of ``steps`` steps under schedule ``text`` (``[t - 1]``: step t)."""
+    from .schedules import schedule_values as values
+
+    return values(text, base_lr, steps, optimizer, **kw)
+
+
+def schedule_arrays(canon, steps: int):
+    """Per config: (its (steps, 2) rows of rate and cycled momentum, or None at a constant rate) and
+    the kernels' ``ctl`` rows (``kinds.CTL_*``)."""
+    from .schedules import PlateauRule, lr_slot, momentum_slot, parse_schedule
+
+    n = len(canon)
+    ctls = np.zeros((n, K.N_CTL))
+    ctls[:, K.CTL_MOMENTUM] = -1.0
+    rows = [None] * n
+    for c, (name, full) in enumerate(canon):
+        ctls[c, K.CTL_LR] = max(lr_slot(name), 0)
+        text = full.get("schedule")
+        if not text:
+            continue
+        sched = parse_schedule(text)
+        rule = sched.plateau
+        if isinstance(rule, PlateauRule):
+            ctls[c, K.CTL_PLATEAU] = 1.0
+            ctls[c, K.CTL_MODE_MAX] = rule.mode == "max"
+            ctls[c, K.CTL_FACTOR] = rule.factor
+            ctls[c, K.CTL_PATIENCE] = rule.patience
+            ctls[c, K.CTL_THRESHOLD] = rule.threshold
+            ctls[c, K.CTL_REL] = rule.threshold_mode == "rel"
+            ctls[c, K.CTL_COOLDOWN] = rule.cooldown
+            ctls[c, K.CTL_MIN_LR] = rule.min_lr
+            ctls[c, K.CTL_EPS] = rule.eps
+            continue
+        key, slot = momentum_slot(name)
+        lrs, mom = sched.rates(full["lr"], steps, momentum_key=key, momentum=_base_momentum(full, key),
+                               optimizer=name)
+        row = np.empty((steps, 2))
+        row[:, 0] = lrs
+        row[:, 1] = np.nan if mom is None else mom
+        if mom is not None:
+            ctls[c, K.CTL_MOMENTUM] = slot
+        rows[c] = row
+    return rows, ctls
+
+
+def _base_momentum(full: dict, key: str | None):
+    if key == "betas":
+        return full["betas"][0] if "betas" in full else full.get("beta1", 0.0)
+    if key == "momentum":
+        return full.get("momentum", 0.0)
+    return None
+
+
+def step_rates(name: str, hyper: dict, steps: int, losses=None) -> np.ndarray:
+    """The rate each of ``steps`` steps used (a plateau rule replayed from the run's ``losses``)."""
+    from .schedules import parse_schedule
+
+    cname, full = validate(name, hyper)
+    base = float(full.get("lr", math.nan))
+    text = full.get("schedule")
+    if not text:
+        return np.full(steps, base)
+    from .schedules import momentum_key
+
+    key = momentum_key(cname)
+    return parse_schedule(text).rates(base, steps, momentum_key=key, momentum=_base_momentum(full, key),
+                                      losses=losses, optimizer=cname)[0]
 
 
 def _coerce(cname: str, key: str, value):
@@ -323,9 +413,11 @@ def describe(name: str, hyper: dict | None = None) -> str:
     """Short label with the values that differ from torch's defaults: ``SGD(lr=0.01, momentum=0.9)``."""
     cname, full = validate(name, hyper)
     base = defaults(cname)
-    parts = [f"lr={full['lr']:g}"]
+    parts = [f"lr={full['lr']:g}"] if "lr" in full else []
     for k, v in full.items():
-        if k != "lr" and v != base[k]:
+        if k == "schedule":
+            parts.append(f"schedule={v}")
+        elif k != "lr" and v != base[k]:
             if isinstance(v, tuple):
                 parts.append(f"{k}=({', '.join('None' if e is None else f'{e:g}' for e in v)})")
             elif isinstance(v, bool) or v is None:
@@ -410,6 +502,12 @@ class Trajectory:
     def label(self) -> str:
         return describe(self.name, self.hyperparameters)
 
+    @property
+    def lrs(self) -> np.ndarray:
+        """The learning rate of each step taken (``lrs[t - 1]``: step t), schedule included."""
+        steps = max(len(self.points) - 1, 0)
+        return step_rates(self.name, self.hyperparameters, steps, self.losses)
+
 
 @dataclass
 class Batch:
@@ -472,6 +570,19 @@ def _prepare(configs, starts, steps, noise, seed):
     return canon, kinds, hypers, starts, steps, noise, seed
 
 
+def _group_schedules(rows, ctls, hypers, idx, steps):
+    """The (configs, steps or 0, 2) rates and ctl rows of the configs ``idx`` of one kind."""
+    if all(rows[i] is None for i in idx):
+        return np.empty((len(idx), 0, 2)), np.ascontiguousarray(ctls[idx])
+    out = np.empty((len(idx), steps, 2))
+    for j, i in enumerate(idx):
+        if rows[i] is None:
+            out[j] = np.nan   # keep the config's own (or its plateau rule's) rate
+        else:
+            out[j] = rows[i]
+    return out, np.ascontiguousarray(ctls[idx])
+
+
 def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 0, domain=None,
              record_state: bool = False, wait: bool = True, stream_offset: int = 0) -> Batch:
     """Run every config from every start: one parallel Numba call for all of them.
@@ -485,6 +596,7 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
     recomputed alone gets the noise it had in its full batch.
     """
     canon, kinds, hypers, starts, steps, noise, seed = _prepare(configs, starts, steps, noise, seed)
+    sched_rows, ctls = schedule_arrays(canon, steps)
     n_cfg, n_st = len(canon), starts.shape[0]
     box = _box(starts, domain)
     points = np.empty((n_cfg, n_st, steps + 1, 2))
@@ -504,14 +616,15 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
         all_compiled = False
         from .reference import reference_batch
 
+        scheds, ctl = _group_schedules(sched_rows, ctls, hypers, rows, steps)
         out = reference_batch(f, kinds[rows], hypers[rows], starts, steps, noise, seed, box,
-                              record_state, int(stream_offset))
+                              record_state, int(stream_offset), scheds, ctl)
         points[rows], losses[rows], diverged[rows] = out[:3]
         if record_state:
             grads[rows], first[rows], second[rows] = out[3:]
     if compiled:
         _run_numba(f, module, compiled, hypers, starts, steps, noise, seed, stream_offset, box, record_state,
-                   points, losses, diverged, grads, first, second)
+                   points, losses, diverged, grads, first, second, sched_rows, ctls)
     if record_state:
         return Batch(canon, starts, points, losses, diverged, grads[:, :, :steps], first[:, :, :steps],
                      second[:, :, :steps], used_kernels=all_compiled)
@@ -519,7 +632,7 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
 
 
 def _run_numba(f, module, groups, hypers, starts, steps, noise, seed, stream_offset, box, record,
-               points, losses, diverged, grads, first, second):
+               points, losses, diverged, grads, first, second, sched_rows, ctls):
     """Every (kind, rows) group in one threaded Numba run, written into the batch arrays."""
     from .runner import KindBatch, run_batches
 
@@ -537,9 +650,10 @@ def _run_numba(f, module, groups, hypers, starts, steps, noise, seed, stream_off
                    for a in (grads, first, second)]
         else:
             rec = [np.empty((1, 1, 1, 2))] * 3
+        scheds, ctl = _group_schedules(sched_rows, ctls, hypers, rows, steps)
         batches.append(KindBatch(kind, module.value_and_gradient, module.hessian, f.param_array,
                                  np.ascontiguousarray(hypers[rows]), starts, steps, noise, seed,
-                                 int(stream_offset), box, bool(record), pts, ls, *rec, dv))
+                                 int(stream_offset), box, bool(record), pts, ls, *rec, dv, scheds, ctl))
         if not contiguous:
             copy_back.append((rows, pts, ls, dv, rec))
     run_batches(batches)

@@ -194,11 +194,15 @@ def _table_columns(rule: Rule) -> list:
 def coefficients_source(rule: Rule, columns: list) -> list[str]:
     em = _Emitter(rule)
     lines = ["@njit(cache=True, nogil=True, error_model='numpy')",
-             "def coefficients(h, steps, table):",
-             '    """The step-only numbers of the rule, table[t - 1, k] for step t."""']
-    for k, (name, _) in enumerate(rule.hypers):
-        lines.append(f"    h_{name} = h[{k}]")
+             "def coefficients(h, steps, table, sched, ctl):",
+             '    """The step-only numbers of the rule, table[t - 1, k] for step t (its rate from sched)."""',
+             "    hv = h.copy()",
+             "    scheduled = sched.shape[0] > 0"]
     lines.append("    for t in range(1, steps + 1):")
+    lines.append("        if scheduled:")
+    lines.append("            apply_schedule(hv, sched, t, int(ctl[CTL_LR]), int(ctl[CTL_MOMENTUM]))")
+    for k, (name, _) in enumerate(rule.hypers):
+        lines.append(f"        h_{name} = hv[{k}]")
     lines.append("        tf = float(t)")
     for k, node in enumerate(columns):
         lines.append(f"        table[t - 1, {k}] = {em.expr(node)}")
@@ -243,26 +247,36 @@ def kernel_source(rule: Rule) -> str:
     em = _Emitter(rule)
     columns = _table_columns(rule)
     for k, node in enumerate(columns):
-        em.temps[id(node)] = f"table[t - 1, {k}]"
+        em.temps[id(node)] = f"tc{k}"
     first, second = rule.moment_names
     lines = [
         f"# generated from the optimizer rule {rule.name!r}; see landscape_gui/core/optimizers/custom_codegen.py",
         "import numpy as np",
         "from numba import njit",
         "from landscape_gui.core.optimizers import custom_codegen as H",
-        "from landscape_gui.core.optimizers.rules import add_noise, escaped",
+        "from landscape_gui.core.optimizers.kinds import CTL_LR, CTL_MODE_MAX, CTL_MOMENTUM, CTL_PLATEAU",
+        "from landscape_gui.core.optimizers.rules import add_noise, apply_schedule, escaped, plateau_update",
         "from landscape_gui.core.optimizers.runner import _TRAJECTORY_SIG, _blank_from",
         "",
         "",
         "@njit(_TRAJECTORY_SIG, cache=True, nogil=True, error_model='numpy')",
-        "def trajectory(value_and_gradient, hessian, p, h, table, start, steps, noise, seed, stream, box,",
-        "               record, pts, ls, gr, m1, m2):",
+        "def trajectory(value_and_gradient, hessian, p, h, table, sched, ctl, start, steps, noise, seed, stream,",
+        "               box, record, pts, ls, gr, m1, m2):",
+        "    hv = h.copy()",
+        "    scheduled = sched.shape[0] > 0",
+        "    plateau = ctl[CTL_PLATEAU] != 0.0",
+        "    lr_slot = int(ctl[CTL_LR])",
+        "    slot = int(ctl[CTL_MOMENTUM])",
+        "    P = np.zeros(3)",
+        "    P[0] = np.inf if ctl[CTL_MODE_MAX] == 0.0 else -np.inf",
         "    n = start.shape[0]",
         "    q = start.copy()",
         "    g = np.empty(n)",
     ]
     for k, (name, _) in enumerate(rule.hypers):
         lines.append(f"    h_{name} = h[{k}]")
+    for k in range(len(columns)):
+        lines.append(f"    tc{k} = 0.0")
     for name in rule.state_names:
         lines.append(f"    s_{name} = np.zeros(n)")
     for name, kind in rule.locals.items():
@@ -290,7 +304,16 @@ def kernel_source(rule: Rule) -> str:
         "            gr[t - 1, 0] = g[0]",
         "            gr[t - 1, 1] = g[1]",
         "        tf = float(t)",
+        "        if scheduled:",
+        "            apply_schedule(hv, sched, t, lr_slot, slot)",
+        "        if scheduled or plateau:",
     ]
+    lines += [f"            h_{name} = hv[{k}]" for k, (name, _) in enumerate(rule.hypers)] or ["            pass"]
+    for k, node in enumerate(columns):
+        lines += ["        if plateau:",
+                  f"            tc{k} = {_Emitter(rule).expr(node)}",
+                  "        else:",
+                  f"            tc{k} = table[t - 1, {k}]"]
     if rule.states:
         init = _Emitter(rule)
         lines.append("        if t == 1:")
@@ -299,6 +322,8 @@ def kernel_source(rule: Rule) -> str:
             lines.append(f"                s_{name}[i] = {init.expr(expr)}")
     lines += _statements(rule, em, "        ")
     lines += [
+        "        if plateau:",
+        "            plateau_update(ctl, P, fval, hv)",
         "        if record:",
         "            for i in range(2):",
         f"                m1[t - 1, i] = {f's_{first}[i]' if first else 'np.nan'}",
@@ -330,7 +355,11 @@ def compile_kernel(rule: Rule):
 
     source, key = kernel_module(rule)
     module = load_numba_module(source, key)
-    module.coefficients(np.zeros(N_HYPER_FOR_WARMUP), 1, np.zeros((1, 4)))   # compiled (or loaded) now
+    from .kinds import N_COEF
+    from .runner import no_schedule
+
+    module.coefficients(np.zeros(N_HYPER_FOR_WARMUP), 1, np.zeros((1, N_COEF)), np.empty((0, 2)),
+                        no_schedule(1)[0])   # compiled (or loaded) now
     return module.trajectory, module.coefficients
 
 

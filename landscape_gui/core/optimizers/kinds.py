@@ -12,6 +12,12 @@ N_STATE = 3   # per-coordinate state vectors (momentum, second moment, ...)
 N_COEF = 4    # per-step scalars from step_coefficients
 N_HYPER = 10  # packed hyperparameter slots
 
+#: A run's schedule controls (the kernels' ``ctl`` vector): the packed slots of the rate and of the
+#: cycled momentum / beta1 (-1: none), then ReduceLROnPlateau's settings (CTL_PLATEAU 0: none).
+CTL_LR, CTL_MOMENTUM, CTL_PLATEAU, CTL_MODE_MAX, CTL_FACTOR, CTL_PATIENCE, CTL_THRESHOLD, CTL_REL, \
+    CTL_COOLDOWN, CTL_MIN_LR, CTL_EPS = range(11)
+N_CTL = 11
+
 #: Numba type of a formula kernel passed to the runners as a first-class function:
 #: (x, y, parameters) -> (f, df/dx, df/dy), or the Hessian's (xx, xy, yy).
 #: numba is already imported by the formula package, so this costs nothing.

@@ -7,6 +7,8 @@ against each other; the window uses this while a new formula's kernels compile.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import kinds as K
@@ -222,9 +224,48 @@ def sam_perturbation(h, q, g):
     return (q * q if adaptive else np.ones_like(q)) * g * step
 
 
-def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False):
+class _Rates:
+    """A schedule's effect on the hyperparameter vector, step by step (``runner.trajectory``'s
+    ``sched``/``ctl``): ``at(t)`` before step t, ``after(loss)`` after it (ReduceLROnPlateau)."""
+
+    def __init__(self, h, sched, ctl):
+        self.h = np.array(h, dtype=float)
+        self.sched = None if sched is None or len(sched) == 0 else np.asarray(sched)
+        self.ctl = ctl
+        self.lr_slot = 0 if ctl is None else int(ctl[K.CTL_LR])
+        self.slot = -1 if ctl is None else int(ctl[K.CTL_MOMENTUM])
+        self.rule = None
+        if ctl is not None and ctl[K.CTL_PLATEAU]:
+            from .schedules import PlateauRule
+
+            self.rule = PlateauRule("max" if ctl[K.CTL_MODE_MAX] else "min", ctl[K.CTL_FACTOR],
+                                    int(ctl[K.CTL_PATIENCE]), ctl[K.CTL_THRESHOLD],
+                                    "rel" if ctl[K.CTL_REL] else "abs", int(ctl[K.CTL_COOLDOWN]),
+                                    ctl[K.CTL_MIN_LR], ctl[K.CTL_EPS])
+            self.state = (math.inf if self.rule.mode == "min" else -math.inf, 0, 0)
+
+    def at(self, t):
+        if self.sched is not None:
+            v, m = self.sched[t - 1]
+            if v == v:
+                self.h[self.lr_slot] = v
+            if self.slot >= 0 and m == m:
+                self.h[self.slot] = m
+        return self.h
+
+    def after(self, loss):
+        if self.rule is not None:
+            from .schedules import plateau_step
+
+            lr, *self.state = plateau_step(self.rule, float(loss), self.h[self.lr_slot], *self.state)
+            self.h[self.lr_slot] = lr
+
+
+def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e300, record=False,
+                  sched=None, ctl=None):
     """One trajectory with the same conventions as ``runner.trajectory_kernel``."""
-    h = np.asarray(h, dtype=float)
+    rates = _Rates(h, sched, ctl)
+    h = rates.at(1) if steps else rates.h
     if kind == K.LBFGS:   # evaluates inside a step: the closure numbers its noise draws 1, 2, ...
         from .lbfgs import LBFGSReference
 
@@ -234,16 +275,24 @@ def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e3
             draws = iter(range(1, 1 << 30))
             return opt.step(q, lambda p: (f.value(p[0], p[1]), gradient(p, next(draws))), loss, g)
 
-        return _loop(f, start, steps, noise, seed, stream, box, record, step, None)
+        return _loop(f, start, steps, noise, seed, stream, box, record, _scheduled(step, rates, opt), None)
     if kind >= K.CUSTOM_BASE:  # a typed rule: its own interpreter
         from .custom import RuleInterpreter, rule_for_kind
 
         rule = RuleInterpreter(rule_for_kind(kind), h, 2)
-        return _loop(f, start, steps, noise, seed, stream, box, record,
-                     lambda q, g, loss, gradient, t: rule.step(q, g, loss, gradient), rule.moments)
+        names = [n for n, _ in rule.rule.hypers]
+
+        def rule_step(q, g, loss, gradient, t):
+            for k, name in enumerate(names):
+                rule.scalars[name] = float(rates.h[k])
+            return rule.step(q, g, loss, gradient)
+
+        return _loop(f, start, steps, noise, seed, stream, box, record, _scheduled(rule_step, rates, None),
+                     rule.moments)
     opt = ReferenceOptimizer(kind, h, 2)
 
     def step(q, g, loss, gradient, t):
+        h = opt.h
         H = None
         if kind == K.SAM:
             g = gradient(q + sam_perturbation(h, q, g), 1)
@@ -252,7 +301,19 @@ def reference_run(f, kind, h, start, steps, noise=0.0, seed=0, stream=0, box=1e3
             H = np.array([[hxx, hxy], [hxy, hyy]])
         return opt.step(q, g, H)
 
-    return _loop(f, start, steps, noise, seed, stream, box, record, step, opt.moments)
+    return _loop(f, start, steps, noise, seed, stream, box, record, _scheduled(step, rates, opt), opt.moments)
+
+
+def _scheduled(step, rates, opt):
+    """``step`` with step t's rate (and cycled momentum) set first, and the plateau rule after."""
+    def inner(q, g, loss, gradient, t):
+        h = rates.at(t)
+        if opt is not None:
+            opt.h = h
+        out = step(q, g, loss, gradient, t)
+        rates.after(loss)
+        return out
+    return inner
 
 
 def _loop(f, start, steps, noise, seed, stream, box, record, step, moments):
@@ -293,7 +354,7 @@ def _loop(f, start, steps, noise, seed, stream, box, record, step, moments):
     return pts, ls, -1, gr, m1, m2
 
 
-def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, stream0=0):
+def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, stream0=0, scheds=None, ctls=None):
     """``runner.run_batches`` in plain Python/numpy; returns the arrays of a ``Batch``."""
     n_cfg, n_st = len(kinds), len(starts)
     points = np.full((n_cfg, n_st, steps + 1, 2), np.nan)
@@ -303,7 +364,9 @@ def reference_batch(f, kinds, hypers, starts, steps, noise, seed, box, record, s
     for c in range(n_cfg):
         for s in range(n_st):
             pts, ls, d, gr, m1, m2 = reference_run(f, int(kinds[c]), hypers[c], starts[s], steps,
-                                                   noise, seed, stream0 + s, box, record)
+                                                   noise, seed, stream0 + s, box, record,
+                                                   None if scheds is None else scheds[c],
+                                                   None if ctls is None else ctls[c])
             points[c, s], losses[c, s], diverged[c, s] = pts, ls, d
             if record:
                 rec[0, c, s], rec[1, c, s], rec[2, c, s] = gr[:steps], m1[:steps], m2[:steps]

@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, LION, N_COEF, N_STATE, NADAM,
-                    NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
+from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL_COOLDOWN, CTL_EPS, CTL_FACTOR,
+                    CTL_LR, CTL_MIN_LR, CTL_MODE_MAX, CTL_PATIENCE, CTL_REL, CTL_THRESHOLD, LION, N_COEF, N_STATE,
+                    NADAM, NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Inlined at Numba-IR level into the runner: lets Numba drop the reference-count
@@ -317,59 +318,133 @@ def init_state(kind, h, S):
         S[1, :] = h[0]  # every step size starts at lr
 
 
-@njit(**_JIT)
-def step_coefficients(kind, h, steps, table):
-    """Per-step scalars (bias corrections, NAdam's mu products, RAdam's rectifier).
+@njit(**_HOT)
+def coefficient_row(kind, h, t, lr_prev, mu_product, c):
+    """Step t's scalars (bias corrections, NAdam's mu products, RAdam's rectifier) into ``c``.
 
-    They depend only on the step number, so a batch computes them once per
-    optimizer instead of once per start: ``table[t - 1]`` serves step t. The
-    expressions (and their ``**`` calls) are torch's, so the values are bit-equal.
+    ``lr_prev`` is the previous step's rate (ASGD's eta is computed with it, as torch stores it
+    after each step); returns NAdam's running mu product. The expressions (and their ``**``
+    calls) are torch's, so the values are bit-equal.
     """
     lr = h[0]
     beta1, beta2 = h[1], h[2]
+    tf = float(t)
+    c[:] = 0.0
+    if kind == ADAGRAD:
+        c[0] = lr / (1.0 + (tf - 1.0) * h[1])
+    elif kind == ADAM or kind == ADAMW:
+        bc1 = 1.0 - beta1 ** tf
+        bc2 = 1.0 - beta2 ** tf
+        c[0] = lr / bc1
+        c[1] = bc2 ** 0.5
+    elif kind == ADAMAX:
+        c[0] = lr / (1.0 - beta1 ** tf)
+    elif kind == NADAM:
+        momentum_decay = h[5]
+        bc2 = 1.0 - beta2 ** tf
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (tf * momentum_decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((tf + 1.0) * momentum_decay)))
+        mu_product = mu_product * mu
+        mu_product_next = mu_product * mu_next
+        c[0] = bc2
+        c[1] = -lr * (1.0 - mu) / (1.0 - mu_product)
+        c[2] = (-lr * mu_next) / (1.0 - mu_product_next)
+    elif kind == ASGD:   # eta and mu as torch stores them after the previous step
+        lambd, alpha, t0 = h[1], h[2], h[3]
+        prev = tf - 1.0
+        c[0] = lr if t == 1 else lr_prev / ((1.0 + lambd * lr_prev * prev) ** alpha)
+        c[1] = 1.0 if t == 1 else 1.0 / max(1.0, prev - t0)
+    elif kind == ADAFACTOR:
+        c[0] = tf ** h[1]                    # 1 - beta2_t = t^beta2_decay
+        c[1] = min(lr, 1.0 / (tf ** 0.5))    # rho_t
+    elif kind == RADAM:
+        bc1 = 1.0 - beta1 ** tf
+        bc2 = 1.0 - beta2 ** tf
+        rho_inf = 2.0 / (1.0 - beta2) - 1.0
+        rho_t = rho_inf - 2.0 * tf * (beta2 ** tf) / bc2
+        c[0] = bc1
+        c[1] = bc2 ** 0.5
+        if rho_t > 5.0:
+            c[2] = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                    / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+            c[3] = 1.0
+    return mu_product
+
+
+@njit(**_JIT)
+def step_coefficients(kind, h, steps, table):
+    """``coefficient_row`` for steps 1..steps at a constant rate: ``table[t - 1]`` serves step t.
+
+    They depend only on the step number, so a batch computes them once per optimizer
+    instead of once per start.
+    """
     mu_product = 1.0
     for t in range(1, steps + 1):
-        tf = float(t)
-        c = table[t - 1]
-        c[:] = 0.0
-        if kind == ADAGRAD:
-            c[0] = lr / (1.0 + (tf - 1.0) * h[1])
-        elif kind == ADAM or kind == ADAMW:
-            bc1 = 1.0 - beta1 ** tf
-            bc2 = 1.0 - beta2 ** tf
-            c[0] = lr / bc1
-            c[1] = bc2 ** 0.5
-        elif kind == ADAMAX:
-            c[0] = lr / (1.0 - beta1 ** tf)
-        elif kind == NADAM:
-            momentum_decay = h[5]
-            bc2 = 1.0 - beta2 ** tf
-            mu = beta1 * (1.0 - 0.5 * (0.96 ** (tf * momentum_decay)))
-            mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((tf + 1.0) * momentum_decay)))
-            mu_product = mu_product * mu
-            mu_product_next = mu_product * mu_next
-            c[0] = bc2
-            c[1] = -lr * (1.0 - mu) / (1.0 - mu_product)
-            c[2] = (-lr * mu_next) / (1.0 - mu_product_next)
-        elif kind == ASGD:   # eta and mu as torch stores them after the previous step
-            lambd, alpha, t0 = h[1], h[2], h[3]
-            prev = tf - 1.0
-            c[0] = lr if t == 1 else lr / ((1.0 + lambd * lr * prev) ** alpha)
-            c[1] = 1.0 if t == 1 else 1.0 / max(1.0, prev - t0)
-        elif kind == ADAFACTOR:
-            c[0] = tf ** h[1]                    # 1 - beta2_t = t^beta2_decay
-            c[1] = min(lr, 1.0 / (tf ** 0.5))    # rho_t
-        elif kind == RADAM:
-            bc1 = 1.0 - beta1 ** tf
-            bc2 = 1.0 - beta2 ** tf
-            rho_inf = 2.0 / (1.0 - beta2) - 1.0
-            rho_t = rho_inf - 2.0 * tf * (beta2 ** tf) / bc2
-            c[0] = bc1
-            c[1] = bc2 ** 0.5
-            if rho_t > 5.0:
-                c[2] = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
-                c[3] = 1.0
+        mu_product = coefficient_row(kind, h, t, h[0], mu_product, table[t - 1])
+
+
+@njit(**_JIT)
+def scheduled_coefficients(kind, h, steps, table, sched, slot):
+    """``step_coefficients`` under a schedule: step t's rate (and cycled momentum / beta1) from
+    ``sched[t - 1]`` (see ``apply_schedule``)."""
+    hh = h.copy()
+    mu_product = 1.0
+    apply_schedule(hh, sched, 1, 0, slot)
+    lr_prev = hh[0]
+    for t in range(1, steps + 1):
+        apply_schedule(hh, sched, t, 0, slot)
+        mu_product = coefficient_row(kind, hh, t, lr_prev, mu_product, table[t - 1])
+        lr_prev = hh[0]
+
+
+@njit(**_HOT)
+def apply_schedule(h, sched, t, lr_slot, slot):
+    """Step t's rate into ``h[lr_slot]``, and its cycled momentum (beta1) into ``h[slot]`` when
+    the schedule cycles one. NaN leaves the value as it is (a run at a constant rate, or one whose
+    rate a plateau rule sets, batched beside scheduled ones)."""
+    if lr_slot >= 0:
+        v = sched[t - 1, 0]
+        if v == v:
+            h[lr_slot] = v
+    if slot >= 0:
+        m = sched[t - 1, 1]
+        if m == m:
+            h[slot] = m
+
+
+@njit(**_HOT)
+def plateau_update(ctl, P, f, h):
+    """One ``ReduceLROnPlateau.step(f)`` as torch writes it, on ``h[ctl[CTL_LR]]``.
+
+    ``P`` is its state (best, num_bad_epochs, cooldown_counter); ``ctl`` the packed settings
+    (``kinds.CTL_*``). Returns True when the rate was reduced.
+    """
+    lr_slot = int(ctl[CTL_LR])
+    best, bad, cool = P[0], P[1], P[2]
+    threshold = ctl[CTL_THRESHOLD]
+    if ctl[CTL_MODE_MAX] == 0.0:
+        better = f < best * (1.0 - threshold) if ctl[CTL_REL] != 0.0 else f < best - threshold
+    else:
+        better = f > best * (threshold + 1.0) if ctl[CTL_REL] != 0.0 else f > best + threshold
+    if better:
+        best = f
+        bad = 0.0
+    else:
+        bad += 1.0
+    if cool > 0.0:
+        cool -= 1.0
+        bad = 0.0
+    reduced = False
+    if bad > ctl[CTL_PATIENCE]:
+        old = h[lr_slot]
+        new = max(old * ctl[CTL_FACTOR], ctl[CTL_MIN_LR])
+        if old - new > ctl[CTL_EPS]:
+            h[lr_slot] = new
+            reduced = True
+        cool = ctl[CTL_COOLDOWN]
+        bad = 0.0
+    P[0], P[1], P[2] = best, bad, cool
+    return reduced
 
 
 @njit(**_JIT)

@@ -19,12 +19,14 @@ import threading
 import numpy as np
 from numba import njit, types
 
-from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES,
-                    LBFGS, LION, N_COEF, N_STATE, NADAM, NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
+from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL_LR, CTL_MODE_MAX, CTL_MOMENTUM,
+                    CTL_PLATEAU, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, LBFGS, LION, N_COEF, N_CTL, N_STATE, NADAM,
+                    NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
 from .lbfgs import N_SCALARS as _LBFGS_SCALARS, lbfgs_step
-from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise, asgd_step,
-                    escaped, init_state, lion_step, moments, nadam_step, newton_step, radam_step, rmsprop_step,
-                    rprop_step, sam_perturbation, sgd_step, step_coefficients)
+from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise,
+                    apply_schedule, asgd_step, coefficient_row, escaped, init_state, lion_step, moments, nadam_step,
+                    newton_step, plateau_update, radam_step, rmsprop_step, rprop_step, sam_perturbation,
+                    scheduled_coefficients, sgd_step, step_coefficients)
 
 _VG = FORMULA_KERNEL
 
@@ -37,11 +39,22 @@ def _blank_from(pts, ls, k):
 
 
 _TRAJECTORY_SIG = types.int64(
-    _VG, _VG, types.float64[::1], types.float64[::1], types.float64[:, ::1], types.float64[::1],
+    _VG, _VG, types.float64[::1], types.float64[::1], types.float64[:, ::1], types.float64[:, ::1],
+    types.float64[::1], types.float64[::1],
     types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
     types.float64[:, ::1], types.float64[::1], types.float64[:, ::1], types.float64[:, ::1],
     types.float64[:, ::1])
 TRAJECTORY = types.FunctionType(_TRAJECTORY_SIG)
+
+
+def _rules_digest() -> str:
+    """A digest of the sources the kernels inline (an edited rule must not load a stale kernel)."""
+    import hashlib
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    text = "".join((here / name).read_text() for name in ("rules.py", "lbfgs.py", "kinds.py"))
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
 def _make_trajectory_kernel(kind: int):
@@ -53,8 +66,25 @@ def _make_trajectory_kernel(kind: int):
     """
     KIND = int(kind)
 
-    def trajectory(value_and_gradient, hessian, p, h, table, start, steps, noise, seed, stream,
-                    box, record, pts, ls, gr, m1, m2):
+    def trajectory(value_and_gradient, hessian, p, h0, table0, sched, ctl, start, steps, noise, seed, stream,
+                   box, record, pts, ls, gr, m1, m2):
+        # A schedule: ``sched[t - 1]`` holds step t's rate (and cycled momentum); ReduceLROnPlateau
+        # (ctl[CTL_PLATEAU]) lowers the rate from the loss at each step, so its per-step scalars
+        # are computed here, step by step, instead of read from the batch's shared table.
+        h = h0.copy()
+        scheduled = sched.shape[0] > 0
+        lr_slot = int(ctl[CTL_LR])
+        slot = int(ctl[CTL_MOMENTUM])
+        plateau = ctl[CTL_PLATEAU] != 0.0
+        if scheduled:
+            apply_schedule(h, sched, 1, lr_slot, slot)
+        table = np.empty((max(steps, 1), N_COEF)) if plateau else table0
+        P = np.empty(3)
+        P[0] = np.inf if ctl[CTL_MODE_MAX] == 0.0 else -np.inf
+        P[1] = 0.0
+        P[2] = 0.0
+        mu_product = 1.0
+        lr_prev = h[0]
         n = start.shape[0]
         q = start.copy()
         g = np.empty(n)
@@ -88,6 +118,11 @@ def _make_trajectory_kernel(kind: int):
                 return t - 1
             if t == steps + 1:
                 break
+            if scheduled:
+                apply_schedule(h, sched, t, lr_slot, slot)
+            if plateau:
+                mu_product = coefficient_row(KIND, h, t, lr_prev, mu_product, table[t - 1])
+                lr_prev = h[0]
             g[0] = gx
             g[1] = gy
             add_noise(g, noise, seed, stream, t, 0)
@@ -143,6 +178,8 @@ def _make_trajectory_kernel(kind: int):
                 m1[t - 1, 1] = mom1[1]
                 m2[t - 1, 0] = mom2[0]
                 m2[t - 1, 1] = mom2[1]
+            if plateau:
+                plateau_update(ctl, P, f, h)
             if escaped(q, box):
                 _blank_from(pts, ls, t)
                 return t
@@ -151,7 +188,8 @@ def _make_trajectory_kernel(kind: int):
             pts[i, 1] = q[1]
         return -1
 
-    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}"
+    # the rules' digest in the name: Numba's cache does not see edits to the inlined rules
+    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}_{_rules_digest()}"
     return njit(_TRAJECTORY_SIG, **_JIT)(trajectory)
 
 
@@ -192,6 +230,7 @@ def ready(kind: int) -> bool:
 
 _RUN_JOBS_SIG = types.void(
     TRAJECTORY, _VG, _VG, types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1],
+    types.float64[:, :, ::1], types.float64[:, ::1],
     types.float64[:, ::1], types.int64, types.float64, types.int64, types.int64, types.float64, types.boolean,
     types.float64[:, :, :, ::1], types.float64[:, :, ::1], types.float64[:, :, :, ::1],
     types.float64[:, :, :, ::1], types.float64[:, :, :, ::1], types.int64[:, ::1], types.int64,
@@ -199,7 +238,7 @@ _RUN_JOBS_SIG = types.void(
 
 
 @njit(_RUN_JOBS_SIG, **_JIT)
-def _run_jobs(trajectory, value_and_gradient, hessian, p, hypers, tables, starts, steps, noise, seed,
+def _run_jobs(trajectory, value_and_gradient, hessian, p, hypers, tables, scheds, ctls, starts, steps, noise, seed,
               stream0, box, record, points, losses, grads, first, second, diverged_at, job0, job1):
     """Jobs ``job0 <= j < job1`` of the configs x starts grid (j = config * n_starts + start).
 
@@ -213,18 +252,23 @@ def _run_jobs(trajectory, value_and_gradient, hessian, p, hypers, tables, starts
         s = job % n_st
         r = c if record else 0
         k = s if record else 0
-        diverged_at[c, s] = trajectory(value_and_gradient, hessian, p, hypers[c], tables[c], starts[s],
+        diverged_at[c, s] = trajectory(value_and_gradient, hessian, p, hypers[c], tables[c], scheds[c], ctls[c],
+                                       starts[s],
                                        steps, noise, seed, stream0 + s, box, record, points[c, s],
                                        losses[c, s], grads[r, k], first[r, k], second[r, k])
 
 
-_TABLES_SIG = types.void(types.int64, types.float64[:, ::1], types.int64, types.float64[:, :, ::1])
+_TABLES_SIG = types.void(types.int64, types.float64[:, ::1], types.int64, types.float64[:, :, ::1],
+                         types.float64[:, :, ::1], types.float64[:, ::1])
 
 
 @njit(_TABLES_SIG, **_JIT)
-def _step_tables(kind, hypers, steps, tables):
+def _step_tables(kind, hypers, steps, tables, scheds, ctls):
     for c in range(hypers.shape[0]):
-        step_coefficients(kind, hypers[c], steps, tables[c])
+        if scheds.shape[1] > 0:
+            scheduled_coefficients(kind, hypers[c], steps, tables[c], scheds[c], int(ctls[c, CTL_MOMENTUM]))
+        else:
+            step_coefficients(kind, hypers[c], steps, tables[c])
 
 
 from ..threads import THREADS, background_pool as _background_pool, pool as _pool  # noqa: E402
@@ -244,15 +288,22 @@ class KindBatch:
     """
 
     def __init__(self, kind, value_and_gradient, hessian, p, hypers, starts, steps, noise, seed, stream0, box,
-                 record, points, losses, grads, first, second, diverged_at):
-        tables = np.empty((hypers.shape[0], max(steps, 1), N_COEF))
+                 record, points, losses, grads, first, second, diverged_at, scheds=None, ctls=None):
+        n_cfg = hypers.shape[0]
+        if scheds is None:   # no schedule: (configs, 0, 2) rows of rates
+            scheds = np.empty((n_cfg, 0, 2))
+        if ctls is None:
+            ctls = no_schedule(n_cfg)
+        scheds = np.ascontiguousarray(scheds, dtype=np.float64)
+        ctls = np.ascontiguousarray(ctls, dtype=np.float64)
+        tables = np.empty((n_cfg, max(steps, 1), N_COEF))
         kernel = trajectory_kernel(kind)
         if kind >= CUSTOM_BASE:
-            for c in range(hypers.shape[0]):
-                _coefficients[kind](hypers[c], steps, tables[c])
+            for c in range(n_cfg):
+                _coefficients[kind](hypers[c], steps, tables[c], scheds[c], ctls[c])
         else:
-            _step_tables(kind, hypers, steps, tables)
-        self.args = (kernel, value_and_gradient, hessian, p, hypers, tables, starts, steps,
+            _step_tables(kind, hypers, steps, tables, scheds, ctls)
+        self.args = (kernel, value_and_gradient, hessian, p, hypers, tables, scheds, ctls, starts, steps,
                      noise, seed, stream0, box, record, points, losses, grads, first, second, diverged_at)
         self.jobs = hypers.shape[0] * starts.shape[0]
         self.steps = max(steps, 1)
@@ -297,8 +348,15 @@ def run_batches(batches: list[KindBatch], background: bool = False) -> None:
         fut.result()
 
 
+def no_schedule(n_cfg: int) -> np.ndarray:
+    """``ctl`` rows of runs at a constant rate (lr in slot 0, nothing cycled, no plateau rule)."""
+    ctls = np.zeros((n_cfg, N_CTL))
+    ctls[:, CTL_MOMENTUM] = -1.0
+    return ctls
+
+
 def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise, seed, stream0, box,
-                  last, last_loss, diverged_at, background: bool = False):
+                  last, last_loss, diverged_at, background: bool = False, sched=None, ctl=None):
     """One optimizer from many starts, keeping only each run's last R points.
 
     ``last`` is (starts, R, 2) with R a power of two: if R > steps, row t is the
@@ -309,5 +367,6 @@ def run_endpoints(value_and_gradient, hessian, p, kind, h, starts, steps, noise,
     dummy = np.empty((1, 1, 1, 2))
     run_batches([KindBatch(kind, value_and_gradient, hessian, p, np.ascontiguousarray(h, dtype=np.float64)[None, :],
                            starts, steps, noise, seed, stream0, box, False, last[None], last_loss[None], dummy,
-                           dummy, dummy, diverged_at[None])], background=background)
+                           dummy, dummy, diverged_at[None], None if sched is None else sched[None],
+                           None if ctl is None else ctl[None])], background=background)
 
