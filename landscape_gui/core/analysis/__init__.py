@@ -544,5 +544,7 @@ def lr_sweep(f: LossFunction, name: str, hyperparameters: dict | None, start, lr
                    full, minimum, lam, edge, int(steps))
 
 
+from .race import RaceResult, race  # noqa: E402
+
 __all__ = ["CriticalPoint", "CriticalPoints", "critical_points", "classify", "sharpness", "Basins", "basins",
-           "cell_centres", "LRSweep", "lr_sweep", "stability_edge", "Cancelled", "KINDS"]
+           "cell_centres", "LRSweep", "lr_sweep", "stability_edge", "Cancelled", "KINDS", "race", "RaceResult"]
