@@ -415,8 +415,8 @@ def describe(name: str, hyper: dict | None = None) -> str:
     base = defaults(cname)
     parts = [f"lr={full['lr']:g}"] if "lr" in full else []
     for k, v in full.items():
-        if k == "schedule":
-            parts.append(f"schedule={v}")
+        if k == "schedule":   # long ones by their outer scheduler (the full text is in the config)
+            parts.append(f"schedule={v if len(v) <= 44 else v.split('(', 1)[0] + '(…)'}")
         elif k != "lr" and v != base[k]:
             if isinstance(v, tuple):
                 parts.append(f"{k}=({', '.join('None' if e is None else f'{e:g}' for e in v)})")
@@ -584,7 +584,8 @@ def _group_schedules(rows, ctls, hypers, idx, steps):
 
 
 def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 0, domain=None,
-             record_state: bool = False, wait: bool = True, stream_offset: int = 0) -> Batch:
+             record_state: bool = False, wait: bool = True, stream_offset: int = 0,
+             schedule_steps: int | None = None) -> Batch:
     """Run every config from every start: one parallel Numba call for all of them.
 
     ``configs`` is a list of ``(name, hyperparameters)``; ``starts`` is (k, 2).
@@ -593,10 +594,14 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
     With ``wait=False`` and the formula's kernels still compiling, the numpy
     reference runs instead (slower, same numbers). ``stream_offset`` numbers the
     starts' noise streams (start s uses stream ``stream_offset + s``), so one start
-    recomputed alone gets the noise it had in its full batch.
+    recomputed alone gets the noise it had in its full batch. ``schedule_steps``: the length of
+    the run the schedules are laid out for, when only its first ``steps`` are computed now (a
+    OneCycleLR without total_steps spans the whole run, not the part shown while kernels compile).
     """
     canon, kinds, hypers, starts, steps, noise, seed = _prepare(configs, starts, steps, noise, seed)
-    sched_rows, ctls = schedule_arrays(canon, steps)
+    horizon = steps if schedule_steps is None else max(int(schedule_steps), steps)
+    sched_rows, ctls = schedule_arrays(canon, horizon)
+    sched_rows = [None if r is None else np.ascontiguousarray(r[:steps]) for r in sched_rows]
     n_cfg, n_st = len(canon), starts.shape[0]
     box = _box(starts, domain)
     points = np.empty((n_cfg, n_st, steps + 1, 2))

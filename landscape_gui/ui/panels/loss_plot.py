@@ -53,6 +53,26 @@ class LossPlot(pg.PlotWidget):
         item.layout.setAlignment(self.legend, QtCore.Qt.AlignmentFlag.AlignTop)
         item.layout.setColumnStretchFactor(3, 0)
         self._legend_entries: list[tuple[str, str]] | None = None
+        # the learning rate of every run against the step, in a thin strip under the loss (its
+        # schedule's; a plateau rule's from that run's losses), x linked to the plot above
+        self.lr_strip = pg.PlotItem(axisItems={"left": LogAxis("left")})
+        self.lr_strip.setObjectName("lrStrip")
+        self.lr_strip.setMenuEnabled(False)
+        self.lr_strip.setMouseEnabled(x=False, y=False)
+        self.lr_strip.hideButtons()
+        self.lr_strip.setLogMode(y=True)
+        self.lr_strip.setLabel("left", "lr")
+        self.lr_strip.hideAxis("bottom")
+        self.lr_strip.getAxis("left").enableAutoSIPrefix(False)
+        self.lr_strip.showGrid(x=True, y=False, alpha=0.15)
+        self.lr_strip.setMinimumHeight(84)
+        self.lr_strip.setMaximumHeight(100)
+        self.lr_strip.setXLink(item)
+        for axis in (item.getAxis("left"), self.lr_strip.getAxis("left")):
+            axis.setWidth(64)   # the two plots' left edges line up
+        item.layout.addItem(self.lr_strip, 4, 0, 1, 3)
+        self.lr_curves: list[pg.PlotDataItem] = []
+        self._lr_cache: dict = {}
         self._y_range: tuple[float, float] | None = None
         controller.trajectoriesChanged.connect(self._trajectories_changed)
         self._last_full = -1.0
@@ -147,7 +167,52 @@ class LossPlot(pg.PlotWidget):
                     y = y[: over[0]]
                 self.curves[ci * n_st + k].setData(steps[: y.size], y, pen=pen)
         self._mark_departures(losses + shift, top)
+        self._draw_rates(enabled, b)
         self.cursor.setValue(c.step)
+
+    def rates(self, enabled, b) -> list[tuple[str, np.ndarray]]:
+        """(colour, lr per step) of each curve of the strip: one per optimizer, or one per start
+        when a plateau rule sets it from each run's losses."""
+        from landscape_gui.core import optimizers
+
+        steps = b.losses.shape[2] - 1
+        out = []
+        for ci, o in enumerate(enabled[: b.losses.shape[0]]):
+            text = o.hyperparameters.get("schedule", "")
+            try:
+                if "ReduceLROnPlateau" in text:
+                    for k in range(b.losses.shape[1]):
+                        out.append((o.color, optimizers.step_rates(o.name, o.hyperparameters, steps, b.losses[ci, k])))
+                    continue
+                key = (o.name, repr(sorted(o.hyperparameters.items())), steps)
+                if key not in self._lr_cache:
+                    if len(self._lr_cache) > 64:
+                        self._lr_cache.clear()
+                    self._lr_cache[key] = optimizers.step_rates(o.name, o.hyperparameters, steps)
+                out.append((o.color, self._lr_cache[key]))
+            except ValueError:   # a typed rule without an lr: nothing to draw
+                continue
+        return out
+
+    def _draw_rates(self, enabled, b) -> None:
+        rows = self.rates(enabled, b)
+        while len(self.lr_curves) < len(rows):
+            curve = pg.PlotDataItem(connect="finite")
+            self.lr_strip.addItem(curve)
+            self.lr_curves.append(curve)
+        while len(self.lr_curves) > len(rows):
+            self.lr_strip.removeItem(self.lr_curves.pop())
+        lows, highs = [], []
+        for curve, (color, lrs) in zip(self.lr_curves, rows):
+            y = np.where(lrs > 0, lrs, np.nan)
+            curve.setData(np.arange(1, y.size + 1), y, pen=pg.mkPen(color, width=1.5))
+            if np.isfinite(y).any():
+                lows.append(np.nanmin(y))
+                highs.append(np.nanmax(y))
+        if lows:
+            lo, hi = np.log10(min(lows)), np.log10(max(highs))
+            pad = max(0.1 * (hi - lo), 0.15)
+            self.lr_strip.setYRange(lo - pad, hi + pad, padding=0)
 
     def _top(self, values: np.ndarray) -> float:
         """Upper end of the y range: the largest value of the runs that stay finite and

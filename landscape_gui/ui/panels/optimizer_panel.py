@@ -69,6 +69,8 @@ class OptimizerCard(QtWidgets.QFrame):
         form.setContentsMargins(24, 0, 0, 0)
         self.fields = {}
         for key, value in o.hyperparameters.items():
+            if key == "schedule":
+                continue   # its own row below, with inline errors
             if isinstance(value, bool):
                 w = QtWidgets.QCheckBox()
                 w.setChecked(value)
@@ -100,7 +102,88 @@ class OptimizerCard(QtWidgets.QFrame):
                 w.setMinimumWidth(64)
             form.addRow(key, w)
             self.fields[key] = w
+        self._add_schedule_row(form, o)
         lay.addLayout(form)
+
+    def _add_schedule_row(self, form, o) -> None:
+        """The Schedule field: torch.optim.lr_scheduler's text, checked as it is typed (the error
+        under it, the position at fault selected), applied when editing finishes."""
+        from landscape_gui.core.optimizers.schedules import SCHEDULERS, SUMMARIES
+
+        self.schedule = QtWidgets.QLineEdit(o.hyperparameters.get("schedule", ""), objectName="schedule")
+        self.schedule.setPlaceholderText("constant — e.g. CosineAnnealingLR(T_max=300)")
+        self.schedule.setToolTip("A learning-rate schedule of torch.optim.lr_scheduler, stepped once per step:\n"
+                                 + "\n".join(f"{n}: {SUMMARIES.get(n, '')}" for n in SCHEDULERS))
+        completer = QtWidgets.QCompleter([f"{n}(" for n in SCHEDULERS], self.schedule)
+        completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
+        self.schedule.setCompleter(completer)
+        self.schedule.setMinimumWidth(64)
+        self.schedule.textEdited.connect(self._check_schedule)
+        self.schedule.editingFinished.connect(self._apply_schedule)
+        self.schedule_error = QtWidgets.QLabel(objectName="scheduleError")
+        self.schedule_error.setWordWrap(True)
+        self.schedule_error.setStyleSheet("color: #ff6b6b;")
+        self.schedule_error.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                          QtWidgets.QSizePolicy.Policy.Preferred)
+        self.schedule_error.hide()
+        form.addRow("schedule", self.schedule)
+        form.addRow(self.schedule_error)
+        self.fields["schedule"] = self.schedule
+
+    def _schedule_problem(self, text: str):
+        """The ScheduleError of ``text`` for this optimizer at the session's steps, or None."""
+        from landscape_gui.core.optimizers.schedules import ScheduleError
+
+        o = self.controller.session.optimizers[self.index]
+        if not text.strip():
+            return None
+        try:
+            cname, full = optimizers.validate(o.name, {**o.hyperparameters, "schedule": text})
+            optimizers.schedule_arrays([(cname, full)], self.controller.session.steps)
+        except ScheduleError as err:
+            return err
+        except ValueError as err:
+            return ScheduleError(str(err), None)
+        return None
+
+    def show_schedule_error(self, err) -> None:
+        if err is None:
+            self.schedule_error.hide()
+            self.schedule_error.setText("")
+            self.schedule.setStyleSheet("")
+            return
+        self.schedule_error.setText(err.message)
+        self.schedule_error.show()
+        self.schedule.setStyleSheet("border: 1px solid #ff4d4d;")
+        if err.position is not None:
+            text = self.schedule.text()
+            pos = max(0, min(err.position, len(text)))
+            end = pos + 1
+            while end < len(text) and (text[end].isalnum() or text[end] in "._-"):
+                end += 1
+            self.schedule.setSelection(pos, max(end - pos, 1))
+
+    def _check_schedule(self, text: str) -> None:
+        err = self._schedule_problem(text)
+        if err is None:
+            self.show_schedule_error(None)
+        else:   # while typing: the message only (selecting would eat the next keystroke)
+            self.schedule_error.setText(err.message)
+            self.schedule_error.show()
+            self.schedule.setStyleSheet("border: 1px solid #ff4d4d;")
+
+    def _apply_schedule(self) -> None:
+        text = self.schedule.text().strip()
+        current = self.controller.session.optimizers[self.index].hyperparameters.get("schedule", "")
+        err = self._schedule_problem(text)
+        self.show_schedule_error(err)
+        if err is not None or text == current:
+            return
+        try:
+            self.controller.update_optimizer(self.index, hyperparameters={"schedule": text})
+        except ValueError as exc:
+            self.show_schedule_error(exc if hasattr(exc, "message") else None)
+            self.controller.status.emit(str(exc))
 
     def _panel(self):
         w = self.parent()
@@ -174,7 +257,7 @@ class OptimizerPanel(QtWidgets.QWidget):
         self.steps = QtWidgets.QSpinBox(minimum=1, maximum=100000, singleStep=50, objectName="stepsBox")
         self.steps.setValue(controller.session.steps)
         self.steps.setKeyboardTracking(False)
-        self.steps.valueChanged.connect(lambda v: controller.set_run_options(steps=v))
+        self.steps.valueChanged.connect(self._set_steps)
         self.noise = QtWidgets.QDoubleSpinBox(decimals=3, minimum=0, maximum=1e4, singleStep=0.05,
                                               objectName="noiseBox")
         self.noise.setValue(controller.session.noise)
@@ -191,6 +274,15 @@ class OptimizerPanel(QtWidgets.QWidget):
         controller.optimizersChanged.connect(self.rebuild)
         controller.sessionReplaced.connect(self.rebuild)
         self.rebuild()
+
+    def _set_steps(self, v: int) -> None:
+        """More steps than a schedule allows (OneCycleLR's total_steps) is refused, not run past it."""
+        try:
+            self.controller.set_run_options(steps=v)
+        except ValueError as err:
+            self.controller.status.emit(str(err))
+            with signals_blocked(self.steps):
+                self.steps.setValue(self.controller.session.steps)
 
     def _fill_add_menu(self) -> None:
         from landscape_gui.ui.panels.rule_editor import library

@@ -342,7 +342,10 @@ class SessionController(QtCore.QObject):
         if name is not None and name != o.name:
             o.name, o.hyperparameters = name, optimizers.defaults(name)
         if hyperparameters is not None:
-            _, o.hyperparameters = optimizers.validate(o.name, {**o.hyperparameters, **hyperparameters})
+            cname, full = optimizers.validate(o.name, {**o.hyperparameters, **hyperparameters})
+            if full.get("schedule"):
+                optimizers.schedule_arrays([(cname, full)], self.session.steps)   # refuse what cannot run
+            o.hyperparameters = full
         if enabled is not None:
             o.enabled = bool(enabled)
         if color is not None:
@@ -354,6 +357,12 @@ class SessionController(QtCore.QObject):
                         seed: int | None = None) -> None:
         s = self.session
         if steps is not None:
+            for o in s.optimizers:   # a schedule that cannot take this many steps: refused, named
+                if o.hyperparameters.get("schedule"):
+                    try:
+                        optimizers.schedule_arrays([o.config()], int(steps))
+                    except ValueError as err:
+                        raise ValueError(f"{o.label}: {err}") from None
             s.steps = int(steps)
         if noise is not None:
             s.noise = float(noise)
@@ -443,13 +452,14 @@ class SessionController(QtCore.QObject):
                 or self.batch.points.shape[2] != steps + 1:
             pts = np.array(s.starts, dtype=float).reshape(-1, 2)
             self.batch = optimizers.run_many(self.function, configs, pts, steps, noise=s.noise, seed=s.seed,
-                                             domain=domain, record_state=True, wait=False)
+                                             domain=domain, record_state=True, wait=False,
+                                             schedule_steps=s.steps)
             starts = None
         else:
             for i in starts:
                 one = optimizers.run_many(self.function, configs, [s.starts[i]], steps, noise=s.noise,
                                           seed=s.seed, domain=domain, record_state=True, wait=False,
-                                          stream_offset=i)
+                                          stream_offset=i, schedule_steps=s.steps)
                 b = self.batch
                 b.starts[i] = one.starts[0]
                 b.points[:, i], b.losses[:, i], b.diverged[:, i] = one.points[:, 0], one.losses[:, 0], one.diverged[:, 0]
