@@ -81,3 +81,48 @@ def test_more_steps_than_a_schedule_takes_are_refused_and_said(window, qtbot):
     box.setValue(steps + 100)
     assert ctl.session.steps == steps and box.value() == steps
     assert any("total_steps" in m for m in messages)
+
+
+def test_analysis_race_ranks_tuned_optimizers_and_fills_the_cards(window, qtbot):
+    from landscape_gui.core import analysis
+
+    ctl = window.controller
+    assert ctl.set_function_text("x^2 + 10*y^2")
+    ctl.set_run_options(steps=200)
+    act = window.analysis_actions["race"]
+    act.trigger()
+    panel = window.analysis_panel
+    assert panel.tabs.currentIndex() == 3 and panel.isVisible()
+    panel.race_budget.setValue(8)
+    panel.race_tol.setText("1e-6")
+    qtbot.mouseClick(panel.race_run, QtCore.Qt.MouseButton.LeftButton)
+    assert "race" in window.analysis.running
+    qtbot.waitUntil(lambda: window.analysis.race_results is not None, timeout=60000)
+    rows = window.analysis.race_results
+    enabled = [o for o in ctl.session.optimizers if o.enabled]
+    assert panel.race_table.rowCount() == len(enabled) == len(rows)
+    steps = [r.steps_to_tol for _, r in rows]
+    assert steps == sorted(steps)
+    assert panel.race_table.item(0, 1).text() == rows[0][1].label
+    # the same race from core: the same tuned settings
+    again = analysis.race(ctl.function, [o.config() for o in enabled], ctl.session.starts, 200, budget=8,
+                          tol=1e-6, seed=ctl.session.seed, noise=ctl.session.noise)
+    assert sorted(r.label for r in again) == sorted(r.label for _, r in rows)
+    qtbot.mouseClick(panel.race_use, QtCore.Qt.MouseButton.LeftButton)
+    for i, res in rows:
+        assert ctl.session.optimizers[i].hyperparameters["lr"] == res.best["lr"]
+    ctl.undo_stack.undo()   # one undo step takes them all back
+    assert any(ctl.session.optimizers[i].hyperparameters["lr"] != res.best["lr"] for i, res in rows)
+
+
+def test_a_race_can_be_cancelled(window, qtbot):
+    panel = window.analysis_panel
+    window.show_analysis_tab(3)
+    window.controller.set_run_options(steps=3000)
+    panel.race_budget.setValue(256)
+    qtbot.mouseClick(panel.race_run, QtCore.Qt.MouseButton.LeftButton)
+    assert panel.race_cancel.isEnabled()
+    qtbot.mouseClick(panel.race_cancel, QtCore.Qt.MouseButton.LeftButton)
+    assert "race" not in window.analysis.running
+    assert panel.race_run.isEnabled() and not panel.race_cancel.isEnabled()
+    assert window.analysis.race_results is None

@@ -152,6 +152,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.tabs.addTab(_scrolling(self._critical_tab(model)), "Critical points")
         self.tabs.addTab(_scrolling(self._basins_tab()), "Basins")
         self.tabs.addTab(_scrolling(self._sweep_tab(model)), "LR sweep")
+        self.tabs.addTab(_scrolling(self._race_tab(model)), "Race")
         self.status = QtWidgets.QLabel(wordWrap=True, objectName="analysisStatus")
         lay.addWidget(self.status)
         self._connect(model, c)
@@ -266,6 +267,102 @@ class AnalysisPanel(QtWidgets.QWidget):
         sl.addWidget(self.sweep_plot, 1)
         sl.addWidget(self.sweep_note)
         return sp
+
+    def _race_tab(self, model: AnalysisModel) -> QtWidgets.QWidget:
+        """A fair race: every enabled optimizer tuned with the same budget, from the same starts."""
+        page = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(page)
+        note = QtWidgets.QLabel("Every enabled optimizer gets the same number of trials on a log grid of "
+                                "learning rates fit for it, from every start point: the winner is the method, "
+                                "not its tuning.", wordWrap=True)
+        note.setStyleSheet("color: #9aa0a6;")
+        lay.addWidget(note)
+        form = QtWidgets.QFormLayout()
+        self.race_budget = QtWidgets.QSpinBox(minimum=2, maximum=1024, value=model.race_budget,
+                                              objectName="raceBudget")
+        self.race_tol = QtWidgets.QLineEdit(f"{model.race_tol:g}", objectName="raceTol")
+        self.race_tol.setValidator(QtGui.QDoubleValidator(1e-300, 1e300, 20))
+        self.race_tol.setToolTip("A run has arrived when its loss is within this of the best loss any run "
+                                 "reached, and stays there")
+        self.race_momentum = QtWidgets.QCheckBox("tune momentum / β₁ too", objectName="raceMomentum")
+        form.addRow("trials each", self.race_budget)
+        form.addRow("within", self.race_tol)
+        form.addRow(self.race_momentum)
+        lay.addLayout(form)
+        row = QtWidgets.QHBoxLayout()
+        self.race_run = QtWidgets.QPushButton("Run race", objectName="raceRun")
+        self.race_cancel = QtWidgets.QPushButton("Cancel", objectName="raceCancel", enabled=False)
+        self.race_progress = QtWidgets.QProgressBar(objectName="raceProgress")
+        self.race_progress.setRange(0, 100)
+        self.race_progress.setValue(0)
+        row.addWidget(self.race_run)
+        row.addWidget(self.race_cancel)
+        row.addWidget(self.race_progress, 1)
+        lay.addLayout(row)
+        self.race_table = QtWidgets.QTableWidget(0, 4, objectName="raceTable")
+        self.race_table.setHorizontalHeaderLabels(["#", "tuned optimizer", "steps to tol", "final loss"])
+        self.race_table.verticalHeader().hide()
+        self.race_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.race_table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.race_table.horizontalHeader()
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        for k in (0, 2, 3):
+            header.setSectionResizeMode(k, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.race_table.setMinimumHeight(140)
+        lay.addWidget(self.race_table, 1)
+        self.race_use = QtWidgets.QPushButton("Use these settings", objectName="raceUse", enabled=False)
+        self.race_use.setToolTip("Set every raced optimizer's card to its tuned hyperparameters (one undo step)")
+        lay.addWidget(self.race_use)
+        self.race_run.clicked.connect(self._start_race)
+        self.race_cancel.clicked.connect(lambda: model.cancel("race"))
+        self.race_use.clicked.connect(self._use_race_settings)
+        model.raceChanged.connect(self.show_race)
+        model.raceProgress.connect(lambda d, n: self.race_progress.setValue(int(100 * d / max(n, 1))))
+        return page
+
+    def _start_race(self) -> None:
+        m = self.model
+        m.race_budget = self.race_budget.value()
+        try:
+            tol = float(self.race_tol.text())
+        except ValueError:
+            tol = 0.0
+        if not (tol > 0 and np.isfinite(tol)):
+            self.status.setText(f"race: 'within' must be a number > 0, got '{self.race_tol.text()}'")
+            return
+        m.race_tol = tol
+        m.race_momentum = self.race_momentum.isChecked()
+        self.race_progress.setValue(0)
+        m.start_race()
+
+    def show_race(self) -> None:
+        rows = self.model.race_results or []
+        t = self.race_table
+        t.setRowCount(len(rows))
+        for r, (i, res) in enumerate(rows):
+            steps = "—" if not np.isfinite(res.steps_to_tol) else f"{res.steps_to_tol:.0f}"
+            items = [str(r + 1), res.label, steps, f"{res.final_loss:.3g}"]
+            for k, text in enumerate(items):
+                item = QtWidgets.QTableWidgetItem(text)
+                if k == 1:
+                    item.setToolTip(res.label)
+                    o = self.model.controller.session.optimizers
+                    if i < len(o):
+                        item.setForeground(QtGui.QColor(o[i].color))
+                if k in (0, 2, 3):
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                t.setItem(r, k, item)
+        self.race_use.setEnabled(bool(rows))
+        self.race_progress.setValue(100 if rows else 0)
+
+    def _use_race_settings(self) -> None:
+        rows = self.model.race_results or []
+        c = self.model.controller
+        opts = c.session.optimizers
+        settings = {i: res.best for i, res in rows if i < len(opts) and opts[i].name == res.name}
+        if settings:
+            c.use_settings(settings)
+            self.status.setText(f"race settings applied to {len(settings)} optimizers (Edit → Undo takes them back)")
 
     def _connect(self, model: AnalysisModel, c) -> None:
         self.critical_check.toggled.connect(model.set_show_critical)
@@ -442,6 +539,12 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.progress.setValue(int(100 * done / max(total, 1)))
 
     def _busy(self, job: str, running: bool) -> None:
+        if job == "race":
+            self.race_cancel.setEnabled(running)
+            self.race_run.setEnabled(not running)
+            if running:
+                self.status.setText("racing: tuning every optimizer…")
+            return
         if job == "basins":
             self.cancel_button.setEnabled(running)
             if running:

@@ -65,6 +65,8 @@ class AnalysisModel(QtCore.QObject):
     criticalPointsChanged = QtCore.Signal()
     basinsChanged = QtCore.Signal()
     sweepChanged = QtCore.Signal()
+    raceChanged = QtCore.Signal()
+    raceProgress = QtCore.Signal(int, int)       # optimizers tuned, total
     progress = QtCore.Signal(int, int)           # basin rows done, total
     busyChanged = QtCore.Signal(str, bool)       # "critical" | "basins" | "sweep", running
     message = QtCore.Signal(str)
@@ -82,6 +84,10 @@ class AnalysisModel(QtCore.QObject):
         self.rho = 0.05
         self.seed_resolution = 96                  # Newton seeds per axis for critical points
         self.sweep_range = (1e-4, 1.0, 200)        # lr from, to, how many (log spaced)
+        self.race_budget = 32                     # trials per optimizer
+        self.race_tol = 1e-6                      # within this of the best loss reached
+        self.race_momentum = False                # tune momentum / beta1 as well
+        self.race_results: list | None = None     # [(optimizer index, RaceResult)], ranked
         self.critical_points: list[analysis.CriticalPoint] = []
         self.sharpness: dict[int, tuple[float, float]] = {}   # index into critical_points -> (lam, sam)
         self.basins: analysis.Basins | None = None
@@ -203,6 +209,28 @@ class AnalysisModel(QtCore.QObject):
             else:
                 self._submit("sweep", self._sweep_key(), self._compute_sweep)
 
+    def start_race(self) -> None:
+        """Tune every enabled optimizer with the same budget from the session's starts (background)."""
+        c = self.controller
+        s = c.session
+        chosen = [(i, o) for i, o in enumerate(s.optimizers) if o.enabled]
+        if not chosen or not s.starts:
+            self.message.emit("The race needs enabled optimizers and at least one start point.")
+            return
+        snap = SimpleNamespace(f=c.function, configs=[(i, o.name, dict(o.hyperparameters)) for i, o in chosen],
+                               starts=[tuple(p) for p in s.starts], steps=s.steps, noise=s.noise, seed=s.seed,
+                               budget=self.race_budget, tol=self.race_tol,
+                               tune=("lr", "momentum") if self.race_momentum else ("lr",))
+        self._keys["race"] = None
+        self.jobs.submit("race", lambda cancel: self._compute_race(cancel, snap))
+
+    def _compute_race(self, cancel, q):
+        results = analysis.race(q.f, [(n, h) for _, n, h in q.configs], q.starts, q.steps, budget=q.budget,
+                                tol=q.tol, tune=q.tune, seed=q.seed, noise=q.noise, cancel=cancel.is_set,
+                                progress=lambda d, n: self.raceProgress.emit(d, n))
+        pairs = [(i, r) for (i, _, _), r in zip(q.configs, results)]
+        return sorted(pairs, key=lambda p: (p[1].steps_to_tol, p[1].final_loss))
+
     def cancel(self, job: str = "basins") -> None:
         """Stop a running computation; its result is dropped and the overlay cleared."""
         if self.jobs.cancel(job):   # the key stays: no restart until an input changes
@@ -255,6 +283,12 @@ class AnalysisModel(QtCore.QObject):
             self.basinsChanged.emit()
             self.criticalPointsChanged.emit()   # the table's basin-area column
             self.message.emit(f"basins: {len(result.attractors)} attractors in {ms:.0f} ms")
+        elif job == "race":
+            self.race_results = result
+            self.raceChanged.emit()
+            winner = result[0][1]
+            self.message.emit(f"race: {len(result)} optimizers tuned ({self.race_budget} trials each) in "
+                              f"{ms / 1000:.1f} s; fastest {winner.label}")
         else:
             self.sweep = result
             self.sweepChanged.emit()

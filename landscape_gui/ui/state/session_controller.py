@@ -352,6 +352,14 @@ class SessionController(QtCore.QObject):
             o.color = color
         self._optimizers_changed()
 
+    @undoable("Use Race Settings")
+    def use_settings(self, settings: dict[int, dict]) -> None:
+        """Set several optimizers' hyperparameters at once (one undo step): index -> hyperparameters."""
+        for i, hyper in settings.items():
+            o = self.session.optimizers[i]
+            _, o.hyperparameters = optimizers.validate(o.name, dict(hyper))
+        self._optimizers_changed()
+
     @undoable("Change Run Options")
     def set_run_options(self, *, steps: int | None = None, noise: float | None = None,
                         seed: int | None = None) -> None:

@@ -143,6 +143,11 @@ def build_menus(window) -> None:
         box.toggled.connect(act.setChecked)
         act.toggled.connect(lambda on, t=tab: on and window.show_analysis_tab(t))
         window.analysis_actions[key] = act
+    race = menu.addAction("&Race optimizers…")
+    race.setObjectName("raceAction")
+    race.setToolTip("Tune every enabled optimizer with the same budget, from the same starts, and rank them")
+    race.triggered.connect(lambda: window.show_analysis_tab(3))
+    window.analysis_actions["race"] = race
     menu.addSeparator()
     cancel = menu.addAction("Cancel basin computation")
     cancel.triggered.connect(lambda: window.analysis.cancel("basins"))
