@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     ex.add_argument("--start", action="append", default=[], metavar="X,Y")
     ex.add_argument("--optimizer", action="append", default=[], metavar='"Adam(lr=0.05)"')
+    ex.add_argument("--schedule", action="append", default=[], metavar='"CosineAnnealingLR(T_max=300)"',
+                    help="a torch.optim.lr_scheduler schedule: once for every optimizer, or once per "
+                         "--optimizer in the same order (or inside the call: SGD(lr=0.1, schedule='…'))")
     ex.add_argument("--steps", type=int)
     ex.add_argument("--noise", type=float)
     ex.add_argument("--seed", type=int)
@@ -319,6 +322,16 @@ def build_session(args):
             except ValueError as exc:
                 raise ValueError(f"--optimizer {item}: {exc}") from None
             s.optimizers.append(OptimizerInstance(name, hyper, PALETTE[k % len(PALETTE)]))
+    if args.schedule:
+        if len(args.schedule) not in (1, len(s.optimizers)):
+            raise ValueError(f"--schedule: give one for every optimizer, or one per --optimizer "
+                             f"({len(s.optimizers)}), not {len(args.schedule)}")
+        for k, o in enumerate(s.optimizers):
+            text = args.schedule[0] if len(args.schedule) == 1 else args.schedule[k]
+            try:
+                _, o.hyperparameters = optimizers.validate(o.name, {**o.hyperparameters, "schedule": text})
+            except ValueError as exc:
+                raise ValueError(f"--schedule {text}: {exc}") from None
     for flag in ("steps", "noise", "seed", "resolution", "zscale", "colormap"):
         value = getattr(args, flag)
         if value is not None:
@@ -390,8 +403,8 @@ def _write(args, make) -> int:
 
 
 #: formula-only flags, refused with --landscape (a file has no formula, starts or optimizers)
-_FORMULA_FLAGS = ("session", "xrange", "yrange", "param", "start", "optimizer", "steps", "noise", "seed",
-                  "resolution")
+_FORMULA_FLAGS = ("session", "xrange", "yrange", "param", "start", "optimizer", "schedule", "steps", "noise",
+                  "seed", "resolution")
 
 
 def _size(text: str) -> tuple[int, int]:

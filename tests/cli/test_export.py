@@ -108,6 +108,29 @@ def test_csv_and_json_equal_optimizers_run(tmp_path):
     np.testing.assert_allclose(z["f"], f.grid((-2, 2), (-1, 3), (64, 64)))
 
 
+def test_a_schedule_from_the_command_line_reaches_the_exported_runs(tmp_path):
+    out = tmp_path / "runs.csv"
+    sched = "OneCycleLR(max_lr=0.002, total_steps=300)"
+    assert run("--schedule", sched, "-o", str(out)) == 0
+    rows = read_trajectories_csv(out.read_text())
+    f = compile_function("(1-x)^2 + 100*(y-x^2)^2")
+    t = optimizers.run(f, "SGD", (1.5, 2.5), 300, lr=0.001, momentum=0.9, schedule=sched)
+    mine = [r for r in rows if r["optimizer"] == t.label and r["start"] == 1]
+    np.testing.assert_array_equal([[r["x"], r["y"]] for r in mine], t.points)
+    np.testing.assert_array_equal([r["lr"] for r in mine[:-1]], t.lrs)
+    assert mine[0]["hyperparameters"]["schedule"] == sched
+    # the same written inside the call
+    out2 = tmp_path / "runs2.csv"
+    args = [a for a in BASE]
+    i = args.index("--optimizer")
+    args[i + 1] = f"SGD(lr=0.001, momentum=0.9, schedule='{sched}')"
+    from landscape_gui.cli import main as cli_main
+
+    assert cli_main(args + ["-o", str(out2)]) == 0
+    rows2 = [r for r in read_trajectories_csv(out2.read_text()) if r["optimizer"] == t.label and r["start"] == 1]
+    assert [r["x"] for r in rows2] == [r["x"] for r in mine]
+
+
 def test_gif_has_the_requested_frames(tmp_path):
     out = tmp_path / "descent.gif"
     assert run("--view", "2d", "--size", "320x240", "--frames", "7", "--fps", "10", "-o", str(out)) == 0
@@ -125,6 +148,9 @@ def test_gif_has_the_requested_frames(tmp_path):
     (["--param", "a=2"], "--param a=2"),
     (["--preset", "rosenbrok"], "did you mean 'rosenbrock'"),
     (["--view", "3d", "-o-ignored", "x.svg"], ""),
+    (["--schedule", "CosineAnnealingLR(T_max=-3)"], "T_max must be a positive integer, got -3"),
+    (["--schedule", "StepLR(step_size=10)", "--schedule", "StepLR(step_size=20)", "--schedule", "x"],
+     "one per --optimizer"),
 ])
 def test_bad_arguments_fail_with_a_reason_and_leave_no_file(tmp_path, capsys, extra, fragment):
     out = tmp_path / "x.png"

@@ -250,3 +250,20 @@ def test_the_network_mode_follows_schedules_per_step_or_per_epoch():
     assert run.lrs[0] == 0.05 and run.lrs[-1] < 0.05
     np.testing.assert_array_equal(run.lrs, optimizers.step_rates("Adam", run.hyperparameters, len(run.lrs),
                                                                  run.step_losses))
+
+
+def test_sessions_keep_schedules_and_refuse_a_broken_one(tmp_path):
+    from landscape_gui.core.session import OptimizerInstance, Session, SessionError, save_text
+
+    s = Session.default()
+    s.optimizers = [OptimizerInstance("SGD", {"lr": 0.01, "momentum": 0.9,
+                                              "schedule": "OneCycleLR(max_lr=0.1, total_steps=500)"}, "#ff0000")]
+    path = tmp_path / "s.landscape.json"
+    save_text(path, s.to_json())
+    back = Session.load(path)
+    assert back.optimizers[0].hyperparameters["schedule"] == "OneCycleLR(max_lr=0.1, total_steps=500)"
+    text = path.read_text().replace("OneCycleLR(max_lr=0.1", "OneCycleLR(max_lr=-0.1")
+    path.write_text(text)
+    with pytest.raises((SessionError, ValueError)) as err:
+        Session.load(path)
+    assert "max_lr must be a number > 0" in str(err.value)
