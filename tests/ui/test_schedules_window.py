@@ -126,3 +126,23 @@ def test_a_race_can_be_cancelled(window, qtbot):
     assert "race" not in window.analysis.running
     assert panel.race_run.isEnabled() and not panel.race_cancel.isEnabled()
     assert window.analysis.race_results is None
+
+
+def test_the_network_mode_trains_under_a_schedule_per_epoch(window, qtbot):
+    from gui_helpers import to_nn_mode, train_and_wait
+
+    panel = to_nn_mode(window, qtbot)
+    panel.epochs_spin.setValue(6)
+    panel.optimizer_edit.setText("SGD(lr=0.1, momentum=0.9)")
+    panel.schedule_edit.setText("CosineAnnealingLR(T_max=-3)")
+    qtbot.mouseClick(panel.train_button, QtCore.Qt.MouseButton.LeftButton)
+    assert "T_max must be a positive integer" in panel.status.text()
+    assert not panel.model.busy
+    panel.schedule_edit.setText("StepLR(step_size=2, gamma=0.5)")
+    panel.schedule_per.setCurrentIndex(panel.schedule_per.findData("epoch"))
+    result = train_and_wait(panel, qtbot)
+    run = result.run
+    per_epoch = len(run.lrs) // 6
+    np.testing.assert_allclose(run.lrs, np.repeat([0.1, 0.1, 0.05, 0.05, 0.025, 0.025], per_epoch))
+    assert panel.model.settings.hyperparameters["schedule"] == "StepLR(step_size=2, gamma=0.5)"
+    assert panel.model.settings.schedule_per == "epoch"

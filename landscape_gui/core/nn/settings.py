@@ -35,6 +35,7 @@ class NetworkSettings:
     span: float = 0.0                # 0: automatic
     use_test: bool = False
     track_sharpness: int = 0         # λmax every this many steps while training (0: off)
+    schedule_per: str = "step"       # a schedule (hyperparameters["schedule"]) steps per "step" or "epoch"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -112,6 +113,7 @@ class NetworkSettings:
         s.span = number("span", 0, 1e6)
         s.use_test = flag("use_test")
         s.track_sharpness = number("track_sharpness", 0, 1_000_000, True)
+        s.schedule_per = choice("schedule_per", ("step", "epoch"))
         return s
 
 

@@ -185,7 +185,8 @@ class NetworkModel(QtCore.QObject):
 
         run = nn.train(model, data, s.optimizer, s.hyperparameters, epochs=s.epochs, batch_size=s.batch_size,
                        seed=s.seed, test=s.test if s.test > 0 else None, on_epoch=on_epoch, cancel=cancel.is_set,
-                       track_sharpness_every=s.track_sharpness or None, on_sharpness=on_sharpness)
+                       track_sharpness_every=s.track_sharpness or None, on_sharpness=on_sharpness,
+                       schedule_per=s.schedule_per)
         return self.plane_of(s, run, cancel)
 
     def plane_of(self, s: nn.NetworkSettings, run: nn.TrainingRun, cancel) -> RunResult:

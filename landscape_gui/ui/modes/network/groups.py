@@ -209,7 +209,18 @@ class TrainingGroup(QtWidgets.QGroupBox):
         self.track_spin.setSuffix(" steps")
         self.track_spin.setToolTip("Measure λmax of the full-batch loss every this many steps while training "
                                    "(the Sharpness tab plots it against 2/lr)")
+        self.schedule_edit = QtWidgets.QLineEdit(objectName="nnSchedule")
+        self.schedule_edit.setPlaceholderText("constant — e.g. OneCycleLR(max_lr=0.1)")
+        self.schedule_edit.setToolTip("A torch.optim.lr_scheduler schedule for the optimizer's lr")
+        self.schedule_per = QtWidgets.QComboBox(objectName="nnSchedulePer")
+        self.schedule_per.addItem("per step", "step")
+        self.schedule_per.addItem("per epoch", "epoch")
+        self.schedule_per.setToolTip("Step the schedule after every optimizer step, or after every epoch")
+        sched_row = QtWidgets.QHBoxLayout()
+        sched_row.addWidget(self.schedule_edit, 1)
+        sched_row.addWidget(self.schedule_per)
         form.addRow("Optimizer", self.optimizer_edit)
+        form.addRow("Schedule", sched_row)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Seed", self.seed_spin)
@@ -237,11 +248,15 @@ class TrainingGroup(QtWidgets.QGroupBox):
         self.error = ""
 
     def widgets(self):
-        return [self.optimizer_edit, self.batch_spin, self.epochs_spin, self.seed_spin, self.track_spin]
+        return [self.optimizer_edit, self.schedule_edit, self.schedule_per, self.batch_spin, self.epochs_spin,
+                self.seed_spin, self.track_spin]
 
     def show(self, s: nn.NetworkSettings) -> None:
         with signals_blocked(self.widgets()):
-            self.optimizer_edit.setText(optimizers.describe(s.optimizer, s.hyperparameters))
+            plain = {k: v for k, v in s.hyperparameters.items() if k != "schedule"}
+            self.optimizer_edit.setText(optimizers.describe(s.optimizer, plain))
+            self.schedule_edit.setText(s.hyperparameters.get("schedule", ""))
+            self.schedule_per.setCurrentIndex(max(self.schedule_per.findData(s.schedule_per), 0))
             self.batch_spin.setValue(s.batch_size)
             self.epochs_spin.setValue(s.epochs)
             self.seed_spin.setValue(s.seed)
@@ -255,9 +270,22 @@ class TrainingGroup(QtWidgets.QGroupBox):
             self.error = f"optimizer: {exc}"
             self.optimizer_edit.setStyleSheet("border: 1px solid #ff4d4d;")
             return False
-        self.error = ""
         self.optimizer_edit.setStyleSheet("")
+        text = self.schedule_edit.text().strip()
+        if text:
+            per = self.schedule_per.currentData()
+            try:   # built once for the run's length: a schedule that cannot run is refused here
+                cname, full = optimizers.validate(name, {**hyper, "schedule": text})
+                optimizers.schedule_arrays([(cname, full)], self.epochs_spin.value() if per == "epoch" else 1)
+            except ValueError as exc:
+                self.error = f"schedule: {exc}"
+                self.schedule_edit.setStyleSheet("border: 1px solid #ff4d4d;")
+                return False
+            hyper = {**hyper, "schedule": full["schedule"]}
+        self.schedule_edit.setStyleSheet("")
+        self.error = ""
         s.optimizer, s.hyperparameters = name, hyper
+        s.schedule_per = self.schedule_per.currentData()
         s.batch_size, s.epochs, s.seed = self.batch_spin.value(), self.epochs_spin.value(), self.seed_spin.value()
         s.track_sharpness = self.track_spin.value()
         return True
