@@ -175,6 +175,26 @@ def bench_typed_rules(steps: int, n_starts: int, repeats: int) -> list[dict]:
              "ratio": built / typed, "bar": 0.5, "goal": 0.9}]
 
 
+def bench_schedules(steps: int, n_starts: int, repeats: int) -> list[dict]:
+    """Issue 28: a schedule costs the kernels at most 10% (goal >= 0.9x of the constant rate): the
+    rates are precomputed per step; ReduceLROnPlateau runs its rule (and the step's scalars) inside."""
+    f = compile_function(get_function("rosenbrock").formula, background=False)
+    rng = np.random.default_rng(2)
+    starts = np.column_stack([rng.uniform(-1.8, 1.8, n_starts), rng.uniform(-0.8, 2.8, n_starts)])
+    rows = []
+    for name, hyper in (("Adam", {"lr": 0.01}), ("SGD", {"lr": 1e-3, "momentum": 0.9})):
+        for sched in (f"CosineAnnealingLR(T_max={steps})", "ReduceLROnPlateau(patience=20)"):
+            optimizers.run_many(f, [(name, {**hyper, "schedule": sched})], starts[:2], 4)   # compiled
+            const, scheduled = _interleaved_medians(
+                [lambda: optimizers.run_many(f, [(name, hyper)], starts, steps),
+                 lambda: optimizers.run_many(f, [(name, {**hyper, "schedule": sched})], starts, steps)],
+                repeats, 0.3)
+            rows.append({"figure": f"{name} + {sched.split('(')[0]} x {n_starts} starts x {steps} steps",
+                         "ours_ms": scheduled * 1e3, "baseline": "the same at a constant rate",
+                         "baseline_ms": const * 1e3, "ratio": const / scheduled, "bar": 0.8, "goal": 0.9})
+    return rows
+
+
 def bench_drag(repeats: int) -> dict:
     """One drag's worth: 8 optimizers x 1 start x 500 steps (target <= 2 ms)."""
     f = compile_function(get_function("rosenbrock").formula, background=False)
@@ -546,6 +566,7 @@ def _optimizer_group(quick: bool) -> list[dict]:
     repeats = 3 if quick else 9
     rows = bench_optimizers(100 if quick else 1000, 4 if quick else 16, repeats)
     rows += bench_typed_rules(100 if quick else 1000, 16 if quick else 256, repeats)
+    rows += bench_schedules(200 if quick else 1000, 16 if quick else 256, repeats)
     rows.append(bench_drag(repeats))
     return rows
 

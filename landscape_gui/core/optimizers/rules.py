@@ -331,14 +331,17 @@ def coefficient_row(kind, h, t, lr_prev, mu_product, c):
     tf = float(t)
     c[:] = 0.0
     if kind == ADAGRAD:
-        c[0] = lr / (1.0 + (tf - 1.0) * h[1])
+        c[4] = 1.0 + (tf - 1.0) * h[1]
+        c[0] = lr / c[4]
     elif kind == ADAM or kind == ADAMW:
         bc1 = 1.0 - beta1 ** tf
         bc2 = 1.0 - beta2 ** tf
         c[0] = lr / bc1
         c[1] = bc2 ** 0.5
+        c[4] = bc1
     elif kind == ADAMAX:
-        c[0] = lr / (1.0 - beta1 ** tf)
+        c[4] = 1.0 - beta1 ** tf
+        c[0] = lr / c[4]
     elif kind == NADAM:
         momentum_decay = h[5]
         bc2 = 1.0 - beta2 ** tf
@@ -349,6 +352,10 @@ def coefficient_row(kind, h, t, lr_prev, mu_product, c):
         c[0] = bc2
         c[1] = -lr * (1.0 - mu) / (1.0 - mu_product)
         c[2] = (-lr * mu_next) / (1.0 - mu_product_next)
+        c[4] = 1.0 - mu
+        c[5] = 1.0 - mu_product
+        c[6] = mu_next
+        c[7] = 1.0 - mu_product_next
     elif kind == ASGD:   # eta and mu as torch stores them after the previous step
         lambd, alpha, t0 = h[1], h[2], h[3]
         prev = tf - 1.0
@@ -356,7 +363,8 @@ def coefficient_row(kind, h, t, lr_prev, mu_product, c):
         c[1] = 1.0 if t == 1 else 1.0 / max(1.0, prev - t0)
     elif kind == ADAFACTOR:
         c[0] = tf ** h[1]                    # 1 - beta2_t = t^beta2_decay
-        c[1] = min(lr, 1.0 / (tf ** 0.5))    # rho_t
+        c[4] = 1.0 / (tf ** 0.5)
+        c[1] = min(lr, c[4])                 # rho_t
     elif kind == RADAM:
         bc1 = 1.0 - beta1 ** tf
         bc2 = 1.0 - beta2 ** tf
@@ -395,6 +403,27 @@ def scheduled_coefficients(kind, h, steps, table, sched, slot):
         apply_schedule(hh, sched, t, 0, slot)
         mu_product = coefficient_row(kind, hh, t, lr_prev, mu_product, table[t - 1])
         lr_prev = hh[0]
+
+
+@njit(**_JIT)
+def replan_rows(kind, h, t, lr_before, table):
+    """After ReduceLROnPlateau lowered the rate at the end of step t: the rate-dependent scalars of
+    steps t+1.. recomputed at the new rate ``h[0]`` from the rate-free parts each row keeps (columns
+    4..7), in torch's order of operations; ASGD's eta of step t+1 still from ``lr_before``."""
+    lr = h[0]
+    lr_prev = lr_before
+    for k in range(t + 1, table.shape[0] + 1):
+        c = table[k - 1]
+        if kind == ADAGRAD or kind == ADAM or kind == ADAMW or kind == ADAMAX:
+            c[0] = lr / c[4]
+        elif kind == NADAM:
+            c[1] = -lr * c[4] / c[5]
+            c[2] = (-lr * c[6]) / c[7]
+        elif kind == ADAFACTOR:
+            c[1] = min(lr, c[4])
+        elif kind == ASGD:
+            coefficient_row(kind, h, k, lr_prev, 1.0, c)
+        lr_prev = lr
 
 
 @njit(**_HOT)

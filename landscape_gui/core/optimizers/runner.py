@@ -19,13 +19,14 @@ import threading
 import numpy as np
 from numba import njit, types
 
-from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL_LR, CTL_MODE_MAX, CTL_MOMENTUM,
-                    CTL_PLATEAU, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, LBFGS, LION, N_COEF, N_CTL, N_STATE, NADAM,
+from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL_COOLDOWN, CTL_EPS, CTL_FACTOR,
+                    CTL_LR, CTL_MIN_LR, CTL_MODE_MAX, CTL_MOMENTUM, CTL_PATIENCE, CTL_REL, CTL_THRESHOLD,
+                    CTL_PLATEAU, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, SCHEDULED, LBFGS, LION, N_COEF, N_CTL, N_STATE, NADAM,
                     NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
 from .lbfgs import N_SCALARS as _LBFGS_SCALARS, lbfgs_step
 from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise,
-                    apply_schedule, asgd_step, coefficient_row, escaped, init_state, lion_step, moments, nadam_step,
-                    newton_step, plateau_update, radam_step, rmsprop_step, rprop_step, sam_perturbation,
+                    apply_schedule, asgd_step, escaped, init_state, lion_step, moments, nadam_step,
+                    newton_step, radam_step, replan_rows, rmsprop_step, rprop_step, sam_perturbation,
                     scheduled_coefficients, sgd_step, step_coefficients)
 
 _VG = FORMULA_KERNEL
@@ -64,27 +65,41 @@ def _make_trajectory_kernel(kind: int):
     index file: two processes compiling different kinds at once never overwrite
     each other's entry (Numba also keys the entry on the closure's contents).
     """
-    KIND = int(kind)
+    KIND = int(kind) & ~SCHEDULED
+    SCHED = bool(int(kind) & SCHEDULED)
 
     def trajectory(value_and_gradient, hessian, p, h0, table0, sched, ctl, start, steps, noise, seed, stream,
                    box, record, pts, ls, gr, m1, m2):
         # A schedule: ``sched[t - 1]`` holds step t's rate (and cycled momentum); ReduceLROnPlateau
         # (ctl[CTL_PLATEAU]) lowers the rate from the loss at each step, so its per-step scalars
         # are computed here, step by step, instead of read from the batch's shared table.
-        h = h0.copy()
+        # SCHED is a constant: the kernel of runs at a constant rate has none of this (it is the
+        # kernel it was before schedules existed; a scheduled batch gets the other one). The
+        # schedule's stores are written out here: through an inlined helper they cost a third
+        # more per step. ReduceLROnPlateau's state is in scalars; a reduction (rare) recomputes
+        # the remaining steps' scalars into a table of this run's own.
         scheduled = sched.shape[0] > 0
         lr_slot = int(ctl[CTL_LR])
         slot = int(ctl[CTL_MOMENTUM])
         plateau = ctl[CTL_PLATEAU] != 0.0
-        if scheduled:
-            apply_schedule(h, sched, 1, lr_slot, slot)
-        table = np.empty((max(steps, 1), N_COEF)) if plateau else table0
-        P = np.empty(3)
-        P[0] = np.inf if ctl[CTL_MODE_MAX] == 0.0 else -np.inf
-        P[1] = 0.0
-        P[2] = 0.0
-        mu_product = 1.0
-        lr_prev = h[0]
+        mode_max = ctl[CTL_MODE_MAX] != 0.0
+        rel = ctl[CTL_REL] != 0.0
+        factor, patience, threshold = ctl[CTL_FACTOR], ctl[CTL_PATIENCE], ctl[CTL_THRESHOLD]
+        cooldown, min_lr, eps = ctl[CTL_COOLDOWN], ctl[CTL_MIN_LR], ctl[CTL_EPS]
+        best = -np.inf if mode_max else np.inf
+        bad = 0.0
+        cool = 0.0
+        if SCHED:
+            h = h0.copy()
+            if scheduled:
+                apply_schedule(h, sched, 1, lr_slot, slot)
+            if plateau:   # this run's own copy: a reduction rewrites its remaining rows
+                table = table0.copy()
+            else:
+                table = table0
+        else:
+            h = h0
+            table = table0
         n = start.shape[0]
         q = start.copy()
         g = np.empty(n)
@@ -118,11 +133,15 @@ def _make_trajectory_kernel(kind: int):
                 return t - 1
             if t == steps + 1:
                 break
-            if scheduled:
-                apply_schedule(h, sched, t, lr_slot, slot)
-            if plateau:
-                mu_product = coefficient_row(KIND, h, t, lr_prev, mu_product, table[t - 1])
-                lr_prev = h[0]
+            if SCHED:
+                if scheduled:
+                    v = sched[t - 1, 0]
+                    if v == v:
+                        h[lr_slot] = v
+                    if slot >= 0:
+                        v = sched[t - 1, 1]
+                        if v == v:
+                            h[slot] = v
             g[0] = gx
             g[1] = gy
             add_noise(g, noise, seed, stream, t, 0)
@@ -178,8 +197,28 @@ def _make_trajectory_kernel(kind: int):
                 m1[t - 1, 1] = mom1[1]
                 m2[t - 1, 0] = mom2[0]
                 m2[t - 1, 1] = mom2[1]
-            if plateau:
-                plateau_update(ctl, P, f, h)
+            if SCHED:
+                if plateau:   # ReduceLROnPlateau.step(f), torch's rule
+                    if mode_max:
+                        better = f > best * (threshold + 1.0) if rel else f > best + threshold
+                    else:
+                        better = f < best * (1.0 - threshold) if rel else f < best - threshold
+                    if better:
+                        best = f
+                        bad = 0.0
+                    else:
+                        bad += 1.0
+                    if cool > 0.0:
+                        cool -= 1.0
+                        bad = 0.0
+                    if bad > patience:
+                        old = h[lr_slot]
+                        new = max(old * factor, min_lr)
+                        if old - new > eps:
+                            h[lr_slot] = new
+                            replan_rows(KIND, h, t, old, table)
+                        cool = cooldown
+                        bad = 0.0
             if escaped(q, box):
                 _blank_from(pts, ls, t)
                 return t
@@ -189,7 +228,8 @@ def _make_trajectory_kernel(kind: int):
         return -1
 
     # the rules' digest in the name: Numba's cache does not see edits to the inlined rules
-    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}_{_rules_digest()}"
+    suffix = "_scheduled" if SCHED else ""
+    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}{suffix}_{_rules_digest()}"
     return njit(_TRAJECTORY_SIG, **_JIT)(trajectory)
 
 
@@ -210,7 +250,9 @@ def trajectory_kernel(kind: int):
         with _kernels_lock:
             k = _kernels.get(kind)
             if k is None:
-                if kind >= CUSTOM_BASE:
+                if kind & SCHEDULED and (kind & ~SCHEDULED) in KIND_NAMES:
+                    k = _make_trajectory_kernel(kind)
+                elif kind >= CUSTOM_BASE and not kind & SCHEDULED:
                     from .custom import rule_for_kind
                     from .custom_codegen import compile_kernel
 
@@ -297,7 +339,7 @@ class KindBatch:
         scheds = np.ascontiguousarray(scheds, dtype=np.float64)
         ctls = np.ascontiguousarray(ctls, dtype=np.float64)
         tables = np.empty((n_cfg, max(steps, 1), N_COEF))
-        kernel = trajectory_kernel(kind)
+        kernel = trajectory_kernel(kernel_id(kind, scheds, ctls))
         if kind >= CUSTOM_BASE:
             for c in range(n_cfg):
                 _coefficients[kind](hypers[c], steps, tables[c], scheds[c], ctls[c])
@@ -346,6 +388,16 @@ def run_batches(batches: list[KindBatch], background: bool = False) -> None:
     do(work[0])
     for fut in futures:
         fut.result()
+
+
+def kernel_id(kind: int, scheds, ctls) -> int:
+    """The kernel a batch of ``kind`` needs: the scheduled variant of a built-in when any of its
+    configs has a schedule (typed rules' kernels handle both)."""
+    if kind >= CUSTOM_BASE:
+        return kind
+    if (scheds is not None and scheds.shape[1] > 0) or (ctls is not None and (ctls[:, CTL_PLATEAU] != 0).any()):
+        return kind | SCHEDULED
+    return kind
 
 
 def no_schedule(n_cfg: int) -> np.ndarray:

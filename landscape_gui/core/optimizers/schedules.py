@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 from bisect import bisect_right
 from collections import Counter
@@ -211,6 +212,17 @@ class PlateauRule:
 
 def parse_schedule(text: str) -> Schedule:
     """Read a schedule's text; ``ScheduleError`` (with a position) names what is wrong."""
+    if isinstance(text, str) and len(text) <= MAX_TEXT:
+        return _parse_cached(text)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str) -> Schedule:
+    return _parse(text)
+
+
+def _parse(text) -> Schedule:
     if not isinstance(text, str):
         raise ScheduleError("a schedule must be text, e.g. CosineAnnealingLR(T_max=300)", None)
     if len(text) > MAX_TEXT:
@@ -784,7 +796,7 @@ _CLASSES = {c.__name__: c for c in (LambdaLR, MultiplicativeLR, StepLR, MultiSte
 # --- the parsed schedule --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)   # hashed by identity: parse_schedule keeps one object per text
 class Schedule:
     """A parsed schedule: ``rates`` gives the learning rate (and the cycled momentum) per step."""
 
@@ -821,6 +833,11 @@ class Schedule:
         steps = int(steps)
         if self.plateau is not None:
             return plateau_rates(self.plateau, float(base_lr), steps, losses), None
+        # a drag re-runs the same schedule every frame: the rates are kept (read-only)
+        return _rates_cached(self, float(base_lr), steps, momentum_key,
+                             None if momentum is None else float(momentum), optimizer)
+
+    def _rates(self, base_lr, steps, momentum_key, momentum, optimizer):
         opt = _Optimizer(float(base_lr), momentum_key, momentum)
         try:
             sched = self._build(self.node, opt, steps)
@@ -843,6 +860,9 @@ class Schedule:
             bad = int(np.flatnonzero(~(np.isfinite(lrs) & (lrs >= 0)))[0])
             raise ScheduleError(f"{self.name}: the rate at step {bad + 1} is {lrs[bad]!r}: "
                                 "check the schedule's arguments", self.node.position)
+        lrs.flags.writeable = False
+        if mom is not None:
+            mom.flags.writeable = False
         return lrs, mom
 
     def _build(self, node: _Node, opt: _Optimizer, steps: int):
@@ -857,6 +877,11 @@ class Schedule:
                 raise ScheduleError(f"OneCycleLR: total_steps={total} is fewer than the run's {steps} steps "
                                     "(torch stops with 'Tried to step' there)", node.position)
         return _CLASSES[node.name](opt, **args)
+
+
+@functools.lru_cache(maxsize=256)
+def _rates_cached(schedule, base_lr, steps, momentum_key, momentum, optimizer):
+    return schedule._rates(base_lr, steps, momentum_key, momentum, optimizer)
 
 
 def plateau_rates(rule: PlateauRule, base_lr: float, steps: int, losses=None) -> np.ndarray:
