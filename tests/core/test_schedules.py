@@ -267,3 +267,14 @@ def test_sessions_keep_schedules_and_refuse_a_broken_one(tmp_path):
     with pytest.raises((SessionError, ValueError)) as err:
         Session.load(path)
     assert "max_lr must be a number > 0" in str(err.value)
+
+
+def test_a_schedule_costs_the_kernels_little():
+    """The issue's bar: at most 10% slower than the constant rate (bench: 0.93-0.99x quiet). Both
+    timed in interleaved rounds, so load slows both alike; the floor leaves room for noise but
+    fails the 2x of a schedule written through an array helper or a per-step table."""
+    from landscape_gui.devtools.bench import bench_schedules
+
+    rows = bench_schedules(300, 64, 5)
+    slow = [f"{r['figure']}: {r['ratio']:.2f}x" for r in rows if r["ratio"] < 0.7]
+    assert not slow, slow
