@@ -246,8 +246,61 @@ def _convexity(session, batch):
             f"{kinds['maximum']} maxima — {'convex: every start reaches the one minimum' if kinds['minimum'] == 1 and not kinds['saddle'] else 'not convex'}."]
 
 
+def _rates(o, steps: int):
+    from .core import optimizers
+
+    try:
+        return optimizers.step_rates(o.name, o.hyperparameters, steps)
+    except ValueError:
+        return None
+
+
+def _warmup(session, batch):
+    f = _function(session)
+    x0, y0 = session.starts[0]
+    lam0 = _eig(f, x0, y0)[-1]
+    xm, ym = _minimum(f, session)
+    lamm = _eig(f, xm, ym)[-1]
+    out = [f"λmax is {lam0:.3g} at the start ({x0:.3g}, {y0:.3g}) and {lamm:.3g} at the minimum: stable rates are "
+           f"below 2/λmax = {2 / lam0:.3g} there and {2 / lamm:.3g} here."]
+    for ci, o in enumerate(session.enabled_optimizers()):
+        lrs = _rates(o, session.steps)
+        if lrs is None or not len(lrs):
+            continue
+        first_lr = float(lrs[0])
+        verdict = "unstable" if first_lr > 2 / lam0 else "stable"
+        line = f"{o.label}: first step at lr = {first_lr:.3g} ({verdict} at the start)"
+        if batch is not None and ci < batch.points.shape[0]:
+            pts = batch.points[ci, 0]
+            d = batch.diverged_at(ci, 0)
+            if d is not None:
+                line += f"; it diverged after {d} steps"
+            else:
+                k = int(np.argmax(lrs >= lrs.max() * 0.999))
+                lam_k = _eig(f, *pts[min(k, len(pts) - 1)])[-1]
+                line += (f"; it reaches its top rate {lrs.max():.3g} at step {k + 1}, where λmax has fallen to "
+                         f"{lam_k:.3g} (2/λmax = {2 / lam_k:.3g}), and converges")
+        out.append(line + ".")
+    return out
+
+
+def _annealing(session, batch):
+    out = [f"Gradient noise σ = {session.noise:g} on every gradient, seed {session.seed}."]
+    if batch is None:
+        return out
+    f = _function(session)
+    xm, ym = _minimum(f, session)
+    for ci, o in enumerate(session.enabled_optimizers()):
+        pts = batch.points[ci, :, -50:]
+        dist = float(np.nanmean(np.hypot(pts[..., 0] - xm, pts[..., 1] - ym)))
+        lrs = _rates(o, session.steps)
+        last = f"; its last rate is {lrs[-1]:.3g}" if lrs is not None and len(lrs) else ""
+        out.append(f"{o.label}: over the last 50 steps it is on average {dist:.3g} from the minimum{last}.")
+    return out
+
+
 LIVE = {"curvature": _curvature, "saddle": _saddle, "gradient": _gradient, "minima": _minima, "noise": _noise,
-        "convexity": _convexity}
+        "convexity": _convexity, "warmup": _warmup, "annealing": _annealing}
 
 
 def live_numbers(example_id: str, session: Session, batch=None) -> list[str]:

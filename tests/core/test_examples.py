@@ -7,7 +7,7 @@ import pytest
 from landscape_gui import examples
 from landscape_gui.core import analysis, compile_function, nn, optimizers
 
-IDS = ["minima", "saddle", "learning-rate", "plateau", "ravine-momentum", "adaptive", "batch-noise", "sharp-vs-flat",
+IDS = ["minima", "saddle", "learning-rate", "warmup", "annealing", "plateau", "ravine-momentum", "adaptive", "batch-noise", "sharp-vs-flat",
        "sam", "generalization", "depth-and-skips", "connected-valleys", "overfitting", "convexity"]
 
 
@@ -199,3 +199,37 @@ def test_overfitting_train_near_zero_test_high():
     r = _train(st)
     assert r.losses[-1] < 0.05 and r.test_losses[-1] > 3 * r.losses[-1]
     assert examples.info("overfitting").then == "train-vs-test"
+
+
+def test_warmup_the_constant_rate_diverges_from_the_first_step_the_warmed_up_one_converges():
+    s, f, b = setup("warmup")
+    opts = s.enabled_optimizers()
+    assert [o.hyperparameters["lr"] for o in opts] == [0.15, 0.15]
+    assert "schedule" not in opts[0].hyperparameters and opts[1].hyperparameters["schedule"].startswith("LinearLR")
+    lam0 = np.linalg.eigvalsh(np.asarray(f.hessian(*s.starts[0])))[-1]
+    assert 0.15 > 2 / lam0                      # unstable at the start...
+    lam_min = np.linalg.eigvalsh(np.asarray(f.hessian(0.0, 0.0)))[-1]
+    assert 0.15 < 2 / lam_min                   # ...stable at the minimum
+    assert b.diverged_at(0, 0) is not None and b.diverged_at(0, 0) <= 5
+    t = b.trajectory(1, 0)
+    assert t.diverged_at is None and t.final_loss < 1e-12
+    # at every step the warmed-up rate stays below 2/λmax where the run is: λmax fell while the rate was small
+    lrs = t.lrs
+    lam = np.array([np.linalg.eigvalsh(np.asarray(f.hessian(*p)))[-1] for p in t.points[:-1]])
+    assert (lrs * lam < 2).all()
+    assert lam[int(np.argmax(lrs >= 0.15))] < lam0 / 3
+    lines = examples.live_numbers("warmup", s, b)
+    assert any("diverged" in line for line in lines) and any("converges" in line for line in lines)
+
+
+def test_annealing_a_cosine_schedule_settles_where_a_constant_rate_bounces():
+    s, f, b = setup("annealing")
+    opts = s.enabled_optimizers()
+    assert s.noise > 0 and opts[1].hyperparameters["schedule"].startswith("CosineAnnealingLR")
+    assert opts[0].hyperparameters["lr"] == opts[1].hyperparameters["lr"]
+    dist = [np.hypot(b.points[c, :, -50:, 0], b.points[c, :, -50:, 1]).mean(axis=1) for c in range(2)]
+    loss = [b.losses[c, :, -50:].mean(axis=1) for c in range(2)]
+    assert (dist[1] < dist[0] / 2).all(), dist          # every start: settles at least twice as close
+    assert loss[1].mean() < loss[0].mean() / 5
+    lines = examples.live_numbers("annealing", s, b)
+    assert len(lines) == 3
