@@ -110,6 +110,23 @@ def network_runs(example_id: str) -> list[dict]:
     return [{**base, **over} for over in (e.runs or ({},))]
 
 
+def transfer_numbers(model) -> list[str]:
+    """The transfer-learning example's numbers from the network model's three runs and plane."""
+    a, b, c, tp = model.pinned.get("A"), model.pinned.get("B"), model.result, model.transfer
+    if a is None or b is None or c is None or tp is None:
+        return ["training…"]
+    target = float(c.run.losses[-1]) * 1.1
+    def epochs_to(run):
+        hit = np.flatnonzero(np.asarray(run.losses) <= target)
+        return f"epoch {int(hit[0])}" if len(hit) else "never"
+    return [f"pre-trained (A): {a.run.label}, loss {a.run.losses[-1]:.3g} on its own task.",
+            f"on the new task the pre-trained net starts at loss {b.run.losses[0]:.3g}; within 10% of the from-scratch "
+            f"run's final {c.run.losses[-1]:.3g}: fine-tuned (B) at {epochs_to(b.run)}, from scratch at {epochs_to(c.run)}.",
+            f"distance from the pre-trained weights: fine-tuned {tp.distance_finetuned:.3g}, from scratch "
+            f"{tp.distance_scratch:.3g}; barrier on the straight line: {tp.barrier_finetuned:.3g} and "
+            f"{tp.barrier_scratch:.3g}."]
+
+
 # --- live numbers ----------------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import pytest
 from landscape_gui import examples
 from landscape_gui.core import analysis, compile_function, nn, optimizers
 
-IDS = ["minima", "saddle", "learning-rate", "warmup", "annealing", "plateau", "ravine-momentum", "adaptive", "batch-noise", "sharp-vs-flat",
+IDS = ["minima", "saddle", "learning-rate", "warmup", "annealing", "transfer-learning", "plateau", "ravine-momentum", "adaptive", "batch-noise", "sharp-vs-flat",
        "sam", "generalization", "depth-and-skips", "connected-valleys", "overfitting", "convexity"]
 
 
@@ -233,3 +233,33 @@ def test_annealing_a_cosine_schedule_settles_where_a_constant_rate_bounces():
     assert loss[1].mean() < loss[0].mean() / 5
     lines = examples.live_numbers("annealing", s, b)
     assert len(lines) == 3
+
+
+def test_transfer_learning_fine_tuning_is_faster_and_stays_in_the_pretrained_basin():
+    runs = examples.network_runs("transfer-learning")
+    assert examples.info("transfer-learning").then == "transfer"
+    pre_s, ft_s, sc_s = (nn.NetworkSettings.from_dict(r) for r in runs)
+    assert ft_s.init_from == "A" and sc_s.init_from == ""
+    assert (ft_s.dataset, ft_s.n, ft_s.noise, ft_s.data_seed) == (sc_s.dataset, sc_s.n, sc_s.noise, sc_s.data_seed)
+    assert (ft_s.n, ft_s.noise) != (pre_s.n, pre_s.noise)          # a related, different task
+
+    def train(s, init=None):
+        data = nn.make_dataset(s.dataset, n=s.n, noise=s.noise, seed=s.data_seed)
+        model = nn.MLP(s.depth, s.width, s.activation, s.residual)
+        return nn.train(model, data, s.optimizer, s.hyperparameters, epochs=s.epochs, batch_size=s.batch_size,
+                        seed=s.seed, test=s.test or None, init=init)
+
+    pre = train(pre_s)
+    ft = train(ft_s, init=pre.params)
+    sc = train(sc_s)
+    target = sc.losses[-1] * 1.1
+    ft_at = int(np.flatnonzero(ft.losses <= target)[0])
+    sc_at = int(np.flatnonzero(sc.losses <= target)[0])
+    assert ft_at * 3 <= sc_at, (ft_at, sc_at)                    # far fewer steps to the new task's loss
+    tp = nn.transfer_plane(sc.model, sc.train_data, pre.params, ft.params, sc.params)
+    assert tp.barrier_finetuned < 0.02 and tp.barrier_scratch > 5 * max(tp.barrier_finetuned, 0.01)
+    assert tp.distance_finetuned * 2 < tp.distance_scratch
+    # the plane holds all three solutions: their losses there are the networks' own
+    own = [nn.evaluate(sc.model, sc.train_data, p)[0] for p in (pre.params, ft.params, sc.params)]
+    np.testing.assert_allclose(tp.points_loss, own, rtol=1e-9)
+    np.testing.assert_allclose(tp.loss_to_finetuned[[0, -1]], own[:2], rtol=1e-9)

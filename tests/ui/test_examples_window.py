@@ -83,6 +83,28 @@ def test_a_network_example_trains_its_runs_and_compares_them(window, qtbot):
     assert nnp.interp_plot.isHidden()
 
 
+def test_the_transfer_learning_example_fine_tunes_from_a_and_shows_the_three_solutions(window, qtbot):
+    assert window.open_example("transfer-learning")
+    nnp = window.nn_panel
+    m = nnp.model
+    qtbot.waitUntil(lambda: m.transfer is not None, timeout=240000)
+    a, b, c = m.pinned["A"], m.pinned["B"], m.result
+    assert a.settings.n == 1000 and b.settings.init_from == "A" and c.settings.init_from == ""
+    assert b.settings.n == c.settings.n == 200
+    # B really started from A: its first snapshot is A's solution
+    np.testing.assert_array_equal(b.run.trajectory[0], a.run.params)
+    assert nnp.tabs.currentWidget() is nnp.connect_view
+    cv = nnp.connect_view
+    assert cv.stack.currentIndex() == 1 and "fine-tuning stayed in the pre-trained basin" in cv.note.text()
+    labels = [label.text for _, label in cv.plot.getPlotItem().legend.items]
+    assert labels == ["pre-trained → from scratch", "pre-trained → fine-tuned"]
+    x, y = cv.bend_curve.getData()
+    np.testing.assert_allclose(10 ** y if cv.plot.getPlotItem().ctrl.logYCheck.isChecked() else y,
+                               m.transfer.loss_to_finetuned, rtol=1e-9)
+    qtbot.waitUntil(lambda: "barrier on the straight line" in window.example_opener.panel.live.text(), timeout=10000)
+    assert "fine-tuned (B) at epoch" in window.example_opener.panel.live.text()
+
+
 def test_the_start_page_setting(window, qtbot):
     from landscape_gui.ui.window.examples import SETTINGS_KEY, show_at_start
 

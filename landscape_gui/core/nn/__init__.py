@@ -8,7 +8,7 @@ real loss surface (no Qt here).
 """
 
 from .datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
-from .connectivity import Curve, connect
+from .connectivity import Curve, TransferPlane, connect, transfer_plane
 from .curvature import HessianOperator, Spectrum, hessian_spectrum, hessian_vector_product, loss_and_gradient
 from .landscape import (DIRECTIONS, DaskExecutor, Interpolation, Landscape, LocalExecutor, filter_normalized_direction,
                         interpolate, landscape, pca_directions, roughness, sam_sharpness, sharpness)
@@ -22,4 +22,4 @@ __all__ = ["DATASETS", "Dataset", "DatasetError", "load_csv", "make_dataset", "M
            "sharpness", "sam_sharpness", "hessian_vector_product", "roughness", "filter_normalized_direction",
            "pca_directions", "LocalExecutor", "DaskExecutor", "NetworkSettings", "loss_and_gradient",
            "hessian_spectrum", "Spectrum", "HessianOperator", "connect", "Curve", "batch_size_sweep", "Sweep",
-           "decision_regions", "Regions"]
+           "decision_regions", "Regions", "TransferPlane", "transfer_plane"]

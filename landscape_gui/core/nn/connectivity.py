@@ -120,13 +120,9 @@ def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier
         if not np.isfinite(c).all() or not np.isfinite(train_losses[-1]):
             raise ValueError(f"the curve's training diverged at epoch {epoch + 1}: lower lr (now {lr:g})")
     ts = np.linspace(0.0, 1.0, int(points))
-    # the plane through a, b, c: e1 along b - a, e2 the rest of c - a
+    e1, e2 = plane_axes(a, b, c, rng)
     u = b - a
     nu = np.linalg.norm(u)
-    e1 = u / nu
-    r = (c - a) - ((c - a) @ e1) * e1
-    nr = np.linalg.norm(r)
-    e2 = r / nr if nr > 1e-12 * nu else _any_orthogonal(e1, rng)
     curve_pts = bezier(a, b, c, ts)
     curve_xy = np.c_[(curve_pts - a) @ e1, (curve_pts - a) @ e2]
     linear_xy = np.c_[ts * nu, np.zeros_like(ts)]
@@ -145,6 +141,69 @@ def connect(model: MLP, data: Dataset, params_a, params_b, method: str = "bezier
                       acc if model.loss == "cross_entropy" else None, None, curve_xy, loss_curve, None)
     return Curve(ts, loss_linear, loss_curve, barrier(loss_linear, ts), barrier(loss_curve, ts), c, plane, linear_xy,
                  curve_xy, np.array(train_losses))
+
+
+def plane_axes(a, b, c, rng=None):
+    """Orthonormal axes of the plane through a, b, c with origin a: e1 along b − a, e2 the rest of
+    c − a (any direction orthogonal to e1 when c lies on the line)."""
+    u = b - a
+    nu = np.linalg.norm(u)
+    if nu == 0:
+        raise ValueError("the plane's first two points are the same")
+    e1 = u / nu
+    r = (c - a) - ((c - a) @ e1) * e1
+    nr = np.linalg.norm(r)
+    e2 = r / nr if nr > 1e-12 * nu else _any_orthogonal(e1, rng or np.random.default_rng(0))
+    return e1, e2
+
+
+@dataclass
+class TransferPlane:
+    """Three solutions of one network: pre-trained on task A, fine-tuned from it on task B, and
+    trained on B from scratch; the loss on B along the straight lines from the pre-trained one, and
+    the plane through all three (origin: the pre-trained solution)."""
+
+    t: np.ndarray
+    loss_to_finetuned: np.ndarray     # L_B((1 - t) θpre + t θft)
+    loss_to_scratch: np.ndarray       # L_B((1 - t) θpre + t θscratch)
+    barrier_finetuned: float
+    barrier_scratch: float
+    distance_finetuned: float         # |θft − θpre|
+    distance_scratch: float           # |θscratch − θpre|
+    plane: Landscape                  # directions "points"
+    points_xy: np.ndarray             # (3, 2): pre-trained, fine-tuned, scratch in the plane
+    points_loss: np.ndarray           # their losses on B
+
+
+def transfer_plane(model: MLP, data: Dataset, pretrained, finetuned, scratch, points: int = 41, grid=(41, 41),
+                   cancel=None) -> TransferPlane:
+    """Where fine-tuning goes (Neyshabur et al. 2020, "What is being transferred in transfer
+    learning?"): the fine-tuned solution stays in the pre-trained one's basin — no barrier on the
+    straight line between them — while training from scratch ends elsewhere, behind a barrier."""
+    model = model.fit_to(data)
+    a, b, c = (np.ascontiguousarray(p, dtype=np.float64) for p in (pretrained, finetuned, scratch))
+    for name, p in (("pretrained", a), ("finetuned", b), ("scratch", c)):
+        if p.shape != (model.n_params,):
+            raise ValueError(f"{name} has {p.size} parameters; {model.describe()} has {model.n_params}")
+    e1, e2 = plane_axes(a, b, c)
+    ts = np.linspace(0.0, 1.0, int(points))
+    zero = np.zeros_like(a)
+    line = np.c_[ts, np.zeros_like(ts)]
+    to_ft = points_losses(model, data, a, b - a, zero, line)
+    to_sc = points_losses(model, data, a, c - a, zero, line)
+    xy = np.array([[0.0, 0.0], [(b - a) @ e1, (b - a) @ e2], [(c - a) @ e1, (c - a) @ e2]])
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    pad = 0.25 * np.maximum(hi - lo, 1e-6)
+    na, nb = (int(grid[0]), int(grid[1])) if np.ndim(grid) else (int(grid), int(grid))
+    alphas = np.linspace(lo[0] - pad[0], hi[0] + pad[0], na)
+    betas = np.linspace(lo[1] - pad[1], hi[1] + pad[1], nb)
+    check(cancel, "plane cancelled")
+    values, acc = plane_values(model, data, a, e1, e2, alphas, betas, cancel=cancel)
+    loss3 = points_losses(model, data, a, e1, e2, xy)
+    plane = Landscape(values, alphas, betas, np.stack([e1, e2]), a, "points",
+                      acc if model.loss == "cross_entropy" else None, None, xy, loss3, None)
+    return TransferPlane(ts, to_ft, to_sc, barrier(to_ft, ts), barrier(to_sc, ts), float(np.linalg.norm(b - a)),
+                         float(np.linalg.norm(c - a)), plane, xy, loss3)
 
 
 def _any_orthogonal(e1, rng):

@@ -36,6 +36,7 @@ class NetworkSettings:
     use_test: bool = False
     track_sharpness: int = 0         # λmax every this many steps while training (0: off)
     schedule_per: str = "step"       # a schedule (hyperparameters["schedule"]) steps per "step" or "epoch"
+    init_from: str = ""              # "A"/"B": start from that pinned run's solution (fine-tuning)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -114,6 +115,7 @@ class NetworkSettings:
         s.use_test = flag("use_test")
         s.track_sharpness = number("track_sharpness", 0, 1_000_000, True)
         s.schedule_per = choice("schedule_per", ("step", "epoch"))
+        s.init_from = choice("init_from", ("", "A", "B"))
         return s
 
 

@@ -98,6 +98,7 @@ class NetworkModel(QtCore.QObject):
     compareChanged = QtCore.Signal()
     spectrumChanged = QtCore.Signal()
     curveChanged = QtCore.Signal()
+    transferChanged = QtCore.Signal()
     sweepChanged = QtCore.Signal()
     sweepPlane = QtCore.Signal(object)                    # a sweep run's RunResult, to show in the views
     busyChanged = QtCore.Signal(bool)                     # training
@@ -115,6 +116,7 @@ class NetworkModel(QtCore.QObject):
         self.comparison = compare(None, None)
         self.spectra: dict[str, nn.Spectrum] = {}     # "A", "B" or "run": the spectra last computed
         self.curve: nn.Curve | None = None
+        self.transfer: nn.TransferPlane | None = None
         self.sweep: nn.Sweep | None = None
         self.jobs = BackgroundJobs("nn", self)
         self.jobs.finished.connect(self._on_finished)
@@ -165,11 +167,23 @@ class NetworkModel(QtCore.QObject):
             return
         s = self.settings.copy()
         data = self.data
+        init = None
+        if s.init_from:   # fine-tuning: start from a pinned run's solution
+            src = self.pinned.get(s.init_from)
+            want = nn.MLP(s.depth, s.width, s.activation, s.residual).fit_to(data)
+            if src is None:
+                self.message.emit(f"start from {s.init_from}: pin a run as {s.init_from} first")
+                return
+            if src.run.model != want:
+                self.message.emit(f"start from {s.init_from}: it is a different network ({src.run.model.describe()}), "
+                                  f"not {want.describe()}")
+                return
+            init = src.run.params.copy()
         if "landscape_gui.core.nn.kernels" not in sys.modules:
             self.message.emit("preparing the network kernels (compiled once per machine, then cached)…")
-        self.jobs.submit("train", lambda cancel: self._compute(s, data, cancel))
+        self.jobs.submit("train", lambda cancel: self._compute(s, data, cancel, init))
 
-    def _compute(self, s: nn.NetworkSettings, data, cancel) -> RunResult:
+    def _compute(self, s: nn.NetworkSettings, data, cancel, init=None) -> RunResult:
         model = nn.MLP(s.depth, s.width, s.activation, s.residual)
         curve = ([], [])
         sharp_rows = []
@@ -186,7 +200,7 @@ class NetworkModel(QtCore.QObject):
         run = nn.train(model, data, s.optimizer, s.hyperparameters, epochs=s.epochs, batch_size=s.batch_size,
                        seed=s.seed, test=s.test if s.test > 0 else None, on_epoch=on_epoch, cancel=cancel.is_set,
                        track_sharpness_every=s.track_sharpness or None, on_sharpness=on_sharpness,
-                       schedule_per=s.schedule_per)
+                       schedule_per=s.schedule_per, init=init)
         return self.plane_of(s, run, cancel)
 
     def plane_of(self, s: nn.NetworkSettings, run: nn.TrainingRun, cancel) -> RunResult:
@@ -260,6 +274,24 @@ class NetworkModel(QtCore.QObject):
         self.jobs.submit("connect", work)
         return True
 
+    def transfer_pinned(self) -> bool:
+        """The plane through pinned A (pre-trained), pinned B (fine-tuned from A) and the current run
+        (from scratch on B's task), with the loss on that task along the lines from A (background)."""
+        a, b, c = self.pinned["A"], self.pinned["B"], self.result
+        if a is None or b is None or c is None or c is b:
+            self.message.emit("pin the pre-trained run as A and the fine-tuned one as B, then train from scratch")
+            return False
+        if not (a.run.model == b.run.model == c.run.model):
+            self.message.emit("the three runs must be the same network")
+            return False
+        data = c.run.train_data
+
+        def work(cancel):
+            return nn.transfer_plane(c.run.model, data, a.run.params, b.run.params, c.run.params, cancel=cancel.is_set)
+
+        self.jobs.submit("transfer", work)
+        return True
+
     def run_sweep(self, batch_sizes, epochs: int | None = None) -> bool:
         if self.data is None:
             return False
@@ -314,6 +346,11 @@ class NetworkModel(QtCore.QObject):
             self.curveChanged.emit()
             self.message.emit(f"curve trained: barrier {result.barrier_curve:.4g} on the curve, "
                               f"{result.barrier_linear:.4g} on the straight line")
+        elif job == "transfer":
+            self.transfer = result
+            self.transferChanged.emit()
+            self.message.emit(f"transfer: barrier on the line pre-trained → fine-tuned {result.barrier_finetuned:.3g}, "
+                              f"→ from scratch {result.barrier_scratch:.3g}")
         elif job == "sweep":
             self.sweep = result
             self.sweepChanged.emit()
@@ -324,4 +361,5 @@ class NetworkModel(QtCore.QObject):
 
 
 JOB_NAMES = {"train": "training", "spectrum": "spectrum", "connect": "curve training", "sweep": "sweep",
+             "transfer": "transfer plane",
              "compare": "comparison", "sweep-plane": "plane"}

@@ -208,6 +208,7 @@ class ExampleOpener(QtCore.QObject):
         if not self._wired:
             nnp.model.trained.connect(self._next_run)
             nnp.model.curveChanged.connect(self.refresh)
+            nnp.model.transferChanged.connect(self.refresh)
             nnp.model.compareChanged.connect(self.refresh)
             self._wired = True
         self._start_next()
@@ -225,7 +226,7 @@ class ExampleOpener(QtCore.QObject):
         c = nnp.model
         if self._then is None:
             return   # not an example's run (the last one cleared _then)
-        if self._then in ("compare", "connect") and self._pinned < 2:
+        if self._then in ("compare", "connect", "transfer") and self._pinned < 2:
             c.pin("AB"[self._pinned])
             self._pinned += 1
         if self._queue:
@@ -246,6 +247,9 @@ class ExampleOpener(QtCore.QObject):
         elif then == "connect":
             nnp.tabs.setCurrentWidget(nnp.connect_view)
             c.connect_pinned(epochs=50)
+        elif then == "transfer":
+            nnp.tabs.setCurrentWidget(nnp.connect_view)
+            c.transfer_pinned()
         self.refresh()
 
     # -- numbers ------------------------------------------------------------------------------------
@@ -257,6 +261,8 @@ class ExampleOpener(QtCore.QObject):
         if e.mode == "network":
             nnp = self.window.nn_panel
             lines = [f"{slot}: {r.summary()}" for slot, r in nnp.model.pinned.items() if r is not None]
+            if nnp.model.transfer is not None and e.then == "transfer":
+                lines = examples.transfer_numbers(nnp.model)
             if nnp.model.curve is not None and e.then == "connect":
                 cv = nnp.model.curve
                 lines.append(f"barrier on the straight line {cv.barrier_linear:.4g}, on the trained curve "

@@ -237,6 +237,7 @@ class ConnectView(QtWidgets.QWidget):
         self.note = QtWidgets.QLabel(wordWrap=True, objectName="connectNote")
         lay.addWidget(self.note)
         model.curveChanged.connect(self.draw)
+        model.transferChanged.connect(self.draw_transfer)
 
     def start(self) -> None:
         if not self.model.connect_pinned(self.epochs_spin.value()):
@@ -248,6 +249,7 @@ class ConnectView(QtWidgets.QWidget):
             return
         self.line_curve.setData(c.t, c.loss_linear)
         self.bend_curve.setData(c.t, c.loss_curve)
+        self._labels("straight line", "trained Bézier curve", "t (0: A, 1: B)", "train loss")
         self.source.set_landscape(c.plane, "train loss on the plane through A, B and the bend", path_label="")
         self.source.set_paths([("straight line A–B", TRAJECTORY_COLOR, c.linear_xy, c.loss_linear),
                                ("trained Bézier curve", CURVE_COLOR, c.curve_xy, c.loss_curve)])
@@ -255,6 +257,44 @@ class ConnectView(QtWidgets.QWidget):
         self.note.setText(f"Barrier (highest loss on the path above the straight line between its end losses): straight line "
                           f"{c.barrier_linear:.4g}, trained curve {c.barrier_curve:.4g}. "
                           f"{'A low path connects the two solutions: one connected valley.' if c.barrier_curve < 0.5 * max(c.barrier_linear, 1e-12) else ''}")
+
+
+    def _labels(self, line: str, bend: str, bottom: str, left: str) -> None:
+        """The plot's legend and axes for what it shows now (a connected pair, or transfer learning)."""
+        legend = self.plot.getPlotItem().legend
+        if legend is not None:
+            for sample, label in legend.items:
+                if sample.item is self.line_curve:
+                    label.setText(line)
+                elif sample.item is self.bend_curve:
+                    label.setText(bend)
+        self.plot.getPlotItem().setLabel("bottom", bottom)
+        self.plot.getPlotItem().setLabel("left", left)
+
+    def draw_transfer(self) -> None:
+        """Transfer learning: the loss on the new task along the straight lines from the pre-trained
+        solution to the fine-tuned one and to the one trained from scratch, and the plane of all three."""
+        tp = self.model.transfer
+        if tp is None:
+            return
+        self.line_curve.setData(tp.t, tp.loss_to_scratch)
+        self.bend_curve.setData(tp.t, tp.loss_to_finetuned)
+        self._labels("pre-trained → from scratch", "pre-trained → fine-tuned",
+                     "t (0: pre-trained, 1: the other solution)", "loss on the new task")
+        xy = tp.points_xy
+        self.source.set_landscape(tp.plane, "loss on the new task, plane through the three solutions", path_label="")
+        t = tp.t[:, None]
+        self.source.set_paths([("pre-trained → from scratch", TRAJECTORY_COLOR, xy[0] + t * (xy[2] - xy[0]),
+                                tp.loss_to_scratch),
+                               ("pre-trained → fine-tuned", CURVE_COLOR, xy[0] + t * (xy[1] - xy[0]),
+                                tp.loss_to_finetuned)])
+        self.stack.setCurrentIndex(1)
+        self.note.setText(f"Fine-tuning moved the weights {tp.distance_finetuned:.3g} from the pre-trained solution, "
+                          f"training from scratch ended {tp.distance_scratch:.3g} away. Barrier on the straight line "
+                          f"(loss above the chord): to the fine-tuned {tp.barrier_finetuned:.3g}, to the one from "
+                          f"scratch {tp.barrier_scratch:.3g}"
+                          + (": fine-tuning stayed in the pre-trained basin." if tp.barrier_finetuned
+                             < 0.25 * max(tp.barrier_scratch, 1e-12) else "."))
 
 
 class SweepView(QtWidgets.QWidget):

@@ -219,8 +219,15 @@ class TrainingGroup(QtWidgets.QGroupBox):
         sched_row = QtWidgets.QHBoxLayout()
         sched_row.addWidget(self.schedule_edit, 1)
         sched_row.addWidget(self.schedule_per)
+        self.init_box = QtWidgets.QComboBox(objectName="nnInitFrom")
+        self.init_box.addItem("new weights (seed)", "")
+        self.init_box.addItem("pinned A's solution", "A")
+        self.init_box.addItem("pinned B's solution", "B")
+        self.init_box.setToolTip("Fine-tuning: start from a pinned run's trained weights (the same network), "
+                                 "e.g. pre-trained on another dataset")
         form.addRow("Optimizer", self.optimizer_edit)
         form.addRow("Schedule", sched_row)
+        form.addRow("Start from", self.init_box)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Seed", self.seed_spin)
@@ -248,8 +255,8 @@ class TrainingGroup(QtWidgets.QGroupBox):
         self.error = ""
 
     def widgets(self):
-        return [self.optimizer_edit, self.schedule_edit, self.schedule_per, self.batch_spin, self.epochs_spin,
-                self.seed_spin, self.track_spin]
+        return [self.optimizer_edit, self.schedule_edit, self.schedule_per, self.init_box, self.batch_spin,
+                self.epochs_spin, self.seed_spin, self.track_spin]
 
     def show(self, s: nn.NetworkSettings) -> None:
         with signals_blocked(self.widgets()):
@@ -257,6 +264,7 @@ class TrainingGroup(QtWidgets.QGroupBox):
             self.optimizer_edit.setText(optimizers.describe(s.optimizer, plain))
             self.schedule_edit.setText(s.hyperparameters.get("schedule", ""))
             self.schedule_per.setCurrentIndex(max(self.schedule_per.findData(s.schedule_per), 0))
+            self.init_box.setCurrentIndex(max(self.init_box.findData(s.init_from), 0))
             self.batch_spin.setValue(s.batch_size)
             self.epochs_spin.setValue(s.epochs)
             self.seed_spin.setValue(s.seed)
@@ -286,6 +294,7 @@ class TrainingGroup(QtWidgets.QGroupBox):
         self.error = ""
         s.optimizer, s.hyperparameters = name, hyper
         s.schedule_per = self.schedule_per.currentData()
+        s.init_from = self.init_box.currentData()
         s.batch_size, s.epochs, s.seed = self.batch_spin.value(), self.epochs_spin.value(), self.seed_spin.value()
         s.track_sharpness = self.track_spin.value()
         return True
