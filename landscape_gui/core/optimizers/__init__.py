@@ -613,12 +613,9 @@ def run_many(f, configs, starts, steps: int, *, noise: float = 0.0, seed: int = 
     module = f.kernels(wait=wait) if n_cfg and n_st else None
     all_compiled = True
     compiled = []
-    from .runner import kernel_id
-
     for kind in dict.fromkeys(kinds.tolist()):  # each kind once, in order of first use
         rows = np.flatnonzero(kinds == kind)
-        scheds, ctl = _group_schedules(sched_rows, ctls, hypers, rows, steps)
-        if module is not None and runner_ready(kernel_id(kind, scheds, ctl), wait=wait):
+        if module is not None and runner_ready(kind, wait=wait):
             compiled.append((kind, rows))
             continue
         all_compiled = False

@@ -8,8 +8,6 @@ SGD, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, NADAM, RADAM, LION, SAM, N
 RPROP, ASGD, ADAFACTOR, LBFGS = 12, 13, 14, 15
 #: kernel ids of optimizers typed as rules (``optimizers.define``) start here, one per rule text
 CUSTOM_BASE = 1000
-#: this bit on a built-in's id names its kernel for scheduled runs (per-step rates, plateau rule)
-SCHEDULED = 1 << 20
 N_STATE = 3   # per-coordinate state vectors (momentum, second moment, ...)
 N_COEF = 8    # per-step scalars from step_coefficients (4..7: the lr-free parts a plateau rule reuses)
 N_HYPER = 10  # packed hyperparameter slots
@@ -34,9 +32,3 @@ KIND_NAMES = {SGD: "SGD", ADAGRAD: "Adagrad", RMSPROP: "RMSprop", ADADELTA: "Ada
               NEWTON: "Newton", RPROP: "Rprop", ASGD: "ASGD", ADAFACTOR: "Adafactor",
               LBFGS: "LBFGS"}
 
-
-def kind_name(kind: int) -> str:
-    """A kernel id's name (the scheduled variant of a built-in included)."""
-    if kind & SCHEDULED:
-        return KIND_NAMES[kind & ~SCHEDULED] + " (scheduled)"
-    return KIND_NAMES[kind]

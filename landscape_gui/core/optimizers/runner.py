@@ -21,7 +21,7 @@ from numba import njit, types
 
 from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL_COOLDOWN, CTL_EPS, CTL_FACTOR,
                     CTL_LR, CTL_MIN_LR, CTL_MODE_MAX, CTL_MOMENTUM, CTL_PATIENCE, CTL_REL, CTL_THRESHOLD,
-                    CTL_PLATEAU, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, SCHEDULED, LBFGS, LION, N_COEF, N_CTL, N_STATE, NADAM,
+                    CTL_PLATEAU, CUSTOM_BASE, FORMULA_KERNEL, KIND_NAMES, LBFGS, LION, N_COEF, N_CTL, N_STATE, NADAM,
                     NEWTON, RADAM, RMSPROP, RPROP, SAM, SGD)
 from .lbfgs import N_SCALARS as _LBFGS_SCALARS, lbfgs_step
 from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise,
@@ -65,19 +65,16 @@ def _make_trajectory_kernel(kind: int):
     index file: two processes compiling different kinds at once never overwrite
     each other's entry (Numba also keys the entry on the closure's contents).
     """
-    KIND = int(kind) & ~SCHEDULED
-    SCHED = bool(int(kind) & SCHEDULED)
+    KIND = int(kind)
 
     def trajectory(value_and_gradient, hessian, p, h0, table0, sched, ctl, start, steps, noise, seed, stream,
                    box, record, pts, ls, gr, m1, m2):
-        # A schedule: ``sched[t - 1]`` holds step t's rate (and cycled momentum); ReduceLROnPlateau
-        # (ctl[CTL_PLATEAU]) lowers the rate from the loss at each step, so its per-step scalars
-        # are computed here, step by step, instead of read from the batch's shared table.
-        # SCHED is a constant: the kernel of runs at a constant rate has none of this (it is the
-        # kernel it was before schedules existed; a scheduled batch gets the other one). The
-        # schedule's stores are written out here: through an inlined helper they cost a third
-        # more per step. ReduceLROnPlateau's state is in scalars; a reduction (rare) recomputes
-        # the remaining steps' scalars into a table of this run's own.
+        # A schedule: ``sched[t - 1]`` holds step t's rate (and cycled momentum; NaN: unchanged).
+        # Its stores are written out here: through an inlined helper, or with the table reassigned
+        # inside the loop, a step costs a third more. ReduceLROnPlateau (ctl[CTL_PLATEAU]) lowers
+        # the rate from the loss at each step, its state in scalars; a reduction (rare) rewrites
+        # the remaining steps' rate-dependent scalars in this run's own copy of the table. A run
+        # at a constant rate pays two tests a step (~2%), and no second kernel is compiled.
         scheduled = sched.shape[0] > 0
         lr_slot = int(ctl[CTL_LR])
         slot = int(ctl[CTL_MOMENTUM])
@@ -89,17 +86,10 @@ def _make_trajectory_kernel(kind: int):
         best = -np.inf if mode_max else np.inf
         bad = 0.0
         cool = 0.0
-        if SCHED:
-            h = h0.copy()
-            if scheduled:
-                apply_schedule(h, sched, 1, lr_slot, slot)
-            if plateau:   # this run's own copy: a reduction rewrites its remaining rows
-                table = table0.copy()
-            else:
-                table = table0
-        else:
-            h = h0
-            table = table0
+        h = h0.copy()
+        if scheduled:
+            apply_schedule(h, sched, 1, lr_slot, slot)
+        table = table0.copy() if plateau else table0   # before the loop: a loop-carried array costs
         n = start.shape[0]
         q = start.copy()
         g = np.empty(n)
@@ -133,15 +123,14 @@ def _make_trajectory_kernel(kind: int):
                 return t - 1
             if t == steps + 1:
                 break
-            if SCHED:
-                if scheduled:
-                    v = sched[t - 1, 0]
+            if scheduled:
+                v = sched[t - 1, 0]
+                if v == v:
+                    h[lr_slot] = v
+                if slot >= 0:
+                    v = sched[t - 1, 1]
                     if v == v:
-                        h[lr_slot] = v
-                    if slot >= 0:
-                        v = sched[t - 1, 1]
-                        if v == v:
-                            h[slot] = v
+                        h[slot] = v
             g[0] = gx
             g[1] = gy
             add_noise(g, noise, seed, stream, t, 0)
@@ -197,28 +186,27 @@ def _make_trajectory_kernel(kind: int):
                 m1[t - 1, 1] = mom1[1]
                 m2[t - 1, 0] = mom2[0]
                 m2[t - 1, 1] = mom2[1]
-            if SCHED:
-                if plateau:   # ReduceLROnPlateau.step(f), torch's rule
-                    if mode_max:
-                        better = f > best * (threshold + 1.0) if rel else f > best + threshold
-                    else:
-                        better = f < best * (1.0 - threshold) if rel else f < best - threshold
-                    if better:
-                        best = f
-                        bad = 0.0
-                    else:
-                        bad += 1.0
-                    if cool > 0.0:
-                        cool -= 1.0
-                        bad = 0.0
-                    if bad > patience:
-                        old = h[lr_slot]
-                        new = max(old * factor, min_lr)
-                        if old - new > eps:
-                            h[lr_slot] = new
-                            replan_rows(KIND, h, t, old, table)
-                        cool = cooldown
-                        bad = 0.0
+            if plateau:   # ReduceLROnPlateau.step(f), torch's rule
+                if mode_max:
+                    better = f > best * (threshold + 1.0) if rel else f > best + threshold
+                else:
+                    better = f < best * (1.0 - threshold) if rel else f < best - threshold
+                if better:
+                    best = f
+                    bad = 0.0
+                else:
+                    bad += 1.0
+                if cool > 0.0:
+                    cool -= 1.0
+                    bad = 0.0
+                if bad > patience:
+                    old = h[lr_slot]
+                    new = max(old * factor, min_lr)
+                    if old - new > eps:
+                        h[lr_slot] = new
+                        replan_rows(KIND, h, t, old, table)
+                    cool = cooldown
+                    bad = 0.0
             if escaped(q, box):
                 _blank_from(pts, ls, t)
                 return t
@@ -228,8 +216,7 @@ def _make_trajectory_kernel(kind: int):
         return -1
 
     # the rules' digest in the name: Numba's cache does not see edits to the inlined rules
-    suffix = "_scheduled" if SCHED else ""
-    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}{suffix}_{_rules_digest()}"
+    trajectory.__qualname__ = trajectory.__name__ = f"trajectory_{KIND_NAMES[KIND]}_{_rules_digest()}"
     return njit(_TRAJECTORY_SIG, **_JIT)(trajectory)
 
 
@@ -250,9 +237,7 @@ def trajectory_kernel(kind: int):
         with _kernels_lock:
             k = _kernels.get(kind)
             if k is None:
-                if kind & SCHEDULED and (kind & ~SCHEDULED) in KIND_NAMES:
-                    k = _make_trajectory_kernel(kind)
-                elif kind >= CUSTOM_BASE and not kind & SCHEDULED:
+                if kind >= CUSTOM_BASE:
                     from .custom import rule_for_kind
                     from .custom_codegen import compile_kernel
 
@@ -339,7 +324,7 @@ class KindBatch:
         scheds = np.ascontiguousarray(scheds, dtype=np.float64)
         ctls = np.ascontiguousarray(ctls, dtype=np.float64)
         tables = np.empty((n_cfg, max(steps, 1), N_COEF))
-        kernel = trajectory_kernel(kernel_id(kind, scheds, ctls))
+        kernel = trajectory_kernel(kind)
         if kind >= CUSTOM_BASE:
             for c in range(n_cfg):
                 _coefficients[kind](hypers[c], steps, tables[c], scheds[c], ctls[c])
@@ -388,16 +373,6 @@ def run_batches(batches: list[KindBatch], background: bool = False) -> None:
     do(work[0])
     for fut in futures:
         fut.result()
-
-
-def kernel_id(kind: int, scheds, ctls) -> int:
-    """The kernel a batch of ``kind`` needs: the scheduled variant of a built-in when any of its
-    configs has a schedule (typed rules' kernels handle both)."""
-    if kind >= CUSTOM_BASE:
-        return kind
-    if (scheds is not None and scheds.shape[1] > 0) or (ctls is not None and (ctls[:, CTL_PLATEAU] != 0).any()):
-        return kind | SCHEDULED
-    return kind
 
 
 def no_schedule(n_cfg: int) -> np.ndarray:

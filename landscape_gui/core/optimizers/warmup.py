@@ -99,8 +99,7 @@ def _stamp(kind: int):
     for name in ("kinds.py", "rules.py", "runner.py", "lbfgs.py"):
         st = os.stat(os.path.join(here, name))
         h.update(f"{name}:{st.st_mtime_ns}:{st.st_size}".encode())
-    name = K.kind_name(kind).replace(" (scheduled)", "-scheduled")
-    return kernel_dir() / f"optimizer-{name}-{h.hexdigest()[:12]}.ready"
+    return kernel_dir() / f"optimizer-{K.KIND_NAMES[kind]}-{h.hexdigest()[:12]}.ready"
 
 
 def _work() -> None:
@@ -114,8 +113,8 @@ def _work() -> None:
         try:
             # built-ins compile in a child unless a stamp says Numba's cache already has them;
             # a typed rule's module is written here and compiled by a child too
-            rules = [k for k in batch if k >= K.CUSTOM_BASE and not k & K.SCHEDULED]
-            cached = [k for k in batch if k not in rules and _stamp(k).exists()]
+            rules = [k for k in batch if k >= K.CUSTOM_BASE]
+            cached = [k for k in batch if k < K.CUSTOM_BASE and _stamp(k).exists()]
             todo = [k for k in batch if k not in cached and k not in rules]
             if USE_CHILD_PROCESS and rules:
                 todo += _rule_modules(rules)
