@@ -442,19 +442,13 @@ def apply_schedule(h, sched, t, lr_slot, slot):
 
 
 @njit(**_HOT)
-def plateau_update(ctl, P, f, h):
-    """One ``ReduceLROnPlateau.step(f)`` as torch writes it, on ``h[ctl[CTL_LR]]``.
-
-    ``P`` is its state (best, num_bad_epochs, cooldown_counter); ``ctl`` the packed settings
-    (``kinds.CTL_*``). Returns True when the rate was reduced.
-    """
-    lr_slot = int(ctl[CTL_LR])
-    best, bad, cool = P[0], P[1], P[2]
-    threshold = ctl[CTL_THRESHOLD]
-    if ctl[CTL_MODE_MAX] == 0.0:
-        better = f < best * (1.0 - threshold) if ctl[CTL_REL] != 0.0 else f < best - threshold
+def plateau_step(f, lr, best, bad, cool, mode_max, rel, threshold, patience, factor, min_lr, eps, cooldown):
+    """One ``ReduceLROnPlateau.step(f)`` as torch writes it, on scalars only (a kernel keeps its state
+    in registers): returns (lr, best, num_bad_epochs, cooldown_counter)."""
+    if mode_max:
+        better = f > best * (threshold + 1.0) if rel else f > best + threshold
     else:
-        better = f > best * (threshold + 1.0) if ctl[CTL_REL] != 0.0 else f > best + threshold
+        better = f < best * (1.0 - threshold) if rel else f < best - threshold
     if better:
         best = f
         bad = 0.0
@@ -463,17 +457,23 @@ def plateau_update(ctl, P, f, h):
     if cool > 0.0:
         cool -= 1.0
         bad = 0.0
-    reduced = False
-    if bad > ctl[CTL_PATIENCE]:
-        old = h[lr_slot]
-        new = max(old * ctl[CTL_FACTOR], ctl[CTL_MIN_LR])
-        if old - new > ctl[CTL_EPS]:
-            h[lr_slot] = new
-            reduced = True
-        cool = ctl[CTL_COOLDOWN]
+    if bad > patience:
+        new = max(lr * factor, min_lr)
+        if lr - new > eps:
+            lr = new
+        cool = cooldown
         bad = 0.0
-    P[0], P[1], P[2] = best, bad, cool
-    return reduced
+    return lr, best, bad, cool
+
+
+@njit(**_HOT)
+def plateau_update(ctl, P, f, h):
+    """``plateau_step`` on ``h[ctl[CTL_LR]]`` with its state in ``P`` (best, num_bad_epochs,
+    cooldown_counter) and the settings packed in ``ctl`` (``kinds.CTL_*``)."""
+    k = int(ctl[CTL_LR])
+    h[k], P[0], P[1], P[2] = plateau_step(f, h[k], P[0], P[1], P[2], ctl[CTL_MODE_MAX] != 0.0, ctl[CTL_REL] != 0.0,
+                                          ctl[CTL_THRESHOLD], ctl[CTL_PATIENCE], ctl[CTL_FACTOR], ctl[CTL_MIN_LR],
+                                          ctl[CTL_EPS], ctl[CTL_COOLDOWN])
 
 
 @njit(**_JIT)

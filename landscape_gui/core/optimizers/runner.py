@@ -26,7 +26,7 @@ from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL
 from .lbfgs import N_SCALARS as _LBFGS_SCALARS, lbfgs_step
 from .rules import (_JIT, adadelta_step, adafactor_step, adagrad_step, adam_step, adamax_step, add_noise,
                     apply_schedule, asgd_step, escaped, init_state, lion_step, moments, nadam_step,
-                    newton_step, radam_step, replan_rows, rmsprop_step, rprop_step, sam_perturbation,
+                    newton_step, plateau_step, radam_step, replan_rows, rmsprop_step, rprop_step, sam_perturbation,
                     scheduled_coefficients, sgd_step, step_coefficients)
 
 _VG = FORMULA_KERNEL
@@ -187,26 +187,12 @@ def _make_trajectory_kernel(kind: int):
                 m2[t - 1, 0] = mom2[0]
                 m2[t - 1, 1] = mom2[1]
             if plateau:   # ReduceLROnPlateau.step(f), torch's rule
-                if mode_max:
-                    better = f > best * (threshold + 1.0) if rel else f > best + threshold
-                else:
-                    better = f < best * (1.0 - threshold) if rel else f < best - threshold
-                if better:
-                    best = f
-                    bad = 0.0
-                else:
-                    bad += 1.0
-                if cool > 0.0:
-                    cool -= 1.0
-                    bad = 0.0
-                if bad > patience:
-                    old = h[lr_slot]
-                    new = max(old * factor, min_lr)
-                    if old - new > eps:
-                        h[lr_slot] = new
-                        replan_rows(KIND, h, t, old, table)
-                    cool = cooldown
-                    bad = 0.0
+                old = h[lr_slot]
+                new, best, bad, cool = plateau_step(f, old, best, bad, cool, mode_max, rel, threshold, patience,
+                                                    factor, min_lr, eps, cooldown)
+                if new != old:
+                    h[lr_slot] = new
+                    replan_rows(KIND, h, t, old, table)
             if escaped(q, box):
                 _blank_from(pts, ls, t)
                 return t
