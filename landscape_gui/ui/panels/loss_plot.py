@@ -65,14 +65,18 @@ class LossPlot(pg.PlotWidget):
         self.lr_strip.hideAxis("bottom")
         self.lr_strip.getAxis("left").enableAutoSIPrefix(False)
         self.lr_strip.showGrid(x=True, y=False, alpha=0.15)
-        self.lr_strip.setMinimumHeight(84)
+        self.lr_strip.setMinimumHeight(36)   # shrinks with a short dock instead of being cut off
         self.lr_strip.setMaximumHeight(100)
         self.lr_strip.setXLink(item)
         for axis in (item.getAxis("left"), self.lr_strip.getAxis("left")):
             axis.setWidth(64)   # the two plots' left edges line up
         item.layout.addItem(self.lr_strip, 4, 0, 1, 3)
+        item.layout.setRowStretchFactor(2, 3)   # the loss gets three parts of the height, the rates one
+        item.layout.setRowStretchFactor(4, 1)
         self.lr_curves: list[pg.PlotDataItem] = []
         self._lr_cache: dict = {}
+        self._rate_span: tuple[float, float] | None = None
+        self.lr_strip.getViewBox().sigResized.connect(lambda *_: self._rate_span and self._rate_ticks(*self._rate_span))
         self._y_range: tuple[float, float] | None = None
         controller.trajectoriesChanged.connect(self._trajectories_changed)
         self._last_full = -1.0
@@ -213,6 +217,21 @@ class LossPlot(pg.PlotWidget):
             lo, hi = np.log10(min(lows)), np.log10(max(highs))
             pad = max(0.1 * (hi - lo), 0.15)
             self.lr_strip.setYRange(lo - pad, hi + pad, padding=0)
+            self._rate_ticks(lo, hi)
+
+    def _rate_ticks(self, lo: float, hi: float) -> None:
+        """Decade labels the strip's height has room for (one a line: a 40-pixel strip spanning five
+        decades showed five labels on top of each other)."""
+        self._rate_span = (lo, hi)
+        axis = self.lr_strip.getAxis("left")
+        rows = max(2, int(self.lr_strip.getViewBox().height() // 16))
+        d0, d1 = int(np.floor(lo)), int(np.ceil(hi))
+        decades = list(range(d0, d1 + 1)) or [d0]
+        step = max(1, -(-len(decades) // rows))
+        chosen = decades[::-1][::step]
+        if len(decades) == 1 or (d1 - d0 == 0):
+            chosen = [lo]
+        axis.setTicks([[(float(d), f"{10.0 ** d:g}") for d in chosen], []])
 
     def _top(self, values: np.ndarray) -> float:
         """Upper end of the y range: the largest value of the runs that stay finite and
