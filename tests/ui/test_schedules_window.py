@@ -103,7 +103,9 @@ def test_analysis_race_ranks_tuned_optimizers_and_fills_the_cards(window, qtbot)
     assert panel.race_table.rowCount() == len(enabled) == len(rows)
     steps = [r.steps_to_tol for _, r in rows]
     assert steps == sorted(steps)
-    assert panel.race_table.item(0, 1).text() == rows[0][1].label
+    top = rows[0][1]
+    assert panel.race_table.item(0, 1).toolTip() == top.label
+    assert panel.race_table.item(0, 1).text().startswith(f"{top.name} lr={top.best['lr']:.3g}")
     # the same race from core: the same tuned settings
     again = analysis.race(ctl.function, [o.config() for o in enabled], ctl.session.starts, 200, budget=8,
                           tol=1e-6, seed=ctl.session.seed, noise=ctl.session.noise)

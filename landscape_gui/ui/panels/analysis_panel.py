@@ -123,6 +123,14 @@ def _scrolling(page: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     return area
 
 
+def _tuned_text(res) -> str:
+    """A race row's optimizer: its name, then the tuned rate to 3 digits and what else differs from
+    torch's defaults (the full label is the tooltip)."""
+    inner = res.label[len(res.name) + 1:-1]
+    rest = ", ".join(p for p in inner.split(", ") if not p.startswith("lr="))
+    return f"{res.name} lr={res.best['lr']:.3g}" + (f"\n{rest}" if rest else "")
+
+
 class AnalysisPanel(QtWidgets.QWidget):
     """Critical points table, basin controls with progress/cancel and legend, LR sweep."""
 
@@ -341,7 +349,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         t.setRowCount(len(rows))
         for r, (i, res) in enumerate(rows):
             steps = "—" if not np.isfinite(res.steps_to_tol) else f"{res.steps_to_tol:.0f}"
-            items = [str(r + 1), res.label, steps, f"{res.final_loss:.3g}"]
+            items = [str(r + 1), _tuned_text(res), steps, f"{res.final_loss:.3g}"]
             for k, text in enumerate(items):
                 item = QtWidgets.QTableWidgetItem(text)
                 if k == 1:
@@ -352,6 +360,8 @@ class AnalysisPanel(QtWidgets.QWidget):
                 if k in (0, 2, 3):
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(r, k, item)
+        t.setWordWrap(True)              # a tuned label wraps at its commas instead of being cut off
+        t.resizeRowsToContents()
         self.race_use.setEnabled(bool(rows))
         self.race_progress.setValue(100 if rows else 0)
 
