@@ -353,6 +353,11 @@ def _export(args) -> int:
         return _export_landscape(args)
     if args.surface:
         return _fail("--surface goes with --landscape FILE")
+    # Qt's bindings first: importing them while the formula's kernels build in a thread raced in
+    # shiboken's start-up ("dictionary changed size during iteration", an abort)
+    from PySide6 import QtWidgets  # noqa: F401  (imported before any kernel thread starts)
+
+    from .ui.window.app import configure_qt
     try:
         session = build_session(args)
         width, height = _size(args.size)
@@ -367,8 +372,6 @@ def _export(args) -> int:
                      "(xvfb-run -a landscape-gui export ...), or export --view 2d")
     if not needs_gl and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # 2-D figures need no screen
-    from .ui.window.app import configure_qt
-
     configure_qt()
     from PySide6 import QtWidgets
 

@@ -397,6 +397,12 @@ def _from_dict(data) -> Session:
             _fail(f"{where}.enabled", "expected true or false")
         s.optimizers.append(OptimizerInstance(cname, full, color.lower(), enabled))
     s.steps = _number(data.get("steps", s.steps), "steps", lo=1, hi=MAX_STEPS, integer=True)
+    for i, o in enumerate(s.optimizers):   # a schedule must take the session's steps (OneCycleLR's total)
+        if o.hyperparameters.get("schedule"):
+            try:
+                optimizers.schedule_arrays([o.config()], s.steps)
+            except ValueError as exc:
+                _fail(f"optimizers[{i}].hyperparameters.schedule", str(exc))
     s.noise = _number(data.get("noise", s.noise), "noise", lo=0, hi=1e6)
     s.seed = _number(data.get("seed", s.seed), "seed", lo=0, hi=2**63 - 1, integer=True)
     camera = data.get("camera")

@@ -326,8 +326,18 @@ class FigureRenderer:
             self._legend = pg.LegendItem(labelTextColor=(235, 235, 240), brush=None, pen=None, sampleType=LineSample)
         legend = self._legend
         legend.clear()
-        legend.setLabelTextSize(f"{9 * self._text_scale:.0f}pt")
-        legend.setColumnCount(1 if len(entries) <= 1 else 2)
+        size = float(f"{9 * self._text_scale:.0f}")
+        legend.setLabelTextSize(f"{size:.0f}pt")
+        # two columns only when two of the longest labels fit across the figure; a label longer than
+        # the figure is shortened (a schedule's long name pushed the colour bar's labels off the edge)
+        font = QtGui.QFont()
+        font.setPointSizeF(size)
+        fm = QtGui.QFontMetricsF(font)
+        room = 0.82 * opts.width - 40 * self._text_scale
+        widest = max((fm.horizontalAdvance(label) for label, _ in entries), default=0.0)
+        legend.setColumnCount(2 if len(entries) > 1 and 2 * widest + 60 * self._text_scale <= room else 1)
+        entries = [(fm.elidedText(label, QtCore.Qt.TextElideMode.ElideMiddle, room) if fm.horizontalAdvance(label) > room
+                    else label, color) for label, color in entries]
         for label, color in entries:
             add_legend_entry(legend, color, label, 2.5 * self._text_scale)
         in_layout = legend.parentItem() is not None
