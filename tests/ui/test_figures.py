@@ -175,3 +175,20 @@ def test_both_export_has_one_title_across_the_figure(window, qtbot):
     assert abs(centre - 800) < 40, centre         # centred on the whole figure, not the 3-D half
     # both halves start under the title: nothing of the 2-D plot in the title row's right half
     assert not (np.abs(rgb[:20, 1150:] - BG).sum(axis=2) > 200).any()
+
+
+def test_long_schedule_labels_keep_the_figure_inside_its_box(window, qtbot):
+    """Two optimizers with long schedules: the legend goes to one column (shortened where longer
+    than the figure) and the colour bar's labels stay inside the image."""
+    c = window.controller
+    long = "SequentialLR([LinearLR(start_factor=0.1, total_iters=50), CosineAnnealingLR(T_max=450)], milestones=[50])"
+    c.update_optimizer(0, hyperparameters={"schedule": long})
+    c.update_optimizer(1, hyperparameters={"schedule": "CosineAnnealingLR(T_max=500, eta_min=1e-5)"})
+    r = FigureRenderer(c)
+    img = r.image(FigureOptions("2d", 800, 600))
+    assert r._legend.columnCount == 1
+    assert (img.width(), img.height()) == (800, 600)
+    bar = r.contour.mapFromScene(r._colorbar.axis.sceneBoundingRect()).boundingRect()
+    assert bar.right() <= 800 and bar.left() > 600          # its labels drawn inside, at the right
+    legend = r.contour.mapFromScene(r._legend.sceneBoundingRect()).boundingRect()
+    assert legend.right() <= 800
