@@ -157,7 +157,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         lay.addLayout(form)
         self.tabs = QtWidgets.QTabWidget()
         lay.addWidget(self.tabs, 1)
-        self.tabs.addTab(_scrolling(self._critical_tab(model)), "Critical points")
+        self.tabs.addTab(_scrolling(self._critical_tab(model)), "Critical")   # short: the four tabs fit a narrow dock
+        self.tabs.setTabToolTip(0, "Critical points: minima, saddles and maxima with their curvature")
         self.tabs.addTab(_scrolling(self._basins_tab()), "Basins")
         self.tabs.addTab(_scrolling(self._sweep_tab(model)), "LR sweep")
         self.tabs.addTab(_scrolling(self._race_tab(model)), "Race")
