@@ -277,8 +277,6 @@ class _Reader:
             if kw.arg is None:
                 self.fail(kw.value, f"{name}: '**' is not allowed")
             key = kw.arg
-            if key == "lr_lambda" and name not in ("LambdaLR", "MultiplicativeLR"):
-                pass
             if key not in names:
                 if key in ("optimizer", "last_epoch", "verbose"):
                     self.fail(kw.value, f"{name}: {key} is set by the run, leave it out")
@@ -315,8 +313,6 @@ class _Reader:
         if name == "SequentialLR" and len(args["milestones"]) != len(args["schedulers"]) - 1:
             self.fail(node, f"SequentialLR: {len(args['schedulers'])} schedulers need "
                             f"{len(args['schedulers']) - 1} milestones, got {len(args['milestones'])}")
-        if name == "CyclicLR" and args["base_momentum"] > args["max_momentum"] and args["cycle_momentum"]:
-            pass   # torch allows it (momentum then rises with the rate)
         if name == "OneCycleLR" and args["total_steps"] is None and (args["epochs"] is None) != (
                 args["steps_per_epoch"] is None):
             self.fail(node, "OneCycleLR: give total_steps, or both epochs and steps_per_epoch "
@@ -629,8 +625,6 @@ class CosineAnnealingWarmRestarts(_LR):
     def step(self):
         if self.last_epoch < 0:
             epoch = 0
-            if epoch >= self.T_0:   # pragma: no cover (T_0 >= 1)
-                pass
             self.T_i = self.T_0
             self.T_cur = epoch
         else:
