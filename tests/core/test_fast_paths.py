@@ -212,3 +212,25 @@ def test_the_compile_waits_for_the_first_picture_and_only_when_asked_for():
     f.grid((-1, 1), (-1, 1), (32, 32))
     assert f.compiled._numba_started
     assert f.kernels(wait=True) is not None
+
+
+def test_a_drag_looks_up_no_compiled_function_once_warm(monkeypatch):
+    """Numba finds a dispatcher's address anew each time one is passed to a kernel (a tenth of a
+    millisecond, three per kind): the runner passes each function's address, looked up once."""
+    from numba.core.dispatcher import Dispatcher
+
+    f = compile_function("(1 - x)^2 + 100*(y - x^2)^2", background=False)
+    configs = [("SGD", {"lr": 1e-4, "momentum": 0.9}), ("Adam", {"lr": 0.01}), ("RMSprop", {"lr": 1e-3})]
+    start = np.array([[-1.2, 1.8]])
+    want = optimizers.run_many(f, configs, start, 200)
+    calls = []
+    original = Dispatcher.get_compile_result
+    monkeypatch.setattr(Dispatcher, "get_compile_result", lambda self, sig: calls.append(self) or original(self, sig))
+    for _ in range(3):
+        got = optimizers.run_many(f, configs, start, 200)
+    assert calls == []
+    assert got.used_kernels
+    np.testing.assert_array_equal(got.points, want.points)
+    wrapped = runner.first_class(f.kernels().value_and_gradient)
+    assert runner.first_class(f.kernels().value_and_gradient) is wrapped
+    assert wrapped.__wrapper_address__() > 0

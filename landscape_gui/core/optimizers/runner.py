@@ -15,9 +15,11 @@ another parallel kernel (a basin map, a grid).
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 from numba import njit, types
+from numba.core.dispatcher import Dispatcher
 
 from .kinds import (ADADELTA, ADAFACTOR, ADAGRAD, ADAM, ADAMAX, ADAMW, ASGD, CTL_COOLDOWN, CTL_EPS, CTL_FACTOR,
                     CTL_LR, CTL_MIN_LR, CTL_MODE_MAX, CTL_MOMENTUM, CTL_PATIENCE, CTL_REL, CTL_THRESHOLD,
@@ -236,6 +238,41 @@ def trajectory_kernel(kind: int):
     return k
 
 
+class _Compiled:
+    """A compiled function as a first-class function value: its machine address looked up once
+    (Numba's wrapper-address protocol) and its Numba type made once (``_numba_type_``)."""
+
+    __slots__ = ("_numba_type_", "address", "dispatcher")
+
+    def __init__(self, dispatcher, ftype):
+        cres = dispatcher.get_compile_result(ftype.signature)
+        self.address = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
+        self._numba_type_ = ftype
+        self.dispatcher = dispatcher   # keeps the code alive as long as the address is used
+
+    def __wrapper_address__(self):
+        return self.address
+
+
+_addresses: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def first_class(fn, ftype=_VG):
+    """``fn`` (a compiled Numba function) as a first-class function value for the kernels.
+
+    Passing the dispatcher itself makes Numba look its address up on every call
+    (``get_compile_result``: signature normalising and type hashing) and build its type again
+    (~0.1 ms a function): a drag runs 8 kinds x 3 functions, and that was half of its time.
+    Anything that is not a dispatcher (a cfunc, a wrapper-address object) is returned as it is."""
+    if not isinstance(fn, Dispatcher):
+        return fn
+    wrapped = _addresses.get(fn)
+    if wrapped is None or wrapped._numba_type_ != ftype:
+        wrapped = _Compiled(fn, ftype)
+        _addresses[fn] = wrapped
+    return wrapped
+
+
 def ready(kind: int) -> bool:
     """True when ``trajectory_kernel(kind)`` returns at once."""
     return kind in _kernels
@@ -316,7 +353,8 @@ class KindBatch:
                 _coefficients[kind](hypers[c], steps, tables[c], scheds[c], ctls[c])
         else:
             _step_tables(kind, hypers, steps, tables, scheds, ctls)
-        self.args = (kernel, value_and_gradient, hessian, p, hypers, tables, scheds, ctls, starts, steps,
+        self.args = (first_class(kernel, TRAJECTORY), first_class(value_and_gradient), first_class(hessian), p,
+                     hypers, tables, scheds, ctls, starts, steps,
                      noise, seed, stream0, box, record, points, losses, grads, first, second, diverged_at)
         self.jobs = hypers.shape[0] * starts.shape[0]
         self.steps = max(steps, 1)
