@@ -163,26 +163,3 @@ def test_the_spectrum_operator_agrees_with_its_one_vector_reference():
     b = curvature.spectrum_of(fast, k=3, trace_samples=10, density=False)
     np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-9)
     assert a.trace == pytest.approx(b.trace, rel=1e-9)
-
-
-@pytest.mark.parametrize("count", [3, 40])   # one block split over chunks of samples; many blocks
-def test_threaded_products_equal_the_serial_ones_bit_for_bit(monkeypatch, count):
-    from landscape_gui.core import threads
-
-    m, data, theta = small_net("moons", "tanh", True)
-    H = exact_hessian(m, data, theta)
-    V = np.random.default_rng(2).standard_normal((count, theta.size))
-    monkeypatch.setattr(nn.HessianOperator, "CHUNK_ELEMENTS", 64)   # several chunks of samples
-    monkeypatch.setattr(threads, "THREADS", 2)
-    if threads.pool is None:   # a one-core machine: a second thread all the same
-        from concurrent.futures import ThreadPoolExecutor
-
-        monkeypatch.setattr(threads, "pool", ThreadPoolExecutor(1))
-    op = nn.HessianOperator(m, data, theta)
-    assert op._work(3)["rows"] < len(data)
-    got = [op.matmat(V) for _ in range(5)]   # dealt differently every time
-    monkeypatch.setattr(threads, "THREADS", 1)
-    serial = nn.HessianOperator(m, data, theta).matmat(V)
-    for hv in got:
-        np.testing.assert_array_equal(hv, serial)
-    np.testing.assert_allclose(serial, V @ H, rtol=1e-9, atol=1e-12 * np.abs(H).max())

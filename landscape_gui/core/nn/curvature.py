@@ -14,9 +14,7 @@ size, unlike a finite difference of gradients (1.4% off on ReLU nets, where unit
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,20 +22,6 @@ import numpy as np
 from ..cancel import check
 from .codes import CROSS_ENTROPY, RELU
 from .reference import _act, _act_grad, _layers, _loss
-
-
-_blas = None
-
-
-def _one_blas_thread():
-    """BLAS limited to one thread while our own threads each run products (threadpoolctl: it
-    knows OpenBLAS, MKL and BLIS; the limit is process-wide and lifted on exit)."""
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()   # made once: 0.1 ms to find the libraries, 10 us a limit
-    return _blas.limit(limits=1, user_api="blas")
 
 
 def _act_second(z, act):
@@ -117,38 +101,14 @@ class HessianOperator:
 
     def matmat(self, V, block: int = 4) -> np.ndarray:
         """H v for every row v of V (k, n), ``block`` rows at a time: four measured fastest
-        (arrays of N x block x width that stay in cache; 0.5 gradients' time a vector).
-
-        The blocks are dealt to the kernels' threads from a shared counter
-        (``threads.run_shared``): numpy's matrix products release the GIL, and BLAS does not
-        thread products this small itself, so one block per core ran 1.6-1.9x faster on this
-        2-core machine (and a core that another program keeps busy just takes fewer blocks).
-        A block alone (a step of the density's Lanczos runs) deals its chunks of samples
-        instead. Each thread has its own buffers, and each chunk its own sums, added in
-        order: the result does not depend on how the work was dealt."""
-        from .. import threads
-
+        (arrays of N x block x width that stay in cache; 0.5 gradients' time a vector)."""
         V = np.asarray(V, dtype=np.float64)
         if V.ndim != 2 or V.shape[1] != self.n:
             raise ValueError(f"vectors must be (k, {self.n}), got {V.shape}")
         out = np.empty_like(V)
-        count = len(V)
-        block = max(1, min(int(block), count))
-        n_blocks = -(-count // block)
-        sizes = {min(block, count - s) for s in range(0, count, block)}
-        self._ws = {key: ws for key, ws in self._ws.items() if key[0] in sizes}   # block sizes of this call only
-        parallel = threads.THREADS > 1
-        with _one_blas_thread() if parallel else contextlib.nullcontext():
-            if n_blocks >= threads.THREADS:
-                def work(i0, i1):
-                    for b in range(i0, i1):
-                        out[b * block:(b + 1) * block] = self._block(V[b * block:(b + 1) * block])
-
-                threads.run_shared(work, n_blocks, 1)
-            else:   # fewer blocks than cores (a Lanczos step): the samples are split instead
-                for s in range(0, count, block):
-                    out[s:s + block] = self._block(V[s:s + block], parallel)
-        self.products += count
+        for s in range(0, len(V), block):
+            out[s:s + block] = self._block(V[s:s + block])
+        self.products += len(V)
         return out
 
     #: elements of one (samples x k x width) array per chunk of samples: the R-operator's
@@ -157,46 +117,38 @@ class HessianOperator:
     CHUNK_ELEMENTS = 65536
 
     def _work(self, k):
-        """Buffers for a block of k vectors, made once per operator and thread (allocating
-        them per layer per block cost as much as the arithmetic)."""
-        key = (k, threading.get_ident())
-        ws = self._ws.get(key)
+        """Buffers for a block of k vectors, made once per operator (allocating them per layer
+        per block cost as much as the arithmetic)."""
+        ws = self._ws.get(k)
         if ws is None:
             dims, L = self.dims, len(self.layers)
             rows = int(min(self.N, max(8, self.CHUNK_ELEMENTS // (k * max(dims)))))
             e = np.empty
-            shared = next((w for (kk, _), w in list(self._ws.items()) if kk == k), None)
             ws = {"rows": rows,
                   "RZ": [e((rows, k, dims[l + 1])) for l in range(L)],
                   "RH": [None] + [e((rows, k, dims[l])) for l in range(1, L)],
                   "TZ": [e((rows * k, dims[l + 1])) for l in range(L)],
                   "RDZ": [e((rows, k, dims[l + 1])) for l in range(L)],
                   "RDH": [None] + [e((rows, k, dims[l])) for l in range(1, L)],
-                  "TD": [None] + [e((rows, k * dims[l])) for l in range(1, L)]}
-            if shared is not None:   # read-only: one copy for every thread
-                ws.update({name: shared[name] for name in ("G1", "P", "PN") if name in shared})
-            else:
-                # the activation's slope repeated for the k vectors: a flat product with an
-                # (N, k, width) array is several times faster than numpy's broadcast over k
-                ws["G1"] = [np.repeat(g[:, None, :], k, axis=1) for g in self.g1]
-                if self.loss_kind == CROSS_ENTROPY:
-                    ws["P"] = np.repeat(self.p[:, None, :], k, axis=1)
-                    ws["PN"] = ws["P"] / self.N
-            self._ws[key] = ws
+                  "TD": [None] + [e((rows, k * dims[l])) for l in range(1, L)],
+                  # the activation's slope repeated for the k vectors: a flat product with an
+                  # (N, k, width) array is several times faster than numpy's broadcast over k
+                  "G1": [np.repeat(g[:, None, :], k, axis=1) for g in self.g1]}
+            if self.loss_kind == CROSS_ENTROPY:
+                ws["P"] = np.repeat(self.p[:, None, :], k, axis=1)
+                ws["PN"] = ws["P"] / self.N
+            self._ws = {k: ws}   # one block size at a time (the last one asked)
         return ws
 
-    def _block(self, V, parallel: bool = False):
-        """The R-operator for the k rows of V at once, a chunk of samples at a time (each
-        chunk's sums, added in chunk order). Every per-sample array is laid out (samples, k,
-        width), so each product over a layer is one 2-D matrix product (BLAS) for all k
-        vectors: the layer's inputs times the k weight directions side by side, k x samples
-        rows times the layer's weights, and back. The bias rides along as a column of ones.
-        ``parallel``: the chunks dealt to the kernels' threads."""
-        from .. import threads
-
+    def _block(self, V):
+        """The R-operator for the k rows of V at once, a chunk of samples at a time (the sums
+        over samples accumulate). Every per-sample array is laid out (samples, k, width), so
+        each product over a layer is one 2-D matrix product (BLAS) for all k vectors: the
+        layer's inputs times the k weight directions side by side, k x samples rows times the
+        layer's weights, and back. The bias rides along as a column of ones."""
         dims, woff, boff = self.dims, self.woff, self.boff
         k, L, N = len(V), len(self.layers), self.N
-        rows = self._work(k)["rows"]
+        ws = self._work(k)
         Vwb = []   # per layer (k, n_out, n_in + 1): each vector's weight block and bias side by side
         for l in range(L):
             n_in, n_out = dims[l], dims[l + 1]
@@ -207,26 +159,14 @@ class HessianOperator:
         VT = [Vwb[l].transpose(2, 0, 1).reshape(dims[l] + 1, k * dims[l + 1]) for l in range(L)]
         VB = [None] + [Vwb[l][:, :, :dims[l]].transpose(1, 0, 2).reshape(dims[l + 1], k * dims[l])
                        for l in range(1, L)]
-        chunks = -(-N // rows)
-        GW = [[np.zeros((k, dims[l + 1], dims[l] + 1)) for l in range(L)] for _ in range(chunks)]
-
-        def work(c0, c1):
-            ws = self._work(k)
-            for c in range(c0, c1):
-                self._chunk(ws, VT, VB, GW[c], c * rows, min(N, (c + 1) * rows))
-
-        if parallel and chunks > 1:
-            threads.run_shared(work, chunks, 1)
-        else:
-            work(0, chunks)
+        GW = [np.zeros((k, dims[l + 1], dims[l] + 1)) for l in range(L)]
+        for s0 in range(0, N, ws["rows"]):
+            self._chunk(ws, VT, VB, GW, s0, min(N, s0 + ws["rows"]))
         hv = np.empty((k, self.n))
         for l in range(L):
             n_in, n_out = dims[l], dims[l + 1]
-            g = GW[0][l]
-            for c in range(1, chunks):
-                g += GW[c][l]
-            hv[:, woff[l]: woff[l] + n_in * n_out] = g[:, :, :n_in].reshape(k, -1)
-            hv[:, boff[l]: boff[l] + n_out] = g[:, :, n_in]
+            hv[:, woff[l]: woff[l] + n_in * n_out] = GW[l][:, :, :n_in].reshape(k, -1)
+            hv[:, boff[l]: boff[l] + n_out] = GW[l][:, :, n_in]
         return hv
 
     def _chunk(self, ws, VT, VB, GW, s0, s1):
