@@ -316,6 +316,14 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
     k = min(_RING // 2, (steps + 1) // 2)   # compare the centroids of the last two k-step windows
     order = np.arange(steps - 2 * k + 1, steps + 1)
     rows_of = order if steps + 1 <= ring else order & (ring - 1)
+    weights = None
+    if steps + 1 > ring:   # every ring row holds one of the last 2k points: +1/k late, -1/k early,
+        w = np.empty(ring)  # as a (ring x 2, 2) matrix: one product of the flat ring gives x and y
+        w[rows_of[k:]] = 1.0 / k
+        w[rows_of[:k]] = -1.0 / k
+        weights = np.zeros((ring, 2, 2))
+        weights[:, 0, 0] = weights[:, 1, 1] = w
+        weights = weights.reshape(2 * ring, 2)
     final = np.empty((ny, nx, 2))
     drift = np.empty((ny, nx))
     final_loss = np.empty((ny, nx))
@@ -341,11 +349,15 @@ def basins(f: LossFunction, name: str, hyperparameters: dict | None, xrange, yra
             runner.run_endpoints(module.value_and_gradient, module.hessian, f.param_array, kind, h,
                                  starts, steps, noise, seed, stream0, box, last, last_loss, div,
                                  background=background)
-        tail, fl = last[:, rows_of], last_loss[:, rows_of[-1]]
+        fl = last_loss[:, rows_of[-1]]
         n = j1 - j0
         with np.errstate(invalid="ignore"):
-            moved = tail[:, k:].mean(axis=1) - tail[:, :k].mean(axis=1)
-        final[j0:j1] = tail[:, -1].reshape(n, nx, 2)
+            if weights is None:   # the run's points in order in the ring's first rows: a view
+                tail = last[:, rows_of[0]:rows_of[-1] + 1]
+                moved = tail[:, k:].mean(axis=1) - tail[:, :k].mean(axis=1)
+            else:   # the whole ring, in rotated order: one weighted sum, not a gather of it
+                moved = last.reshape(len(last), 2 * ring) @ weights
+        final[j0:j1] = last[:, rows_of[-1]].reshape(n, nx, 2)
         drift[j0:j1] = (np.hypot(moved[:, 0], moved[:, 1]) / k).reshape(n, nx)
         final_loss[j0:j1] = fl.reshape(n, nx)
         diverged[j0:j1] = div.reshape(n, nx)
