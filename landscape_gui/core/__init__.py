@@ -12,8 +12,27 @@ Sub-packages, one per idea:
 - ``functions``  the library of classic test functions
 """
 
-from .formula import ExpressionError, LossFunction, compile_function, grid_axes
-from . import analysis, functions, optimizers  # noqa: E402  (public sub-packages)
+import importlib
 
 __all__ = ["compile_function", "ExpressionError", "LossFunction", "grid_axes",
            "analysis", "functions", "optimizers"]
+
+_FROM_FORMULA = {"compile_function", "ExpressionError", "LossFunction", "grid_axes"}
+
+
+def __getattr__(name):
+    """The public names, imported when first used (PEP 562): a process that only compiles
+    optimizer kernels (``optimizers.compile_child``) then never imports sympy and the formula
+    language, half a second of every first launch's child processes."""
+    if name in _FROM_FORMULA:
+        value = getattr(importlib.import_module(".formula", __name__), name)
+    elif name in ("analysis", "functions", "optimizers"):
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -268,6 +268,22 @@ def test_kernels_compile_per_kind_in_a_child_process_and_report_progress(tmp_pat
     assert out.returncode == 0, out.stderr[-2000:]
     assert "(2, 2, None)" in out.stdout and "[0, 4]" in out.stdout
     assert len(list((tmp_path / "kernels").glob("optimizer-*.ready"))) == 2  # a later launch skips the child
+    # the drivers every kind runs through were compiled once, by one child, and stamped too
+    assert len(list((tmp_path / "kernels").glob("runner-drivers-*.ready"))) == 1
+
+
+def test_a_kernel_compiling_child_imports_neither_sympy_nor_the_drivers():
+    """A first launch's children import only the kernels: no sympy (half a second each), and the
+    drivers (``runner.shared_kernels``) compile when asked for, not when the runner is imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from landscape_gui.core.optimizers import compile_child, runner\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sympy', 'PySide6')), runner._shared)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[] None"
 
 
 def test_runs_from_two_threads_at_once_agree_with_one_at_a_time():

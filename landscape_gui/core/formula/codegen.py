@@ -14,7 +14,6 @@ import math
 import re
 import os
 import sys
-import tempfile
 import threading
 import importlib.util
 from pathlib import Path
@@ -24,6 +23,7 @@ import sympy as sp
 from .expression import (X, Y, ExpressionError, Maximum, Minimum, RealAbs, RealSign, Relu, Sigmoid,
                          Softplus, Step)
 from ..files import atomic_write_text
+from ..kernel_files import kernel_dir  # noqa: F401  (where generated modules live; re-exported)
 
 CODEGEN_VERSION = "7"  # bump when the generated source changes shape
 
@@ -464,25 +464,6 @@ GRID_SIGNATURE = "void(float64[::1], float64[::1], float64[::1], float64[:, ::1]
 # --- loading generated modules (disk-cached so Numba's cache=True works) -------------
 
 _load_lock = threading.Lock()
-
-
-def kernel_dir() -> Path:
-    """Where generated kernel modules live; Numba caches their machine code beside them."""
-    env = os.environ.get("LANDSCAPE_GUI_KERNEL_DIR")
-    if env:
-        d = Path(env)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        d = Path(base) / "landscape_gui" / "kernels"
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        probe = d / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError:
-        d = Path(tempfile.gettempdir()) / f"landscape_gui_kernels_{os.getuid() if hasattr(os, 'getuid') else 0}"
-        d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def load_numba_module(source: str, key: str):

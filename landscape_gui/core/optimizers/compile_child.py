@@ -3,12 +3,20 @@ into Numba's disk cache and say ``ready KIND`` after each (see ``warmup``)."""
 
 import sys
 
-from .runner import trajectory_kernel
-from .warmup import _stamp
+from .runner import shared_kernels, trajectory_kernel
+from .warmup import SHARED, _stamp
 
 
 def main(argv: list[str]) -> int:
     for arg in argv:
+        if arg == SHARED:   # the drivers every kind runs through
+            shared_kernels()
+            try:
+                _stamp(SHARED).touch()
+            except OSError:
+                pass
+            print("ready", SHARED, flush=True)
+            continue
         if arg.startswith("rule:"):   # a typed rule's generated module, written by the parent
             _compile_rule_module(arg[5:])
             print("ready", arg, flush=True)

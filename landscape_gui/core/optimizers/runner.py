@@ -209,7 +209,7 @@ def _make_trajectory_kernel(kind: int):
 
 
 _kernels: dict[int, object] = {}
-_coefficients: dict[int, object] = {}   # a typed rule's step table (the built-ins: _step_tables)
+_coefficients: dict[int, object] = {}   # a typed rule's step table (the built-ins: shared_kernels)
 _kernels_lock = threading.Lock()
 
 
@@ -274,8 +274,8 @@ def first_class(fn, ftype=_VG):
 
 
 def ready(kind: int) -> bool:
-    """True when ``trajectory_kernel(kind)`` returns at once."""
-    return kind in _kernels
+    """True when ``kind`` can run at once: its kernel and the shared drivers are loaded."""
+    return kind in _kernels and _shared is not None
 
 
 _RUN_JOBS_SIG = types.void(
@@ -287,7 +287,6 @@ _RUN_JOBS_SIG = types.void(
     types.int64)
 
 
-@njit(_RUN_JOBS_SIG, **_JIT)
 def _run_jobs(trajectory, value_and_gradient, hessian, p, hypers, tables, scheds, ctls, starts, steps, noise, seed,
               stream0, box, record, points, losses, grads, first, second, diverged_at, job0, job1):
     """Jobs ``job0 <= j < job1`` of the configs x starts grid (j = config * n_starts + start).
@@ -312,13 +311,31 @@ _TABLES_SIG = types.void(types.int64, types.float64[:, ::1], types.int64, types.
                          types.float64[:, :, ::1], types.float64[:, ::1])
 
 
-@njit(_TABLES_SIG, **_JIT)
 def _step_tables(kind, hypers, steps, tables, scheds, ctls):
     for c in range(hypers.shape[0]):
         if scheds.shape[1] > 0:
             scheduled_coefficients(kind, hypers[c], steps, tables[c], scheds[c], int(ctls[c, CTL_MOMENTUM]))
         else:
             step_coefficients(kind, hypers[c], steps, tables[c])
+
+
+_shared = None
+_shared_lock = threading.Lock()
+
+
+def shared_kernels():
+    """``(run_jobs, step_tables)``, the drivers every kind runs through, compiled (or loaded from
+    Numba's disk cache) on first use rather than when this module is imported: compiling them
+    takes seconds, and a first launch's child processes (``warmup``) then compile them once, in
+    one child, beside the other child's first kind, instead of both children before either."""
+    global _shared
+    shared = _shared
+    if shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = (njit(_RUN_JOBS_SIG, **_JIT)(_run_jobs), njit(_TABLES_SIG, **_JIT)(_step_tables))
+            shared = _shared
+    return shared
 
 
 from ..threads import THREADS, background_pool as _background_pool, pool as _pool  # noqa: E402
@@ -352,7 +369,7 @@ class KindBatch:
             for c in range(n_cfg):
                 _coefficients[kind](hypers[c], steps, tables[c], scheds[c], ctls[c])
         else:
-            _step_tables(kind, hypers, steps, tables, scheds, ctls)
+            shared_kernels()[1](kind, hypers, steps, tables, scheds, ctls)
         self.args = (first_class(kernel, TRAJECTORY), first_class(value_and_gradient), first_class(hessian), p,
                      hypers, tables, scheds, ctls, starts, steps,
                      noise, seed, stream0, box, record, points, losses, grads, first, second, diverged_at)
@@ -366,11 +383,12 @@ def run_batches(batches: list[KindBatch], background: bool = False) -> None:
     ``background``: all of it on low-priority threads (the caller just waits), so that a
     drag in the window keeps a core while a basin map computes.
     """
+    run_jobs = shared_kernels()[0]
     total = sum(b.jobs * b.steps for b in batches)
     parts = THREADS if (_pool is not None and total >= _MIN_STEPS_TO_SPLIT) else 1
     if parts == 1 and not background:
         for b in batches:
-            _run_jobs(*b.args, 0, b.jobs)
+            run_jobs(*b.args, 0, b.jobs)
         return
     # Each thread takes a contiguous slice of the concatenated job list (equal step counts).
     work = [[] for _ in range(parts)]
@@ -387,7 +405,7 @@ def run_batches(batches: list[KindBatch], background: bool = False) -> None:
 
     def do(items):
         for args, j0, j1 in items:
-            _run_jobs(*args, j0, j1)
+            run_jobs(*args, j0, j1)
 
     if background:
         for fut in [_background_pool.submit(do, items) for items in work if items]:

@@ -42,8 +42,9 @@ def prepare(items, *, background: bool = True) -> None:
     global _worker
     kinds = [_kind_of(i) for i in items]
     if not background:
-        from .runner import trajectory_kernel
+        from .runner import shared_kernels, trajectory_kernel
 
+        shared_kernels()
         for k in kinds:
             trajectory_kernel(k)
         return
@@ -70,9 +71,10 @@ def runner_ready(kind, wait: bool = True) -> bool:
     if _is_ready(kind):
         return True
     if wait:
-        from .runner import trajectory_kernel
+        from .runner import shared_kernels, trajectory_kernel
 
         trajectory_kernel(kind)
+        shared_kernels()
         return True
     prepare([kind])
     return False
@@ -85,20 +87,28 @@ def kernel_progress() -> tuple[int, int, str | None]:
     return sum(_is_ready(k) for k in wanted), len(wanted), _error
 
 
-def _stamp(kind: int):
+#: A child's argument (and ``ready`` line) for the drivers every kind runs through
+#: (``runner.shared_kernels``).
+SHARED = "shared"
+
+
+def _stamp(kind):
     """A file saying "kind's kernel is in Numba's disk cache for this code": then loading it here
-    takes milliseconds and no child process is needed (a later launch)."""
+    takes milliseconds and no child process is needed (a later launch). ``kind`` may be
+    ``SHARED``, the drivers' stamp."""
     import hashlib
 
     import numba
 
-    from ..formula.codegen import kernel_dir
+    from ..kernel_files import kernel_dir
 
     here = os.path.dirname(__file__)
     h = hashlib.sha1(numba.__version__.encode() + sys.version.encode())
     for name in ("kinds.py", "rules.py", "runner.py", "lbfgs.py"):
         st = os.stat(os.path.join(here, name))
         h.update(f"{name}:{st.st_mtime_ns}:{st.st_size}".encode())
+    if kind == SHARED:
+        return kernel_dir() / f"runner-drivers-{h.hexdigest()[:12]}.ready"
     return kernel_dir() / f"optimizer-{K.KIND_NAMES[kind]}-{h.hexdigest()[:12]}.ready"
 
 
@@ -118,11 +128,18 @@ def _work() -> None:
             todo = [k for k in batch if k not in cached and k not in rules]
             if USE_CHILD_PROCESS and rules:
                 todo += _rule_modules(rules)
+            if USE_CHILD_PROCESS and not _shared_loaded() and not _stamp(SHARED).exists():
+                # the drivers fourth: the second child compiles them after its first kind, while
+                # the first compiles the third kind, so both finish the default session's three
+                # kinds at about the same time (both children compiling the drivers first, as an
+                # import did, held every kind back by their few seconds: 15 s -> 11.5 s measured)
+                todo.insert(min(len(todo), CHILDREN + 1), SHARED)
             if USE_CHILD_PROCESS and todo:
                 _compile_in_child(todo)
-            for k in batch:  # loads from the cache the child wrote, or compiles here
-                from .runner import trajectory_kernel
+            from .runner import shared_kernels, trajectory_kernel
 
+            shared_kernels()   # loads from the cache a child wrote, or compiles here
+            for k in batch:
                 trajectory_kernel(k)
         except Exception as exc:  # noqa: BLE001  (reported once; the numpy tier keeps working)
             if _error is None:
@@ -174,12 +191,18 @@ def _compile_in_child(batch: list[int]) -> None:
         r.join()
 
 
+def _shared_loaded() -> bool:
+    return getattr(sys.modules.get(__package__ + ".runner"), "_shared", None) is not None
+
+
 def _follow(child: subprocess.Popen) -> None:
-    from .runner import trajectory_kernel
+    from .runner import shared_kernels, trajectory_kernel
 
     for line in child.stdout:
         parts = line.split()
-        if len(parts) == 2 and parts[0] == "ready" and parts[1].lstrip("-").isdigit():
+        if len(parts) == 2 and parts[0] == "ready" and parts[1] == SHARED:
+            shared_kernels()   # from the cache the child just wrote
+        elif len(parts) == 2 and parts[0] == "ready" and parts[1].lstrip("-").isdigit():
             kind = int(parts[1])
             trajectory_kernel(kind)  # from the cache the child just wrote
     err = child.stderr.read()
