@@ -7,6 +7,7 @@ against each other; the window uses this while a new formula's kernels compile.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,6 +37,14 @@ def gaussian(seed: int, stream: int, t: int, k: int) -> float:
 
 def _lerp(a, b, w):
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
+
+
+@functools.lru_cache(maxsize=8)
+def _nans(n: int) -> np.ndarray:
+    """A read-only row of NaN (``moments`` of a state an optimizer does not have, every step)."""
+    a = np.full(n, np.nan)
+    a.setflags(write=False)
+    return a
 
 
 class ReferenceOptimizer:
@@ -190,8 +199,7 @@ class ReferenceOptimizer:
 
     def moments(self):
         """(first moment, second moment) as ``rules.moments`` reports them."""
-        n = self.m.shape[0]
-        nan = np.full(n, np.nan)
+        nan = _nans(self.m.shape[0])
         kind, h = self.kind, self.h
         if kind in (K.SGD, K.SAM):
             return (self.buf.copy() if h[1] and self.buf is not None else nan), nan
@@ -329,7 +337,7 @@ def _loop(f, start, steps, noise, seed, stream, box, record, step, moments):
     for t in range(1, steps + 2):
         loss = f.value(q[0], q[1])
         ls[t - 1] = loss
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             pts[t - 1] = np.nan
             return pts, ls, t - 1, gr, m1, m2
         if t == steps + 1:
@@ -348,7 +356,8 @@ def _loop(f, start, steps, noise, seed, stream, box, record, step, moments):
             q = step(q, g, loss, gradient, t)
         if record and moments is not None:
             m1[t - 1], m2[t - 1] = moments()
-        if not np.all(np.isfinite(q)) or np.any(np.abs(q) > box):
+        x, y = float(q[0]), float(q[1])   # two floats: math, not four numpy reductions a step
+        if not (math.isfinite(x) and math.isfinite(y)) or abs(x) > box or abs(y) > box:
             return pts, ls, t, gr, m1, m2
         pts[t] = q
     return pts, ls, -1, gr, m1, m2
