@@ -359,3 +359,16 @@ def test_legend_swatches_are_level_with_their_labels(window, qtbot):
         right = sample.mapToScene(sample.boundingRect().topRight()).x()
         left = label.mapToScene(label.boundingRect().topLeft()).x()
         assert 0 <= left - right < 16
+
+
+def test_the_loss_axis_label_fits_beside_the_plot(window, qtbot):
+    """A loss that goes below zero is drawn as f − min f on the log axis: its label (rotated) must
+    fit the plot's height, not be cut off at the top ("f − min f (log s...")."""
+    window.function_editor.set_formula("sin(3*x)*cos(y) + 0.1*(x^2 + y^2)")
+    qtbot.waitUntil(lambda: window.controller.batch is not None and np.nanmin(window.controller.batch.losses) < 0,
+                    timeout=10000)
+    qtbot.wait(300)
+    axis = window.loss_plot.getPlotItem().getAxis("left")
+    text = axis.label.toPlainText()
+    assert text.startswith("f − min f") and "log" in text
+    assert axis.label.boundingRect().width() <= axis.geometry().height()

@@ -158,7 +158,7 @@ class LossPlot(pg.PlotWidget):
         if axis_state != self._axis_state:  # re-rendering the axes is costly
             self._axis_state = axis_state
             self.getPlotItem().setLogMode(y=self.log_y)
-            self.getPlotItem().setLabel("left", label + (" (log scale)" if self.log_y else ""))
+            self.getPlotItem().setLabel("left", label + (" (log)" if self.log_y else ""))
         self._shift = shift
         top = self._top(losses + shift)
         steps = np.arange(losses.shape[2])
