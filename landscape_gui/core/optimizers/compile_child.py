@@ -9,24 +9,20 @@ from .warmup import SHARED, _stamp
 
 def main(argv: list[str]) -> int:
     for arg in argv:
-        if arg == SHARED:   # the drivers every kind runs through
-            shared_kernels()
-            try:
-                _stamp(SHARED).touch()
-            except OSError:
-                pass
-            print("ready", SHARED, flush=True)
-            continue
         if arg.startswith("rule:"):   # a typed rule's generated module, written by the parent
             _compile_rule_module(arg[5:])
             print("ready", arg, flush=True)
             continue
-        trajectory_kernel(int(arg))
+        target = SHARED if arg == SHARED else int(arg)   # the drivers every kind runs through, or a kind
+        if target == SHARED:
+            shared_kernels()
+        else:
+            trajectory_kernel(target)
         try:
-            _stamp(int(arg)).touch()  # a later launch loads it in-process, without a child
+            _stamp(target).touch()  # a later launch loads it in-process, without a child
         except OSError:
             pass
-        print("ready", int(arg), flush=True)
+        print("ready", target, flush=True)
     return 0
 
 

@@ -132,7 +132,7 @@ def _work() -> None:
                 # the drivers fourth: the second child compiles them after its first kind, while
                 # the first compiles the third kind, so both finish the default session's three
                 # kinds at about the same time (both children compiling the drivers first, as an
-                # import did, held every kind back by their few seconds: 15 s -> 11.5 s measured)
+                # import did, held every kind back by their few seconds: 16.8-16.9 s -> 12.2-16.3 s measured)
                 todo.insert(min(len(todo), CHILDREN + 1), SHARED)
             if USE_CHILD_PROCESS and todo:
                 _compile_in_child(todo)
