@@ -86,11 +86,13 @@ def _sample_loss(out, n_out, yi, yf, loss_kind, dout):
     return total / n_out, 0.0
 
 
-BLOCK = 128  # samples pushed through the net together (feature-major: the inner loops vectorise)
+BLOCK = 256  # samples pushed through the net together (feature-major: the inner loops vectorise)
 
 
 #: fused multiply-adds: half the instructions of the matrix loops (rounding: within an ulp)
 _FMA = dict(_JIT, fastmath={"contract"})
+#: sums over samples in SIMD lanes (reassociated: a few ulps from the one-sample order)
+_SUM = dict(_JIT, fastmath={"contract", "reassoc"})
 
 
 @njit(**_FMA)
@@ -116,6 +118,57 @@ def _axpy8(z, W, w0, n_in, j, h, m):
 
 
 @njit(**_FMA)
+def _dense4(z, W, r0, n_in, j, h, m):
+    """z[j..j+3, :m] += rows j..j+3 of a layer's weights (from ``W[r0]``, r0 = w0 + j * n_in) times
+    h: one load of each input per four outputs, a quarter of ``_axpy8``'s loads (1.8x its speed
+    on a 32 x 32 layer). Each output's sum is ``_axpy8``'s expression, so the same rounding."""
+    z0, z1, z2, z3 = z[j], z[j + 1], z[j + 2], z[j + 3]
+    r1, r2, r3 = r0 + n_in, r0 + 2 * n_in, r0 + 3 * n_in
+    k = 0
+    while k + 8 <= n_in:
+        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
+        a00, a01, a02, a03, a04, a05, a06, a07 = W[r0 + k], W[r0 + k + 1], W[r0 + k + 2], W[r0 + k + 3], W[r0 + k + 4], W[r0 + k + 5], W[r0 + k + 6], W[r0 + k + 7]
+        a10, a11, a12, a13, a14, a15, a16, a17 = W[r1 + k], W[r1 + k + 1], W[r1 + k + 2], W[r1 + k + 3], W[r1 + k + 4], W[r1 + k + 5], W[r1 + k + 6], W[r1 + k + 7]
+        a20, a21, a22, a23, a24, a25, a26, a27 = W[r2 + k], W[r2 + k + 1], W[r2 + k + 2], W[r2 + k + 3], W[r2 + k + 4], W[r2 + k + 5], W[r2 + k + 6], W[r2 + k + 7]
+        a30, a31, a32, a33, a34, a35, a36, a37 = W[r3 + k], W[r3 + k + 1], W[r3 + k + 2], W[r3 + k + 3], W[r3 + k + 4], W[r3 + k + 5], W[r3 + k + 6], W[r3 + k + 7]
+        for n in range(m):
+            x0, x1, x2, x3, x4, x5, x6, x7 = h0[n], h1[n], h2[n], h3[n], h4[n], h5[n], h6[n], h7[n]
+            z0[n] += (((a00 * x0 + a01 * x1) + (a02 * x2 + a03 * x3)) + ((a04 * x4 + a05 * x5) + (a06 * x6 + a07 * x7)))
+            z1[n] += (((a10 * x0 + a11 * x1) + (a12 * x2 + a13 * x3)) + ((a14 * x4 + a15 * x5) + (a16 * x6 + a17 * x7)))
+            z2[n] += (((a20 * x0 + a21 * x1) + (a22 * x2 + a23 * x3)) + ((a24 * x4 + a25 * x5) + (a26 * x6 + a27 * x7)))
+            z3[n] += (((a30 * x0 + a31 * x1) + (a32 * x2 + a33 * x3)) + ((a34 * x4 + a35 * x5) + (a36 * x6 + a37 * x7)))
+        k += 8
+    while k < n_in:
+        hk = h[k]
+        w0, w1, w2, w3 = W[r0 + k], W[r1 + k], W[r2 + k], W[r3 + k]
+        for n in range(m):
+            x = hk[n]
+            z0[n] += w0 * x
+            z1[n] += w1 * x
+            z2[n] += w2 * x
+            z3[n] += w3 * x
+        k += 1
+
+
+@njit(**_FMA)
+def _dense(z, W, w0, b0, n_in, n_out, h, m):
+    """z[j, :m] = b[j] + sum_k W[j, k] h[k, :m] for every output j of a layer (weights from
+    ``W[w0]``, row-major, biases from ``W[b0]``): four outputs at a time, then one at a time."""
+    for j in range(n_out):
+        bj = W[b0 + j]
+        zj = z[j]
+        for n in range(m):
+            zj[n] = bj
+    j = 0
+    while j + 4 <= n_out:
+        _dense4(z, W, w0 + j * n_in, n_in, j, h, m)
+        j += 4
+    while j < n_out:
+        _axpy8(z[j], W, w0, n_in, j, h, m)
+        j += 1
+
+
+@njit(**_FMA)
 def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
     """Samples i0..i0+m through the net, feature-major: returns the (n_out, BLOCK) output buffer.
 
@@ -130,12 +183,7 @@ def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
     for l in range(n_layers):
         n_in, n_out = dims[l], dims[l + 1]
         w0, b0 = woff[l], boff[l]
-        for j in range(n_out):
-            bj = theta[b0 + j]
-            zj = z[j]
-            for n in range(m):
-                zj[n] = bj
-            _axpy8(zj, theta, w0, n_in, j, h, m)   # eight inputs per pass over the samples
+        _dense(z, theta, w0, b0, n_in, n_out, h, m)
         if l < n_layers - 1:
             for j in range(n_out):
                 zj = z[j]
@@ -209,6 +257,107 @@ def _loss_feature_major(theta, XT, yi, yf, dims, woff, boff, residual, act, loss
     return total / n_samples, correct / n_samples
 
 
+@njit(**_SUM)
+def _wgrad44(grad, w0, n_in, j, k, dz, h, m):
+    """grad[rows j..j+3, columns k..k+3] of a layer's weights (from ``w0``) += this block's sums over
+    samples of dz[j, n] * h[k, n]: sixteen dot products in one pass, SIMD over the samples."""
+    d0, d1, d2, d3 = dz[j], dz[j + 1], dz[j + 2], dz[j + 3]
+    h0, h1, h2, h3 = h[k], h[k + 1], h[k + 2], h[k + 3]
+    g00, g01, g02, g03 = 0.0, 0.0, 0.0, 0.0
+    g10, g11, g12, g13 = 0.0, 0.0, 0.0, 0.0
+    g20, g21, g22, g23 = 0.0, 0.0, 0.0, 0.0
+    g30, g31, g32, g33 = 0.0, 0.0, 0.0, 0.0
+    for n in range(m):
+        e0, e1, e2, e3 = d0[n], d1[n], d2[n], d3[n]
+        x0, x1, x2, x3 = h0[n], h1[n], h2[n], h3[n]
+        g00 += e0 * x0
+        g01 += e0 * x1
+        g02 += e0 * x2
+        g03 += e0 * x3
+        g10 += e1 * x0
+        g11 += e1 * x1
+        g12 += e1 * x2
+        g13 += e1 * x3
+        g20 += e2 * x0
+        g21 += e2 * x1
+        g22 += e2 * x2
+        g23 += e2 * x3
+        g30 += e3 * x0
+        g31 += e3 * x1
+        g32 += e3 * x2
+        g33 += e3 * x3
+    grad[w0 + (j + 0) * n_in + k + 0] += g00
+    grad[w0 + (j + 0) * n_in + k + 1] += g01
+    grad[w0 + (j + 0) * n_in + k + 2] += g02
+    grad[w0 + (j + 0) * n_in + k + 3] += g03
+    grad[w0 + (j + 1) * n_in + k + 0] += g10
+    grad[w0 + (j + 1) * n_in + k + 1] += g11
+    grad[w0 + (j + 1) * n_in + k + 2] += g12
+    grad[w0 + (j + 1) * n_in + k + 3] += g13
+    grad[w0 + (j + 2) * n_in + k + 0] += g20
+    grad[w0 + (j + 2) * n_in + k + 1] += g21
+    grad[w0 + (j + 2) * n_in + k + 2] += g22
+    grad[w0 + (j + 2) * n_in + k + 3] += g23
+    grad[w0 + (j + 3) * n_in + k + 0] += g30
+    grad[w0 + (j + 3) * n_in + k + 1] += g31
+    grad[w0 + (j + 3) * n_in + k + 2] += g32
+    grad[w0 + (j + 3) * n_in + k + 3] += g33
+
+
+@njit(**_SUM)
+def _wgrad14(grad, w0, n_in, j, k, dz, h, m):
+    """``_wgrad44`` for one row (the outputs left over)."""
+    d0 = dz[j]
+    h0, h1, h2, h3 = h[k], h[k + 1], h[k + 2], h[k + 3]
+    g00, g01, g02, g03 = 0.0, 0.0, 0.0, 0.0
+    for n in range(m):
+        e0 = d0[n]
+        x0, x1, x2, x3 = h0[n], h1[n], h2[n], h3[n]
+        g00 += e0 * x0
+        g01 += e0 * x1
+        g02 += e0 * x2
+        g03 += e0 * x3
+    grad[w0 + (j + 0) * n_in + k + 0] += g00
+    grad[w0 + (j + 0) * n_in + k + 1] += g01
+    grad[w0 + (j + 0) * n_in + k + 2] += g02
+    grad[w0 + (j + 0) * n_in + k + 3] += g03
+
+
+@njit(**_SUM)
+def _wgrad41(grad, w0, n_in, j, k, dz, h, m):
+    """``_wgrad44`` for one column (the inputs left over)."""
+    d0, d1, d2, d3 = dz[j], dz[j + 1], dz[j + 2], dz[j + 3]
+    h0 = h[k]
+    g00 = 0.0
+    g10 = 0.0
+    g20 = 0.0
+    g30 = 0.0
+    for n in range(m):
+        e0, e1, e2, e3 = d0[n], d1[n], d2[n], d3[n]
+        x0 = h0[n]
+        g00 += e0 * x0
+        g10 += e1 * x0
+        g20 += e2 * x0
+        g30 += e3 * x0
+    grad[w0 + (j + 0) * n_in + k + 0] += g00
+    grad[w0 + (j + 1) * n_in + k + 0] += g10
+    grad[w0 + (j + 2) * n_in + k + 0] += g20
+    grad[w0 + (j + 3) * n_in + k + 0] += g30
+
+
+@njit(**_SUM)
+def _wgrad11(grad, w0, n_in, j, k, dz, h, m):
+    """``_wgrad44`` for one weight."""
+    d0 = dz[j]
+    h0 = h[k]
+    g00 = 0.0
+    for n in range(m):
+        e0 = d0[n]
+        x0 = h0[n]
+        g00 += e0 * x0
+    grad[w0 + (j + 0) * n_in + k + 0] += g00
+
+
 @njit(**_FMA)
 def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_kind, grad):
     """Mean loss over the samples ``idx`` and its exact gradient (backpropagation) into ``grad``.
@@ -222,11 +371,16 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
     n_out = dims[n_layers]
     Zs = np.empty((n_layers, wmax, BLOCK))
     Hs = np.empty((n_layers, wmax, BLOCK))
-    HT = np.empty((BLOCK, wmax))
     dz = np.empty((wmax, BLOCK))
     dh = np.empty((wmax, BLOCK))
     mx = np.empty(BLOCK)
     sm = np.empty(BLOCK)
+    WT = np.empty_like(theta)   # each layer's weights transposed (in the same places): backprop's rows
+    for l in range(1, n_layers):
+        n_in, n_o = dims[l], dims[l + 1]
+        for j in range(n_o):
+            for k in range(n_in):
+                WT[woff[l] + k * n_o + j] = theta[woff[l] + j * n_in + k]
     grad[:] = 0.0
     total = 0.0
     M = idx.shape[0]
@@ -242,12 +396,7 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
             n_in, n_o = dims[l], dims[l + 1]
             z = Zs[l]
             h = Hs[l]
-            for j in range(n_o):
-                zj = z[j]
-                bj = theta[boff[l] + j]
-                for n in range(m):
-                    zj[n] = bj
-                _axpy8(zj, theta, woff[l], n_in, j, h, m)
+            _dense(z, theta, woff[l], boff[l], n_in, n_o, h, m)
             if l < n_layers - 1:
                 hn = Hs[l + 1]
                 for j in range(n_o):
@@ -309,29 +458,44 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
                             t = vtanh(zj[n])
                             dj[n] = hj[n] * (1.0 - t * t)
             h = Hs[l]
-            for n in range(m):
-                for k in range(n_in):
-                    HT[n, k] = h[k, n]
-            for n in range(m):   # sample by sample, as one-sample backprop accumulates
-                for j in range(n_o):
-                    d = dz[j, n]
-                    grad[b0 + j] += d
-                    row = w0 + j * n_in
-                    for k in range(n_in):
-                        grad[row + k] += d * HT[n, k]
+            # the weights' and biases' gradients: this block's sums over samples, tiles of 4 x 4
+            for j in range(n_o):
+                s = 0.0
+                dj = dz[j]
+                for n in range(m):
+                    s += dj[n]
+                grad[b0 + j] += s
+            j = 0
+            while j < n_o:
+                rows = 4 if j + 4 <= n_o else 1
+                k = 0
+                while k < n_in:
+                    cols = 4 if k + 4 <= n_in else 1
+                    if rows == 4 and cols == 4:
+                        _wgrad44(grad, w0, n_in, j, k, dz, h, m)
+                    elif rows == 4:
+                        _wgrad41(grad, w0, n_in, j, k, dz, h, m)
+                    elif cols == 4:
+                        _wgrad14(grad, w0, n_in, j, k, dz, h, m)
+                    else:
+                        _wgrad11(grad, w0, n_in, j, k, dz, h, m)
+                    k += cols
+                j += rows
             if l > 0:
                 # dh[k] = sum_j W[j, k] dz[j] (+ dh_next[k] through a residual connection)
                 keep = l < n_layers - 1 and residual[l]   # dh holds dh_next: the skip path's share
-                for k in range(n_in):
-                    dk = dh[k]
-                    if not keep:
+                if not keep:
+                    for k in range(n_in):
+                        dk = dh[k]
                         for n in range(m):
                             dk[n] = 0.0
-                    for j in range(n_o):
-                        w = theta[w0 + j * n_in + k]
-                        dj = dz[j]
-                        for n in range(m):
-                            dk[n] += w * dj[n]
+                k = 0   # the transposed weights times dz, as the forward pass's layers (four rows a pass)
+                while k + 4 <= n_in:
+                    _dense4(dh, WT, w0 + k * n_o, n_o, k, dz, m)
+                    k += 4
+                while k < n_in:
+                    _axpy8(dh[k], WT, w0, n_o, k, dz, m)
+                    k += 1
     return total * scale
 
 
