@@ -140,6 +140,32 @@ def test_blocked_basin_kernel_is_bit_identical_to_the_runner(name, hyper, noise)
         assert (results[0][2] >= 0).any()   # some runs left the box: blanked and dated alike
 
 
+@pytest.mark.parametrize("name, hyper", [("SGD", {"lr": 1.0}), ("Adam", {"lr": 0.1})])
+def test_blocked_basin_kernel_ends_runs_whose_loss_stops_being_finite_as_the_runner(name, hyper):
+    """A loss that becomes NaN inside the box (sqrt of a negative) after the ring has wrapped: the
+    runs end at the same step, and their rings, losses and dates are the runner's, bit for bit."""
+    f = compile_function("0.1*x + 1e-9*sqrt(x + 1) + y^2", background=False)
+    module = f.kernels(wait=True)
+    kind, h = optimizers.pack(name, hyper)
+    starts = np.ascontiguousarray(np.stack(np.meshgrid(np.linspace(2, 9, 19), np.linspace(-1, 1, 9)),
+                                           axis=-1).reshape(-1, 2))
+    results = []
+    for fast in (False, True):
+        last = np.full((len(starts), 32, 2), 7.0)
+        loss = np.full((len(starts), 32), 7.0)
+        div = np.full(len(starts), -9, dtype=np.int64)
+        args = (f.param_array, kind, h, starts, 400, 0.0, 0, 0, 1e3, last, loss, div)
+        if fast:
+            endpoints.run(module, *args)
+        else:
+            runner.run_endpoints(module.value_and_gradient, module.hessian, *args)
+        results.append((last, loss, div))
+    for x, y in zip(*results):
+        assert np.array_equal(x, y, equal_nan=True)
+    div = results[0][2]
+    assert (div > 32).sum() > 10 and (div < 0).sum() == 0
+
+
 def test_basins_use_the_blocked_kernel_and_are_unchanged_under_threads():
     f = compile_function("(x^2 + y - 11)^2 + (x + y^2 - 7)^2", background=False)
     a = analysis.basins(f, "Adam", {"lr": 0.05}, (-5, 5), (-5, 5), shape=(48, 40), steps=200)

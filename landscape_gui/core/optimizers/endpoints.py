@@ -12,6 +12,12 @@ numbers are the same operations in the same order as the general runner, so the
 endpoints are bit-identical to it (a test checks this); kinds that couple the
 coordinates (SAM, Newton, Adafactor, L-BFGS, typed rules) keep the general path.
 
+The bookkeeping is SIMD too: a block keeps its ring of last points step-major
+(a step's points are one contiguous copy), whether a run ended at this step is a
+vector reduction, and only a step where one did takes the per-start path (which
+puts the ended run's ring aside). The block's ring is written out once at its
+end. That halved the time the bookkeeping took (it had been half the kernel's).
+
 The kernel is serial and releases the GIL; ``run`` deals blocks of starts to a
 few threads from a shared counter, so a thread slowed by another program simply
 takes fewer blocks (an OpenMP-style static split would wait for the slowest).
@@ -57,11 +63,17 @@ B = {block}
 
 
 @njit(inline="always", error_model="numpy")
-def _blank(last, last_loss, s, k):
-    for r in range(k, last.shape[1]):
-        last[s, r, 0] = np.nan
-        last[s, r, 1] = np.nan
-        last_loss[s, r] = np.nan
+def _end(L, LL, F, k, r0):
+    """Start k's run ended (diverged or left the box) at ring row r0: its rows from r0 on read NaN,
+    and its ring is put aside in F (the block's ring keeps being overwritten for every start)."""
+    for r in range(r0, L.shape[0]):
+        L[r, k] = np.nan
+        L[r, B + k] = np.nan
+        LL[r, k] = np.nan
+    for r in range(L.shape[0]):
+        F[k, r, 0] = L[r, k]
+        F[k, r, 1] = L[r, B + k]
+        F[k, r, 2] = LL[r, k]
 
 
 @njit({signature!r}, cache=True, nogil=True, error_model="numpy")
@@ -73,6 +85,13 @@ def endpoints(p, h, table, starts, steps, noise, seed, stream0, box, last, last_
     g = np.empty(2 * B)
     S = np.empty((3, 2 * B))
     fv = np.empty(B)
+    # the block's ring, step-major (row r: all x's, then all y's; the losses): a step's points are
+    # one contiguous copy for every start, ended or not (an ended run's ring is kept aside, in F),
+    # written back to ``last`` once a block instead of a start at a time
+    L = np.empty((R, 2 * B))
+    LL = np.empty((R, B))
+    F = np.empty((B, R, 3))
+    dv = np.empty(B, dtype=np.int64)
     for b0 in range(s0, s1, B):
         nb = min(B, s1 - b0)
         init_state(KIND, h, S)
@@ -80,11 +99,16 @@ def endpoints(p, h, table, starts, steps, noise, seed, stream0, box, last, last_
             s = b0 + min(k, nb - 1)   # a short last block repeats its last start (never written out)
             q[k] = starts[s, 0]
             q[B + k] = starts[s, 1]
+            dv[k] = -1 if k < nb else 0   # the repeats count as ended: never checked, never live
         for k in range(nb):
             s = b0 + k
-            div[s] = -1
-            last[s, 0, 0] = q[k]
-            last[s, 0, 1] = q[B + k]
+            for r in range(R):   # rows this block does not reach stay as they were
+                L[r, k] = last[s, r, 0]
+                L[r, B + k] = last[s, r, 1]
+                LL[r, k] = last_loss[s, r]
+        for k in range(2 * B):
+            L[0, k] = q[k]
+        live = nb
         for t in range(1, steps + 2):
             for k in range(B):
                 f, gx, gy = vg(q[k], q[B + k], p)
@@ -92,16 +116,16 @@ def endpoints(p, h, table, starts, steps, noise, seed, stream0, box, last, last_
                 g[k] = gx
                 g[B + k] = gy
             r = (t - 1) if full else ((t - 1) & mask)
-            live = 0
-            for k in range(nb):
-                s = b0 + k
-                if div[s] < 0:
-                    last_loss[s, r] = fv[k]
-                    if np.isfinite(fv[k]):
-                        live += 1
-                    else:
-                        _blank(last, last_loss, s, t - 1)
-                        div[s] = t - 1
+            bad = 0
+            for k in range(B):   # SIMD: a live run's loss stops being finite at this step?
+                bad += 1 if dv[k] < 0 and not np.isfinite(fv[k]) else 0
+                LL[r, k] = fv[k]
+            if bad:
+                for k in range(nb):
+                    if dv[k] < 0 and not np.isfinite(fv[k]):
+                        _end(L, LL, F, k, t - 1)
+                        dv[k] = t - 1
+                        live -= 1
             if t == steps + 1 or live == 0:
                 break
             if noise != 0.0:
@@ -111,17 +135,35 @@ def endpoints(p, h, table, starts, steps, noise, seed, stream0, box, last, last_
                     g[B + k] += noise * gaussian(seed, stream, t, 1)
             {call}
             i = t if full else (t & mask)
-            for k in range(nb):
-                s = b0 + k
-                if div[s] < 0:
+            bad = 0
+            for k in range(B):   # SIMD: a live run leaves the box (or stops being finite)?
+                x = q[k]
+                y = q[B + k]
+                inside = np.isfinite(x) and np.isfinite(y) and abs(x) <= box and abs(y) <= box
+                bad += 1 if dv[k] < 0 and not inside else 0
+            if bad:
+                for k in range(nb):
                     x = q[k]
                     y = q[B + k]
-                    if np.isfinite(x) and np.isfinite(y) and abs(x) <= box and abs(y) <= box:
-                        last[s, i, 0] = x
-                        last[s, i, 1] = y
-                    else:
-                        _blank(last, last_loss, s, t)
-                        div[s] = t
+                    if dv[k] < 0 and not (np.isfinite(x) and np.isfinite(y) and abs(x) <= box and abs(y) <= box):
+                        _end(L, LL, F, k, t)
+                        dv[k] = t
+                        live -= 1
+            for k in range(2 * B):
+                L[i, k] = q[k]
+        for k in range(nb):
+            s = b0 + k
+            div[s] = dv[k]
+            if dv[k] < 0:
+                for r in range(R):
+                    last[s, r, 0] = L[r, k]
+                    last[s, r, 1] = L[r, B + k]
+                    last_loss[s, r] = LL[r, k]
+            else:
+                for r in range(R):
+                    last[s, r, 0] = F[k, r, 0]
+                    last[s, r, 1] = F[k, r, 1]
+                    last_loss[s, r] = F[k, r, 2]
 '''
 
 _modules: dict[tuple[str, int], object] = {}
