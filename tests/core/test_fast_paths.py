@@ -42,6 +42,28 @@ def test_vectorised_functions_are_within_two_ulps_of_numpy(which, fn, lo, hi):
     assert np.all(np.abs(out[tiny] - ref[tiny]) < 1e-20)
 
 
+def test_vectorised_log_is_within_an_ulp_of_numpy_and_exact_at_special_values():
+    from landscape_gui.core.formula.vmath import vlog
+
+    @njit(error_model="numpy")
+    def apply(a, out):
+        for i in range(a.shape[0]):
+            out[i] = vlog(a[i])
+
+    rng = np.random.default_rng(9)
+    a = np.concatenate([np.exp(rng.uniform(-745, 709, 300_000)), rng.uniform(0.5, 2.0, 200_000),
+                        1.0 + rng.uniform(-1e-7, 1e-7, 100_000), [5e-324, 1e-310, 2.2250738585072014e-308]])
+    out = np.empty_like(a)
+    apply(a, out)
+    ref = np.log(a)
+    assert np.max(_ulps(out, ref)[ref != 0]) <= 1.0
+    special = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0])
+    out = np.empty_like(special)
+    apply(special, out)
+    with np.errstate(all="ignore"):
+        assert np.array_equal(out, np.log(special), equal_nan=True)
+
+
 def test_vectorised_functions_special_values():
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 709.78, 709.79, -745.13, -745.2, -740.0, 1e-300,
                         TRIG_LIMIT * 2, -1e300])

@@ -1,9 +1,9 @@
-"""exp, sin and cos that the compiler can vectorise: for the grid kernel's inner loop.
+"""exp, log, sin and cos that the compiler can vectorise: for the grid kernel's inner loop.
 
 Numba's LLVM has no vector math library here (Intel's SVML needs a patched LLVM, which
 the PyPI wheels are not), so ``np.exp`` in a loop is a scalar libm call per point
 while numpy's own loops use SIMD. These are branch-free versions of fdlibm's
-algorithms (FreeBSD msun: ``e_exp.c``, ``k_sin.c``, ``k_cos.c``, with Cody-Waite
+algorithms (FreeBSD msun: ``e_exp.c``, ``e_log.c``, ``k_sin.c``, ``k_cos.c``, with Cody-Waite
 argument reduction), written so that LLVM turns a loop over them into AVX2/AVX-512
 code. Accuracy: within about one unit in the last place of the correctly rounded
 value (tests compare them with numpy on millions of arguments).
@@ -31,6 +31,16 @@ def _bits_to_double(typingctx, i):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _double_to_bits(typingctx, x):
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
 
     return sig, codegen
 
@@ -156,4 +166,45 @@ def vtanh(x):
     return series if a < 0.125 else big
 
 
-__all__ = ["vexp", "vsin", "vcos", "vtanh", "TRIG_LIMIT"]
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_TWO54 = 1.80143985094819840000e+16
+
+
+@njit(**_HOT)
+def vlog(x):
+    """log: fdlibm's ``e_log.c`` without its branches (both of its final formulas computed, one
+    chosen; its k = 0 forms are the general ones with k = 0). x = 2^k (1 + f) with 1 + f in
+    [sqrt(2)/2, sqrt(2)), log(1 + f) = f - s (f - R(s^2)), s = f / (2 + f)."""
+    sub = x < 2.2250738585072014e-308   # subnormal (or zero, or negative): scaled by 2^54 first
+    xs = x * _TWO54 if sub else x
+    bits = _double_to_bits(xs)
+    hx = bits >> 32
+    k = (hx >> 20) - 1023 - (54 if sub else 0)
+    hx &= 0x000FFFFF
+    i = (hx + 0x95F64) & 0x100000   # normalise x or x/2
+    k += i >> 20
+    m = _bits_to_double(((hx | (i ^ 0x3FF00000)) << 32) | (bits & 0xFFFFFFFF))
+    f = m - 1.0
+    s = f / (2.0 + f)
+    dk = float(k)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    hfsq = 0.5 * f * f
+    big = dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
+    small = dk * _LN2_HI - ((s * (f - r) - dk * _LN2_LO) - f)
+    out = big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
+    out = x + x if x == np.inf or x != x else out   # inf, NaN
+    out = -np.inf if x == 0.0 else out
+    return np.nan if x < 0.0 else out
+
+
+__all__ = ["vexp", "vlog", "vsin", "vcos", "vtanh", "TRIG_LIMIT"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..formula.vmath import vexp, vtanh
+from ..formula.vmath import vexp, vlog, vtanh
 from ..optimizers.kinds import CTL_LR, CTL_MOMENTUM, CTL_PLATEAU, SAM
 from ..optimizers.rules import apply_schedule, coefficient_row, plateau_update, sam_perturbation, update
 from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
@@ -244,8 +244,10 @@ def _loss_feature_major(theta, XT, yi, yf, dims, woff, boff, residual, act, loss
                 for n in range(m):
                     sm[n] += vexp(Z[j, n] - mx[n])   # SIMD exp (vmath), within an ulp of np.exp
             for n in range(m):
+                sm[n] = mx[n] + vlog(sm[n])   # SIMD log (vmath), within an ulp of np.log
+            for n in range(m):
                 c = yi[i0 + n]
-                total += (mx[n] + np.log(sm[n])) - Z[c, n]
+                total += sm[n] - Z[c, n]
                 correct += 1.0 if best[n] == c else 0.0
         else:
             for n in range(m):
@@ -418,15 +420,14 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
                 sm[n] = 0.0
             for j in range(n_out):
                 for n in range(m):
-                    sm[n] += np.exp(out[j, n] - mx[n])
+                    sm[n] += vexp(out[j, n] - mx[n])   # SIMD exp and log (vmath): within an ulp
             for n in range(m):
-                lse = mx[n] + np.log(sm[n])
-                c = yi[idx[i0 + n]]
-                total += lse - out[c, n]
-                sm[n] = lse
+                sm[n] = mx[n] + vlog(sm[n])
+            for n in range(m):
+                total += sm[n] - out[yi[idx[i0 + n]], n]
             for j in range(n_out):
                 for n in range(m):
-                    dz[j, n] = np.exp(out[j, n] - sm[n])
+                    dz[j, n] = vexp(out[j, n] - sm[n])
             for n in range(m):
                 dz[yi[idx[i0 + n]], n] -= 1.0
             for j in range(n_out):
