@@ -86,7 +86,7 @@ def _sample_loss(out, n_out, yi, yf, loss_kind, dout):
     return total / n_out, 0.0
 
 
-BLOCK = 256  # samples pushed through the net together (feature-major: the inner loops vectorise)
+BLOCK = 128  # samples pushed through the net together (feature-major: the inner loops vectorise)
 
 
 #: fused multiply-adds: half the instructions of the matrix loops (rounding: within an ulp)
@@ -127,16 +127,24 @@ def _dense4(z, W, r0, n_in, j, h, m):
     k = 0
     while k + 8 <= n_in:
         h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
-        a00, a01, a02, a03, a04, a05, a06, a07 = W[r0 + k], W[r0 + k + 1], W[r0 + k + 2], W[r0 + k + 3], W[r0 + k + 4], W[r0 + k + 5], W[r0 + k + 6], W[r0 + k + 7]
-        a10, a11, a12, a13, a14, a15, a16, a17 = W[r1 + k], W[r1 + k + 1], W[r1 + k + 2], W[r1 + k + 3], W[r1 + k + 4], W[r1 + k + 5], W[r1 + k + 6], W[r1 + k + 7]
-        a20, a21, a22, a23, a24, a25, a26, a27 = W[r2 + k], W[r2 + k + 1], W[r2 + k + 2], W[r2 + k + 3], W[r2 + k + 4], W[r2 + k + 5], W[r2 + k + 6], W[r2 + k + 7]
-        a30, a31, a32, a33, a34, a35, a36, a37 = W[r3 + k], W[r3 + k + 1], W[r3 + k + 2], W[r3 + k + 3], W[r3 + k + 4], W[r3 + k + 5], W[r3 + k + 6], W[r3 + k + 7]
+        a00, a01, a02, a03, a04, a05, a06, a07 = (W[r0 + k], W[r0 + k + 1], W[r0 + k + 2], W[r0 + k + 3],
+                                                  W[r0 + k + 4], W[r0 + k + 5], W[r0 + k + 6], W[r0 + k + 7])
+        a10, a11, a12, a13, a14, a15, a16, a17 = (W[r1 + k], W[r1 + k + 1], W[r1 + k + 2], W[r1 + k + 3],
+                                                  W[r1 + k + 4], W[r1 + k + 5], W[r1 + k + 6], W[r1 + k + 7])
+        a20, a21, a22, a23, a24, a25, a26, a27 = (W[r2 + k], W[r2 + k + 1], W[r2 + k + 2], W[r2 + k + 3],
+                                                  W[r2 + k + 4], W[r2 + k + 5], W[r2 + k + 6], W[r2 + k + 7])
+        a30, a31, a32, a33, a34, a35, a36, a37 = (W[r3 + k], W[r3 + k + 1], W[r3 + k + 2], W[r3 + k + 3],
+                                                  W[r3 + k + 4], W[r3 + k + 5], W[r3 + k + 6], W[r3 + k + 7])
         for n in range(m):
             x0, x1, x2, x3, x4, x5, x6, x7 = h0[n], h1[n], h2[n], h3[n], h4[n], h5[n], h6[n], h7[n]
-            z0[n] += (((a00 * x0 + a01 * x1) + (a02 * x2 + a03 * x3)) + ((a04 * x4 + a05 * x5) + (a06 * x6 + a07 * x7)))
-            z1[n] += (((a10 * x0 + a11 * x1) + (a12 * x2 + a13 * x3)) + ((a14 * x4 + a15 * x5) + (a16 * x6 + a17 * x7)))
-            z2[n] += (((a20 * x0 + a21 * x1) + (a22 * x2 + a23 * x3)) + ((a24 * x4 + a25 * x5) + (a26 * x6 + a27 * x7)))
-            z3[n] += (((a30 * x0 + a31 * x1) + (a32 * x2 + a33 * x3)) + ((a34 * x4 + a35 * x5) + (a36 * x6 + a37 * x7)))
+            z0[n] += (((a00 * x0 + a01 * x1) + (a02 * x2 + a03 * x3))
+                      + ((a04 * x4 + a05 * x5) + (a06 * x6 + a07 * x7)))
+            z1[n] += (((a10 * x0 + a11 * x1) + (a12 * x2 + a13 * x3))
+                      + ((a14 * x4 + a15 * x5) + (a16 * x6 + a17 * x7)))
+            z2[n] += (((a20 * x0 + a21 * x1) + (a22 * x2 + a23 * x3))
+                      + ((a24 * x4 + a25 * x5) + (a26 * x6 + a27 * x7)))
+            z3[n] += (((a30 * x0 + a31 * x1) + (a32 * x2 + a33 * x3))
+                      + ((a34 * x4 + a35 * x5) + (a36 * x6 + a37 * x7)))
         k += 8
     while k < n_in:
         hk = h[k]
