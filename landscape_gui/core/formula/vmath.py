@@ -25,24 +25,21 @@ _HOT = dict(inline="always", error_model="numpy", cache=True)
 TRIG_LIMIT = 1.0e5
 
 
-@intrinsic
-def _bits_to_double(typingctx, i):
-    sig = types.float64(types.int64)
+def _bitcast(src, dst):
+    """An intrinsic reinterpreting a ``src`` value's 64 bits as ``dst`` (no conversion)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    @intrinsic
+    def cast(typingctx, x):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(dst))
 
-    return sig, codegen
+        return dst(src), codegen
+
+    return cast
 
 
-@intrinsic
-def _double_to_bits(typingctx, x):
-    sig = types.int64(types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return sig, codegen
+_bits_to_double = _bitcast(types.int64, types.float64)
+_double_to_bits = _bitcast(types.float64, types.int64)
 
 
 _LN2_HI = 6.93147180369123816490e-01

@@ -167,6 +167,13 @@ def _dense(z, W, w0, b0, n_in, n_out, h, m):
         zj = z[j]
         for n in range(m):
             zj[n] = bj
+    _accumulate(z, W, w0, n_in, n_out, h, m)
+
+
+@njit(**_FMA)
+def _accumulate(z, W, w0, n_in, n_out, h, m):
+    """z[j, :m] += sum_k W[w0 + j * n_in + k] h[k, :m] for every j < n_out (W's rows row-major from
+    ``w0``): four rows at a time (``_dense4``), then one at a time (``_axpy8``)."""
     j = 0
     while j + 4 <= n_out:
         _dense4(z, W, w0 + j * n_in, n_in, j, h, m)
@@ -296,76 +303,32 @@ def _wgrad44(grad, w0, n_in, j, k, dz, h, m):
         g31 += e3 * x1
         g32 += e3 * x2
         g33 += e3 * x3
-    grad[w0 + (j + 0) * n_in + k + 0] += g00
-    grad[w0 + (j + 0) * n_in + k + 1] += g01
-    grad[w0 + (j + 0) * n_in + k + 2] += g02
-    grad[w0 + (j + 0) * n_in + k + 3] += g03
-    grad[w0 + (j + 1) * n_in + k + 0] += g10
+    grad[w0 + j * n_in + k] += g00
+    grad[w0 + j * n_in + k + 1] += g01
+    grad[w0 + j * n_in + k + 2] += g02
+    grad[w0 + j * n_in + k + 3] += g03
+    grad[w0 + (j + 1) * n_in + k] += g10
     grad[w0 + (j + 1) * n_in + k + 1] += g11
     grad[w0 + (j + 1) * n_in + k + 2] += g12
     grad[w0 + (j + 1) * n_in + k + 3] += g13
-    grad[w0 + (j + 2) * n_in + k + 0] += g20
+    grad[w0 + (j + 2) * n_in + k] += g20
     grad[w0 + (j + 2) * n_in + k + 1] += g21
     grad[w0 + (j + 2) * n_in + k + 2] += g22
     grad[w0 + (j + 2) * n_in + k + 3] += g23
-    grad[w0 + (j + 3) * n_in + k + 0] += g30
+    grad[w0 + (j + 3) * n_in + k] += g30
     grad[w0 + (j + 3) * n_in + k + 1] += g31
     grad[w0 + (j + 3) * n_in + k + 2] += g32
     grad[w0 + (j + 3) * n_in + k + 3] += g33
 
 
 @njit(**_SUM)
-def _wgrad14(grad, w0, n_in, j, k, dz, h, m):
-    """``_wgrad44`` for one row (the outputs left over)."""
-    d0 = dz[j]
-    h0, h1, h2, h3 = h[k], h[k + 1], h[k + 2], h[k + 3]
-    g00, g01, g02, g03 = 0.0, 0.0, 0.0, 0.0
+def _wgrad_dot(grad, e, dj, hk, m):
+    """grad[e] += this block's sum over samples of dj[n] * hk[n]: one weight (the rows and columns
+    that do not fill a ``_wgrad44`` tile)."""
+    g = 0.0
     for n in range(m):
-        e0 = d0[n]
-        x0, x1, x2, x3 = h0[n], h1[n], h2[n], h3[n]
-        g00 += e0 * x0
-        g01 += e0 * x1
-        g02 += e0 * x2
-        g03 += e0 * x3
-    grad[w0 + (j + 0) * n_in + k + 0] += g00
-    grad[w0 + (j + 0) * n_in + k + 1] += g01
-    grad[w0 + (j + 0) * n_in + k + 2] += g02
-    grad[w0 + (j + 0) * n_in + k + 3] += g03
-
-
-@njit(**_SUM)
-def _wgrad41(grad, w0, n_in, j, k, dz, h, m):
-    """``_wgrad44`` for one column (the inputs left over)."""
-    d0, d1, d2, d3 = dz[j], dz[j + 1], dz[j + 2], dz[j + 3]
-    h0 = h[k]
-    g00 = 0.0
-    g10 = 0.0
-    g20 = 0.0
-    g30 = 0.0
-    for n in range(m):
-        e0, e1, e2, e3 = d0[n], d1[n], d2[n], d3[n]
-        x0 = h0[n]
-        g00 += e0 * x0
-        g10 += e1 * x0
-        g20 += e2 * x0
-        g30 += e3 * x0
-    grad[w0 + (j + 0) * n_in + k + 0] += g00
-    grad[w0 + (j + 1) * n_in + k + 0] += g10
-    grad[w0 + (j + 2) * n_in + k + 0] += g20
-    grad[w0 + (j + 3) * n_in + k + 0] += g30
-
-
-@njit(**_SUM)
-def _wgrad11(grad, w0, n_in, j, k, dz, h, m):
-    """``_wgrad44`` for one weight."""
-    d0 = dz[j]
-    h0 = h[k]
-    g00 = 0.0
-    for n in range(m):
-        e0 = d0[n]
-        x0 = h0[n]
-        g00 += e0 * x0
-    grad[w0 + (j + 0) * n_in + k + 0] += g00
+        g += dj[n] * hk[n]
+    grad[e] += g
 
 
 @njit(**_FMA)
@@ -373,8 +336,9 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
     """Mean loss over the samples ``idx`` and its exact gradient (backpropagation) into ``grad``.
 
     Feature-major blocks of samples, as ``_forward_block``: every loop over samples is SIMD,
-    and the weight gradient accumulates sample by sample from a sample-major copy of each
-    layer's input (contiguous over inputs). Agrees with ``loss_and_grad_by_sample`` to rounding.
+    the weight gradient a block's dot products over samples (sixteen a pass, ``_wgrad44``), and
+    the gradient flowing back a layer is its transposed weights times dz, computed as the
+    forward layers are. Agrees with ``loss_and_grad_by_sample`` to rounding.
     """
     n_layers = dims.shape[0] - 1
     wmax = dims.max()
@@ -482,12 +446,10 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
                     cols = 4 if k + 4 <= n_in else 1
                     if rows == 4 and cols == 4:
                         _wgrad44(grad, w0, n_in, j, k, dz, h, m)
-                    elif rows == 4:
-                        _wgrad41(grad, w0, n_in, j, k, dz, h, m)
-                    elif cols == 4:
-                        _wgrad14(grad, w0, n_in, j, k, dz, h, m)
                     else:
-                        _wgrad11(grad, w0, n_in, j, k, dz, h, m)
+                        for a in range(rows):
+                            for b in range(cols):
+                                _wgrad_dot(grad, w0 + (j + a) * n_in + k + b, dz[j + a], h[k + b], m)
                     k += cols
                 j += rows
             if l > 0:
@@ -498,13 +460,7 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
                         dk = dh[k]
                         for n in range(m):
                             dk[n] = 0.0
-                k = 0   # the transposed weights times dz, as the forward pass's layers (four rows a pass)
-                while k + 4 <= n_in:
-                    _dense4(dh, WT, w0 + k * n_o, n_o, k, dz, m)
-                    k += 4
-                while k < n_in:
-                    _axpy8(dh[k], WT, w0, n_o, k, dz, m)
-                    k += 1
+                _accumulate(dh, WT, w0, n_o, n_in, dz, m)   # the transposed weights times dz
     return total * scale
 
 
