@@ -58,14 +58,14 @@ _EXP_MIN = -7.45133219101941108420e+02
 def _pow2(n):
     """2**n for an integer-valued float -1075 <= n <= 1024 as two normal factors (multiply by
     both in turn: their product alone may overflow or underflow where the result does not)."""
-    a = (n * 0.5) // 1.0
+    a = np.floor(n * 0.5)
     b = n - a
     return _bits_to_double((int(a) + 1023) << 52), _bits_to_double((int(b) + 1023) << 52)
 
 
 @njit(**_HOT)
 def vexp(x):
-    n = (x * _INV_LN2 + 0.5) // 1.0
+    n = np.floor(x * _INV_LN2 + 0.5)   # not "// 1.0": Python floor division is a libm fmod call, no SIMD
     n = min(max(n, -1075.0), 1024.0)   # also makes NaN's n finite (its result stays NaN)
     hi = x - n * _LN2_HI
     lo = n * _LN2_LO
@@ -99,7 +99,7 @@ _C6 = -1.13596475577881948265e-11
 
 @njit(**_HOT)
 def _reduce(x):
-    j = (x * _TWO_OVER_PI + 0.5) // 1.0
+    j = np.floor(x * _TWO_OVER_PI + 0.5)
     j = min(max(j, -1.0e6), 1.0e6)
     r = ((x - j * _PIO2_1) - j * _PIO2_2) - j * _PIO2_3
     return r, int(j) & 3

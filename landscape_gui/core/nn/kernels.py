@@ -162,6 +162,216 @@ def _dense4(z, W, r0, n_in, j, h, m):
 
 
 @njit(**_FMA)
+def _dense2(z, W, r0, n_in, j, h, m):
+    """z[j..j+1, :m] += rows j, j+1 of a layer's weights (from ``W[r0]``) times h: each input loaded
+    once for both (a two-class output layer); the same chains as ``_axpy8``."""
+    z0, z1 = z[j], z[j + 1]
+    r1 = r0 + n_in
+    k = 0
+    while k + 8 <= n_in:
+        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
+        a00, a01, a02, a03, a04, a05, a06, a07 = (W[r0 + k], W[r0 + k + 1], W[r0 + k + 2], W[r0 + k + 3],
+                                                  W[r0 + k + 4], W[r0 + k + 5], W[r0 + k + 6], W[r0 + k + 7])
+        a10, a11, a12, a13, a14, a15, a16, a17 = (W[r1 + k], W[r1 + k + 1], W[r1 + k + 2], W[r1 + k + 3],
+                                                  W[r1 + k + 4], W[r1 + k + 5], W[r1 + k + 6], W[r1 + k + 7])
+        for n in range(m):
+            x0, x1, x2, x3, x4, x5, x6, x7 = h0[n], h1[n], h2[n], h3[n], h4[n], h5[n], h6[n], h7[n]
+            z0[n] = (z0[n] + a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
+                     + a04 * x4 + a05 * x5 + a06 * x6 + a07 * x7)
+            z1[n] = (z1[n] + a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
+                     + a14 * x4 + a15 * x5 + a16 * x6 + a17 * x7)
+        k += 8
+    while k < n_in:
+        hk = h[k]
+        w0, w1 = W[r0 + k], W[r1 + k]
+        for n in range(m):
+            x = hk[n]
+            z0[n] += w0 * x
+            z1[n] += w1 * x
+        k += 1
+
+
+@njit(**_FMA)
+def _dense_narrow(zj, W, row, bj, n_in, h, m):
+    """zj[:m] = bj + sum_k W[row + k] h[k, :m] for a layer of at most four inputs (a network's
+    first layer on 2-D data) in one pass: one store per output instead of one per input and
+    the bias's. The same chain from the bias as ``_dense``'s other paths, so the same rounding."""
+    if n_in == 1:
+        a0, h0 = W[row], h[0]
+        for n in range(m):
+            zj[n] = bj + a0 * h0[n]
+    elif n_in == 2:
+        a0, a1, h0, h1 = W[row], W[row + 1], h[0], h[1]
+        for n in range(m):
+            zj[n] = bj + a0 * h0[n] + a1 * h1[n]
+    elif n_in == 3:
+        a0, a1, a2, h0, h1, h2 = W[row], W[row + 1], W[row + 2], h[0], h[1], h[2]
+        for n in range(m):
+            zj[n] = bj + a0 * h0[n] + a1 * h1[n] + a2 * h2[n]
+    else:
+        a0, a1, a2, a3 = W[row], W[row + 1], W[row + 2], W[row + 3]
+        h0, h1, h2, h3 = h[0], h[1], h[2], h[3]
+        for n in range(m):
+            zj[n] = bj + a0 * h0[n] + a1 * h1[n] + a2 * h2[n] + a3 * h3[n]
+
+
+@njit(**_FMA)
+def _dense(z, W, w0, b0, n_in, n_out, h, m):
+    """z[j, :m] = b[j] + sum_k W[j, k] h[k, :m] for every output j of a layer (weights from
+    ``W[w0]``, row-major, biases from ``W[b0]``): each sum a chain of fused multiply-adds from the
+    bias in input order, whichever path computes it."""
+    if 1 <= n_in <= 4:
+        for j in range(n_out):
+            _dense_narrow(z[j], W, w0 + j * n_in, W[b0 + j], n_in, h, m)
+        return
+    for j in range(n_out):
+        bj = W[b0 + j]
+        zj = z[j]
+        for n in range(m):
+            zj[n] = bj
+    _accumulate(z, W, w0, n_in, n_out, h, m)
+
+
+@njit(**_FMA)
+def _accumulate(z, W, w0, n_in, n_out, h, m):
+    """z[j, :m] += sum_k W[w0 + j * n_in + k] h[k, :m] for every j < n_out (W's rows row-major from
+    ``w0``): four rows at a time (``_dense4``), then two (``_dense2``), then one (``_axpy8``)."""
+    j = 0
+    while j + 4 <= n_out:
+        _dense4(z, W, w0 + j * n_in, n_in, j, h, m)
+        j += 4
+    if j + 2 <= n_out:
+        _dense2(z, W, w0 + j * n_in, n_in, j, h, m)
+        j += 2
+    while j < n_out:
+        _axpy8(z[j], W, w0, n_in, j, h, m)
+        j += 1
+
+
+@njit(**_FMA)
+def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
+    """Samples i0..i0+m through the net, feature-major: returns the (n_out, BLOCK) output buffer.
+
+    A and B are (wmax, BLOCK) scratch buffers that swap roles layer by layer; the
+    innermost loop runs over samples (contiguous), so it compiles to SIMD axpys.
+    """
+    n_layers = dims.shape[0] - 1
+    h, z = A, B
+    for k in range(dims[0]):
+        for n in range(m):
+            h[k, n] = XT[k, i0 + n]
+    for l in range(n_layers):
+        n_in, n_out = dims[l], dims[l + 1]
+        w0, b0 = woff[l], boff[l]
+        _dense(z, theta, w0, b0, n_in, n_out, h, m)
+        if l < n_layers - 1:
+            for j in range(n_out):
+                a = _act(Z[l, j], act)
+                Hs[l + 1, j] = Hs[l, j] + a if residual[l] else a
+
+
+@njit(**_JIT)
+def _sample_loss(out, n_out, yi, yf, loss_kind, dout):
+    """Loss of one sample from its outputs; dout = dloss/dout (unscaled). Returns (loss, correct)."""
+    if loss_kind == CROSS_ENTROPY:
+        m = out[0]
+        best = 0
+        for j in range(1, n_out):
+            if out[j] > m:
+                m = out[j]
+                best = j
+        s = 0.0
+        for j in range(n_out):
+            s += np.exp(out[j] - m)
+        lse = m + np.log(s)
+        for j in range(n_out):
+            dout[j] = np.exp(out[j] - lse)
+        dout[yi] -= 1.0
+        return lse - out[yi], 1.0 if best == yi else 0.0
+    total = 0.0
+    for j in range(n_out):
+        d = out[j] - yf[j]
+        total += d * d
+        dout[j] = 2.0 * d / n_out
+    return total / n_out, 0.0
+
+
+BLOCK = 128  # samples pushed through the net together (feature-major: the inner loops vectorise)
+
+
+#: fused multiply-adds: half the instructions of the matrix loops (rounding: within an ulp)
+_FMA = dict(_JIT, fastmath={"contract"})
+#: sums over samples in SIMD lanes (reassociated: a few ulps from the one-sample order)
+_SUM = dict(_JIT, fastmath={"contract", "reassoc"})
+
+
+@njit(**_FMA)
+def _axpy8(z, W, w0, n_in, j, h, m):
+    """z[:m] += sum_k W[w0 + j*n_in + k] * h[k, :m], eight inputs per pass over the samples: one load
+    and store of z per eight multiply-adds (stores, not arithmetic, bound one input at a time). The
+    sum is a chain of fused multiply-adds from z in input order, as ``_dense4``'s."""
+    row = w0 + j * n_in
+    k = 0
+    while k + 8 <= n_in:
+        a0, a1, a2, a3 = W[row + k], W[row + k + 1], W[row + k + 2], W[row + k + 3]
+        a4, a5, a6, a7 = W[row + k + 4], W[row + k + 5], W[row + k + 6], W[row + k + 7]
+        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
+        for n in range(m):
+            z[n] = (z[n] + a0 * h0[n] + a1 * h1[n] + a2 * h2[n] + a3 * h3[n]
+                    + a4 * h4[n] + a5 * h5[n] + a6 * h6[n] + a7 * h7[n])
+        k += 8
+    while k < n_in:
+        w = W[row + k]
+        hk = h[k]
+        for n in range(m):
+            z[n] += w * hk[n]
+        k += 1
+
+
+@njit(**_FMA)
+def _dense4(z, W, r0, n_in, j, h, m):
+    """z[j..j+3, :m] += rows j..j+3 of a layer's weights (from ``W[r0]``, r0 = w0 + j * n_in) times
+    h: one load of each input per four outputs, a quarter of ``_axpy8``'s loads (1.8x its speed
+    on a 32 x 32 layer). Each output's sum is ``_axpy8``'s expression, so the same rounding: a chain of
+    fused multiply-adds from z in input order (a pairwise tree of the eight products, as before
+    2026-12-04, took 1.3-1.5x as long: its adds and multiplies did not fuse)."""
+    z0, z1, z2, z3 = z[j], z[j + 1], z[j + 2], z[j + 3]
+    r1, r2, r3 = r0 + n_in, r0 + 2 * n_in, r0 + 3 * n_in
+    k = 0
+    while k + 8 <= n_in:
+        h0, h1, h2, h3, h4, h5, h6, h7 = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5], h[k + 6], h[k + 7]
+        a00, a01, a02, a03, a04, a05, a06, a07 = (W[r0 + k], W[r0 + k + 1], W[r0 + k + 2], W[r0 + k + 3],
+                                                  W[r0 + k + 4], W[r0 + k + 5], W[r0 + k + 6], W[r0 + k + 7])
+        a10, a11, a12, a13, a14, a15, a16, a17 = (W[r1 + k], W[r1 + k + 1], W[r1 + k + 2], W[r1 + k + 3],
+                                                  W[r1 + k + 4], W[r1 + k + 5], W[r1 + k + 6], W[r1 + k + 7])
+        a20, a21, a22, a23, a24, a25, a26, a27 = (W[r2 + k], W[r2 + k + 1], W[r2 + k + 2], W[r2 + k + 3],
+                                                  W[r2 + k + 4], W[r2 + k + 5], W[r2 + k + 6], W[r2 + k + 7])
+        a30, a31, a32, a33, a34, a35, a36, a37 = (W[r3 + k], W[r3 + k + 1], W[r3 + k + 2], W[r3 + k + 3],
+                                                  W[r3 + k + 4], W[r3 + k + 5], W[r3 + k + 6], W[r3 + k + 7])
+        for n in range(m):
+            x0, x1, x2, x3, x4, x5, x6, x7 = h0[n], h1[n], h2[n], h3[n], h4[n], h5[n], h6[n], h7[n]
+            z0[n] = (z0[n] + a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
+                       + a04 * x4 + a05 * x5 + a06 * x6 + a07 * x7)
+            z1[n] = (z1[n] + a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
+                       + a14 * x4 + a15 * x5 + a16 * x6 + a17 * x7)
+            z2[n] = (z2[n] + a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
+                       + a24 * x4 + a25 * x5 + a26 * x6 + a27 * x7)
+            z3[n] = (z3[n] + a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
+                       + a34 * x4 + a35 * x5 + a36 * x6 + a37 * x7)
+        k += 8
+    while k < n_in:
+        hk = h[k]
+        w0, w1, w2, w3 = W[r0 + k], W[r1 + k], W[r2 + k], W[r3 + k]
+        for n in range(m):
+            x = hk[n]
+            z0[n] += w0 * x
+            z1[n] += w1 * x
+            z2[n] += w2 * x
+            z3[n] += w3 * x
+        k += 1
+
+
+@njit(**_FMA)
 def _dense(z, W, w0, b0, n_in, n_out, h, m):
     """z[j, :m] = b[j] + sum_k W[j, k] h[k, :m] for every output j of a layer (weights from
     ``W[w0]``, row-major, biases from ``W[b0]``): four outputs at a time, then one at a time."""
