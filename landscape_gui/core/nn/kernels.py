@@ -123,8 +123,8 @@ def _dense4(z, W, r0, n_in, j, h, m):
     """z[j..j+3, :m] += rows j..j+3 of a layer's weights (from ``W[r0]``, r0 = w0 + j * n_in) times
     h: one load of each input per four outputs, a quarter of ``_axpy8``'s loads (1.8x its speed
     on a 32 x 32 layer). Each output's sum is ``_axpy8``'s expression, so the same rounding: a chain of
-    fused multiply-adds from z in input order (a pairwise tree of the eight products, as before
-    2026-12-04, took 1.3-1.5x as long: its adds and multiplies did not fuse)."""
+    fused multiply-adds from z in input order (a pairwise tree of the eight products, as until the evening of
+    2026-12-03, took 1.3-1.5x as long: its adds and multiplies did not fuse)."""
     z0, z1, z2, z3 = z[j], z[j + 1], z[j + 2], z[j + 3]
     r1, r2, r3 = r0 + n_in, r0 + 2 * n_in, r0 + 3 * n_in
     k = 0
@@ -333,8 +333,8 @@ def _dense4(z, W, r0, n_in, j, h, m):
     """z[j..j+3, :m] += rows j..j+3 of a layer's weights (from ``W[r0]``, r0 = w0 + j * n_in) times
     h: one load of each input per four outputs, a quarter of ``_axpy8``'s loads (1.8x its speed
     on a 32 x 32 layer). Each output's sum is ``_axpy8``'s expression, so the same rounding: a chain of
-    fused multiply-adds from z in input order (a pairwise tree of the eight products, as before
-    2026-12-04, took 1.3-1.5x as long: its adds and multiplies did not fuse)."""
+    fused multiply-adds from z in input order (a pairwise tree of the eight products, as until the evening of
+    2026-12-03, took 1.3-1.5x as long: its adds and multiplies did not fuse)."""
     z0, z1, z2, z3 = z[j], z[j + 1], z[j + 2], z[j + 3]
     r1, r2, r3 = r0 + n_in, r0 + 2 * n_in, r0 + 3 * n_in
     k = 0
