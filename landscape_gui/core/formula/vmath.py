@@ -11,6 +11,13 @@ value (tests compare them with numpy on millions of arguments).
 ``vsin``/``vcos`` reduce arguments with three-part pi/2 only while ``|x| <= TRIG_LIMIT``
 and return NaN beyond it (and for inf/NaN); the grid kernel recomputes a row that holds a
 NaN with libm (``np.sin``), so every argument gets a correct result.
+
+Round with ``np.floor``, never ``// 1.0``: Python's floor division is a libm ``fmod`` call,
+which keeps a loop from vectorising (it made ``vexp`` 6.1 ns an argument instead of 3.3).
+Numba's disk cache checks only the file of a cached function, not what it inlines: generated
+grid kernels carry this file's hash in their names (``codegen``), but after changing this file
+change ``nn/kernels.py`` too (the networks inline vexp, vlog and vtanh), or a user's cache keeps
+the old code.
 """
 
 from __future__ import annotations
