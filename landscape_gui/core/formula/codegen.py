@@ -28,17 +28,10 @@ from ..kernel_files import kernel_dir  # noqa: F401  (where generated modules li
 CODEGEN_VERSION = "7"  # bump when the generated source changes shape
 
 
-def _vmath_version() -> str:
-    """A hash of ``vmath``'s source: part of every generated module's name, because Numba's disk
-    cache checks only the module's own file, while the grid kernel inlines vmath's functions (a
-    faster vexp would otherwise never reach formulas compiled before it)."""
-    import hashlib
-    from pathlib import Path
-
-    return hashlib.sha1(Path(__file__).with_name("vmath.py").read_bytes()).hexdigest()[:8]
-
-
-_VMATH_VERSION = _vmath_version()
+#: a hash of ``vmath``'s source, part of every generated module's name: Numba's disk cache checks
+#: only the module's own file, while the grid kernel inlines vmath's functions (a faster vexp would
+#: otherwise never reach formulas compiled before it)
+_VMATH_VERSION = hashlib.sha1(Path(__file__).with_name("vmath.py").read_bytes()).hexdigest()[:8]
 
 _UNARY = {
     sp.sin: "np.sin", sp.cos: "np.cos", sp.tan: "np.tan",

@@ -219,6 +219,28 @@ def _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B):
 
 
 @njit(**_JIT)
+def _log_sum_exp(Z, n_out, m, mx, sm, best):
+    """sm[n] = log(sum_j exp(Z[j, n])) and best[n] = argmax_j Z[j, n] for the block's m samples (the
+    largest subtracted first), a column of samples at a time: the loops over outputs outermost, so
+    each pass over the samples vectorises (SIMD exp and log from vmath, within an ulp of numpy's)."""
+    for n in range(m):
+        mx[n] = Z[0, n]
+        best[n] = 0
+    for j in range(1, n_out):
+        for n in range(m):
+            if Z[j, n] > mx[n]:
+                mx[n] = Z[j, n]
+                best[n] = j
+    for n in range(m):
+        sm[n] = 0.0
+    for j in range(n_out):
+        for n in range(m):
+            sm[n] += vexp(Z[j, n] - mx[n])
+    for n in range(m):
+        sm[n] = mx[n] + vlog(sm[n])
+
+
+@njit(**_JIT)
 def dataset_loss(theta, X, yi, yf, dims, woff, boff, residual, act, loss_kind):
     """(mean loss, accuracy) over all samples; accuracy 0 for regression."""
     return _loss_feature_major(theta, np.ascontiguousarray(X.T), yi, yf, dims, woff, boff, residual, act,
@@ -246,23 +268,7 @@ def _loss_feature_major(theta, XT, yi, yf, dims, woff, boff, residual, act, loss
         m = min(BLOCK, n_samples - i0)
         Z = _forward_block(theta, XT, i0, m, dims, woff, boff, residual, act, A, B)
         if loss_kind == CROSS_ENTROPY:
-            # _sample_loss's numbers, a column of samples at a time (its loops over outputs
-            # outermost, so each pass over the samples vectorises)
-            for n in range(m):
-                mx[n] = Z[0, n]
-                best[n] = 0
-            for j in range(1, n_out):
-                for n in range(m):
-                    if Z[j, n] > mx[n]:
-                        mx[n] = Z[j, n]
-                        best[n] = j
-            for n in range(m):
-                sm[n] = 0.0
-            for j in range(n_out):
-                for n in range(m):
-                    sm[n] += vexp(Z[j, n] - mx[n])   # SIMD exp (vmath), within an ulp of np.exp
-            for n in range(m):
-                sm[n] = mx[n] + vlog(sm[n])   # SIMD log (vmath), within an ulp of np.log
+            _log_sum_exp(Z, n_out, m, mx, sm, best)   # _sample_loss's numbers, a block at a time
             for n in range(m):
                 c = yi[i0 + n]
                 total += sm[n] - Z[c, n]
@@ -352,6 +358,7 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
     dh = np.empty((wmax, BLOCK))
     mx = np.empty(BLOCK)
     sm = np.empty(BLOCK)
+    best = np.empty(BLOCK, dtype=np.int64)   # (the argmax _log_sum_exp also gives; unused here)
     WT = np.empty_like(theta)   # each layer's weights transposed (in the same places): backprop's rows
     for l in range(1, n_layers):
         n_in, n_o = dims[l], dims[l + 1]
@@ -386,18 +393,7 @@ def loss_and_grad(theta, X, yi, yf, idx, dims, woff, boff, residual, act, loss_k
         out = Zs[n_layers - 1]
         # the loss and d loss / d output (scaled by 1/M), a column of samples at a time
         if loss_kind == CROSS_ENTROPY:
-            for n in range(m):
-                mx[n] = out[0, n]
-            for j in range(1, n_out):
-                for n in range(m):
-                    mx[n] = out[j, n] if out[j, n] > mx[n] else mx[n]
-            for n in range(m):
-                sm[n] = 0.0
-            for j in range(n_out):
-                for n in range(m):
-                    sm[n] += vexp(out[j, n] - mx[n])   # SIMD exp and log (vmath): within an ulp
-            for n in range(m):
-                sm[n] = mx[n] + vlog(sm[n])
+            _log_sum_exp(out, n_out, m, mx, sm, best)
             for n in range(m):
                 total += sm[n] - out[yi[idx[i0 + n]], n]
             for j in range(n_out):
