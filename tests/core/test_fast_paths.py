@@ -79,6 +79,37 @@ def test_vectorised_functions_special_values():
         assert np.all(np.isnan(out[[2, 3, 4, 11, 12]]))
 
 
+def test_the_network_kernels_name_the_vmath_they_inline():
+    """Numba's cache checks only nn/kernels.py's own file: after a change to vmath it must change too."""
+    from landscape_gui.core.formula.codegen import _VMATH_VERSION
+    from landscape_gui.core.nn import kernels
+
+    assert kernels.VMATH_VERSION == _VMATH_VERSION, "vmath changed: set nn/kernels.py's VMATH_VERSION to its new hash"
+
+
+def test_vectorised_functions_compile_to_simd_without_scalar_conversions():
+    """int() and float() of a double are one scalar instruction per lane under AVX2 (no vector form):
+    vmath converts with integer arithmetic on the bits, and its polynomials use fused multiply-adds."""
+    import re
+
+    @njit("void(float64[::1], float64[::1], float64[::1], float64[::1])", error_model="numpy")
+    def loops(a, e, s, c):
+        for i in range(a.shape[0]):
+            e[i] = vexp(a[i])
+        for i in range(a.shape[0]):
+            s[i] = vsin(a[i])
+        for i in range(a.shape[0]):
+            c[i] = vcos(a[i])
+
+    asm = "\n".join(loops.inspect_asm().values())
+    assert "ymm" in asm or "zmm" in asm or "xmm" in asm
+    assert not re.search(r"cvtt?sd2si|cvtsi2sd", asm), "a scalar float<->int conversion in vexp/vsin/vcos"
+    from llvmlite import binding
+
+    if binding.get_host_cpu_features().get("fma"):
+        assert re.search(r"vfn?madd", asm), "vmath's polynomials without fused multiply-adds"
+
+
 @pytest.mark.parametrize("text", [
     "sin(3*x*y) + cos(x + y)*exp(-0.1*(x^2 + y^2))",
     "-cos(x)*cos(y)*exp(-((x - pi)^2 + (y - pi)^2))",

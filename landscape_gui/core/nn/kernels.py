@@ -22,6 +22,10 @@ from ..optimizers.rules import apply_schedule, coefficient_row, plateau_update, 
 from .codes import CROSS_ENTROPY, MSE, RELU, TANH  # noqa: F401  (re-exported)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+#: ``vmath``'s source hash (``codegen._VMATH_VERSION``) when this file last changed. Numba's disk cache
+#: checks only this file, and the kernels here inline vexp, vlog and vtanh: a test fails when vmath
+#: changes and this line does not, so a user's cache never keeps the old functions.
+VMATH_VERSION = "87ee3e8c"
 
 
 @njit(**_JIT)
