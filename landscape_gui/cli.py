@@ -373,8 +373,6 @@ def _export(args) -> int:
     if not needs_gl and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # 2-D figures need no screen
     configure_qt()
-    from PySide6 import QtWidgets
-
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["landscape-gui-export"])  # noqa: F841
     from .core import optimizers
     from .ui.state.session_controller import SessionController

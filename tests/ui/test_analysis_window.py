@@ -4,10 +4,10 @@ learning-rate sweep; what the views draw and what the pixels show."""
 import math
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 
 from landscape_gui.core import analysis
-from landscape_gui.ui.state.analysis_model import BASIN_COLORS, KIND_STYLE
+from landscape_gui.ui.state.analysis_model import KIND_STYLE
 
 from gui_helpers import contour_pixel, framebuffer, grab_rgb, mouse, pixel_of
 

@@ -2,13 +2,12 @@
 take it to PyTorch, use it in basins and the learning-rate sweep."""
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from landscape_gui.core import optimizers
 from landscape_gui.core.optimizers.templates import TEMPLATES
 
-from gui_helpers import framebuffer
 
 
 def _menu_action(window, object_name=None, text=None):

@@ -19,7 +19,7 @@ def test_start_points_are_clamped_undone_and_reported(qtbot):
     c.startsChanged.connect(lambda: starts.append(list(c.session.starts)))
     replaced = []
     c.sessionReplaced.connect(lambda: replaced.append(list(c.session.starts)))
-    (x0, x1), (y0, y1) = c.session.xrange, c.session.yrange
+    (_, x1), (y0, _) = c.session.xrange, c.session.yrange
     n = len(c.session.starts)
     i = c.add_start(x1 + 5.0, y0 - 5.0)
     assert c.session.starts[i] == (x1, y0)

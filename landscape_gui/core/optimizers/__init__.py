@@ -22,7 +22,7 @@ import numpy as np
 
 from . import kinds as K
 
-from .warmup import kernel_progress, prepare, runner_ready  # noqa: E402  (re-exported)
+from .warmup import kernel_progress as kernel_progress, prepare as prepare, runner_ready  # noqa: E402  (re-exported)
 
 
 # name -> (kernel id, [(hyperparameter, default), ...]); the order is the packing
@@ -99,7 +99,7 @@ def names() -> list[str]:
 
 # --- optimizers typed as update rules --------------------------------------------------------------
 
-_custom: dict[str, "custom.Rule"] = {}     # name -> its current rule
+_custom: dict[str, "custom.Rule"] = {}     # name -> its current rule  # noqa: F821  (custom: imported when first used)
 _kind_of_text: dict[tuple[str, str], int] = {}
 _next_custom_kind = [K.CUSTOM_BASE]
 

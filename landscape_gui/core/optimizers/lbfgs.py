@@ -15,7 +15,6 @@ tolerance_change, history_size, strong_wolfe (0/1).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
