@@ -9,7 +9,6 @@ from landscape_gui.core import optimizers
 from landscape_gui.core.optimizers.templates import TEMPLATES
 
 
-
 def _menu_action(window, object_name=None, text=None):
     menu = window.optimizer_panel.add_button.menu()
     menu.aboutToShow.emit()
