@@ -322,3 +322,27 @@ def test_a_rule_without_lr_says_so_in_the_learning_rate_sweep():
     optimizers.define("EtaRule", "hyper eta = 0.1\nx = x - eta*g")
     with pytest.raises(ValueError, match="EtaRule has no hyperparameter 'lr' to sweep \\(it has eta\\)"):
         analysis.lr_sweep(f, "EtaRule", {}, (1.0, 1.0), np.geomspace(1e-3, 1, 5), 10)
+
+
+def test_a_typed_rule_compiles_in_a_child_with_the_types_the_runner_passes(tmp_path):
+    """A first run of a typed rule compiles its module in a child (``rule:KEY``); the child must
+    warm ``coefficients`` with the runner's argument types. It once called it with three
+    arguments of five: every typed rule printed a child failure in the terminal and compiled
+    again in the app."""
+    import os
+    import subprocess
+    import sys
+
+    from landscape_gui.core.optimizers.custom_codegen import kernel_module
+
+    rule = custom.parse_rule("ChildRule", ADAM)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), LANDSCAPE_GUI_KERNEL_DIR=str(tmp_path / "k"))
+    source, key = kernel_module(rule)
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / f"lk_{key}.py").write_text(source)
+    out = subprocess.run([sys.executable, "-m", "landscape_gui.core.optimizers.compile_child", f"rule:{key}"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["ready", f"rule:{key}"]
+    cached = {p.name.split("-")[0] for p in tmp_path.rglob(f"lk_{key}.*.nbi")}
+    assert cached == {f"lk_{key}.trajectory", f"lk_{key}.coefficients"}, cached

@@ -28,13 +28,11 @@ def main(argv: list[str]) -> int:
 
 def _compile_rule_module(key: str) -> None:
     """Import the module the parent wrote (compiling it into Numba's cache beside it)."""
-    import numpy as np
-
     from ..formula.codegen import kernel_dir, load_numba_module
+    from .custom_codegen import warm_module
 
     path = kernel_dir() / f"lk_{key}.py"
-    module = load_numba_module(path.read_text(), key)
-    module.coefficients(np.zeros(10), 1, np.zeros((1, 4)))
+    warm_module(load_numba_module(path.read_text(), key))
 
 
 if __name__ == "__main__":

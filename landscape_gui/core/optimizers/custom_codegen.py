@@ -355,12 +355,20 @@ def compile_kernel(rule: Rule):
 
     source, key = kernel_module(rule)
     module = load_numba_module(source, key)
+    warm_module(module)
+    return module.trajectory, module.coefficients
+
+
+def warm_module(module) -> None:
+    """Compile (or load from the cache) a rule module's lazily typed ``coefficients`` with the
+    argument types the runner passes (its ``trajectory`` has a signature: compiled on import).
+    One place for this process and a ``compile_child``: a child that called it with other
+    types compiled nothing useful (or failed) and the app compiled again."""
     from .kinds import N_COEF
     from .runner import no_schedule
 
     module.coefficients(np.zeros(N_HYPER_FOR_WARMUP), 1, np.zeros((1, N_COEF)), np.empty((0, 2)),
-                        no_schedule(1)[0])   # compiled (or loaded) now
-    return module.trajectory, module.coefficients
+                        no_schedule(1)[0])
 
 
 # --- torch.optim source ---------------------------------------------------------------------------
