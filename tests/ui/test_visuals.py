@@ -372,3 +372,29 @@ def test_the_loss_axis_label_fits_beside_the_plot(window, qtbot):
     text = axis.label.toPlainText()
     assert text.startswith("f − min f") and "log" in text
     assert axis.label.boundingRect().width() <= axis.geometry().height()
+
+
+def test_many_optimizers_keep_the_lr_strip_and_every_legend_entry_inside_the_panel(window, qtbot):
+    """Eight entries in the loss's row squeezed the lr strip to two lines with no tick and no
+    "lr"; twelve ran past the panel's bottom. The legend spans the loss and the strip, takes a
+    second column when it needs one, and the strip labels every decade it draws."""
+    c = window.controller
+    plot = window.loss_plot
+    strip = plot.lr_strip.getViewBox()
+    alone = strip.height()
+    for name, lr in [("Adagrad", 0.01), ("AdamW", 0.001), ("Lion", 1e-4), ("NAdam", 0.002)] * 2:
+        c.add_optimizer(name, {"lr": lr})
+    qtbot.waitUntil(lambda: len(plot.legend.items) == 12, timeout=5000)
+    qtbot.wait(400)
+    assert strip.height() >= alone - 2   # the strip keeps its share
+    view = plot.viewport().rect()
+    for sample, label in plot.legend.items:   # every entry drawn inside the panel
+        r = plot.mapFromScene(label.sceneBoundingRect()).boundingRect()
+        assert view.contains(r), (label.text, r, view)
+    # entries are still the enabled optimizers in order, their swatches in their colours
+    _legend_matches_curves(window)
+    # the strip's labels: the decades 1e-4 .. 1e-2 its rates span, each inside the drawn range
+    lo, hi = strip.viewRange()[1]
+    ticks = plot.lr_strip.getAxis("left")._tickLevels[0]
+    assert [text for _, text in ticks] == ["0.01", "0.001", "0.0001"]
+    assert all(lo <= v <= hi for v, _ in ticks)

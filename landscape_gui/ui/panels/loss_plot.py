@@ -46,7 +46,10 @@ class LossPlot(pg.PlotWidget):
         self._refit.timeout.connect(self._fit_y)
         self.legend = pg.LegendItem(labelTextColor=(230, 230, 230), brush=pg.mkBrush(21, 23, 28, 230),
                                     verSpacing=-4, sampleType=LineSample)
-        item.layout.addItem(self.legend, 2, 3)  # a column of its own, right of the plot
+        # a column of its own, right of the plot, spanning the loss, its step axis and the lr strip
+        # below (row 4): in the loss's row alone, eight entries made that row tall enough to
+        # squeeze the strip to two lines without a tick or its "lr"
+        item.layout.addItem(self.legend, 2, 3, 3, 1)
         # at the top of that column, its natural height: stretched to the plot's height, its rows
         # spread apart and each swatch sat far below its label
         self.legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Maximum)
@@ -123,6 +126,25 @@ class LossPlot(pg.PlotWidget):
         self.legend.clear()
         for label, color in entries:
             add_legend_entry(self.legend, color, label)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the plot's height needs: twelve entries in one column ran
+        past the bottom of the panel, the last ones cut off with the lr strip's lowest rate."""
+        items = self.legend.items
+        if not items:
+            return
+        row = max(label.boundingRect().height() for _, label in items) + self.legend.layout.verticalSpacing()
+        room = self.getPlotItem().size().height() - 12   # the legend's own margins
+        rows = max(1, int(room // max(row, 1.0)))
+        columns = -(-len(items) // rows)
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if hasattr(self, "legend"):   # not during __init__
+            self._fit_legend()
 
     def legend_entries(self) -> list[tuple[str, str]]:
         """(label, colour) of each legend entry as drawn."""
@@ -224,14 +246,17 @@ class LossPlot(pg.PlotWidget):
         decades showed five labels on top of each other)."""
         self._rate_span = (lo, hi)
         axis = self.lr_strip.getAxis("left")
-        rows = max(2, int(self.lr_strip.getViewBox().height() // 16))
-        d0, d1 = int(np.floor(lo)), int(np.ceil(hi))
-        decades = list(range(d0, d1 + 1)) or [d0]
+        vb = self.lr_strip.getViewBox()
+        rows = max(2, int(vb.height() // 16))
+        # only decades inside the drawn range: rates 1e-4..0.05 once labelled 0.1 (above the
+        # strip, so not drawn) and 0.001, and 0.01 went unlabelled
+        shown_lo, shown_hi = vb.viewRange()[1]
+        decades = list(range(int(np.ceil(shown_lo - 1e-9)), int(np.floor(shown_hi + 1e-9)) + 1))
         step = max(1, -(-len(decades) // rows))
         chosen = decades[::-1][::step]
-        if len(decades) == 1 or (d1 - d0 == 0):
-            chosen = [lo]
-        axis.setTicks([[(float(d), f"{10.0 ** d:g}") for d in chosen], []])
+        if not decades:   # a span within one decade: its own ends (one rate: that rate)
+            chosen = [lo, hi] if rows >= 3 and hi - lo > 0.3 else [lo]
+        axis.setTicks([[(float(d), f"{10.0 ** d:.3g}") for d in chosen], []])
 
     def _top(self, values: np.ndarray) -> float:
         """Upper end of the y range: the largest value of the runs that stay finite and
