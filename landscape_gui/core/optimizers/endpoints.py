@@ -94,7 +94,7 @@ def endpoints(p, h, table, starts, steps, noise, seed, stream0, box, last, last_
     dv = np.empty(B, dtype=np.int64)
     for b0 in range(s0, s1, B):
         nb = min(B, s1 - b0)
-        init_state(KIND, h, S)
+        init_state(np.int64(KIND), h, S)   # one init_state for every kind (runner.py says why)
         for k in range(B):
             s = b0 + min(k, nb - 1)   # a short last block repeats its last start (never written out)
             q[k] = starts[s, 0]

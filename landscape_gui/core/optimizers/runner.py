@@ -101,7 +101,11 @@ def _make_trajectory_kernel(kind: int):
         S = np.zeros((N_STATE, n))
         mom1 = np.empty(n)
         mom2 = np.empty(n)
-        init_state(KIND, h, S)
+        # KIND as a run-time integer for the helpers that switch on it: passed as the constant, it
+        # was a literal type, and each kind compiled its own init_state, moments and replan_rows
+        # (0.8 s of a kind's 3 s compile); they run once a run, when recording, or on a plateau
+        kind = np.int64(KIND)
+        init_state(kind, h, S)
         if KIND == LBFGS:   # its history of curvature pairs, kept across steps as torch keeps it
             history = int(h[5])
             LV = np.zeros((8, n))
@@ -183,7 +187,7 @@ def _make_trajectory_kernel(kind: int):
             elif KIND == LBFGS:
                 lbfgs_step(h, q, g, f, value_and_gradient, p, noise, seed, stream, t, LV, LD, LS, LR, LA, LC)
             if record:
-                moments(KIND, h, S, mom1, mom2)
+                moments(kind, h, S, mom1, mom2)
                 m1[t - 1, 0] = mom1[0]
                 m1[t - 1, 1] = mom1[1]
                 m2[t - 1, 0] = mom2[0]
@@ -194,7 +198,7 @@ def _make_trajectory_kernel(kind: int):
                                                     factor, min_lr, eps, cooldown)
                 if new != old:
                     h[lr_slot] = new
-                    replan_rows(KIND, h, t, old, table)
+                    replan_rows(kind, h, t, old, table)
             if escaped(q, box):
                 _blank_from(pts, ls, t)
                 return t
