@@ -45,6 +45,28 @@ def test_exact_hvp_equals_the_full_hessian_times_v(activation, residual, dataset
     np.testing.assert_allclose(g, op.grad, rtol=1e-9, atol=1e-14)
 
 
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("dataset", ["moons", "spirals", "regression"])   # two classes, three, MSE
+def test_a_relu_networks_trace_is_exact_and_equals_the_full_hessians(dataset, residual):
+    """For ReLU networks each logit is linear in any single weight, so the Hessian's diagonal is
+    the Gauss-Newton one and the trace needs no probes: it must equal the trace of the full
+    Hessian (complex-step differentiation of the numpy backprop, independent of both) to
+    rounding, and the spectrum reports it as exact."""
+    m, data, theta = small_net(dataset, "relu", residual, width=7)
+    H = exact_hessian(m, data, theta)
+    op = nn.HessianOperator(m, data, theta)
+    assert op.exact_trace() == pytest.approx(np.trace(H), rel=1e-11, abs=1e-13)
+    spec = nn.hessian_spectrum(m, data, theta, k=2, trace_samples=100, density=False)
+    assert (spec.trace_method, spec.trace_stderr) == ("exact", 0.0)
+    assert spec.trace == pytest.approx(np.trace(H), rel=1e-11, abs=1e-13)
+    # no Hutchinson probe was multiplied
+    assert spec.products == nn.hessian_spectrum(m, data, theta, k=2, trace_samples=0, density=False).products
+    # tanh's logits are curved in each weight: its trace stays Hutchinson's estimate
+    m2, data2, theta2 = small_net(dataset, "tanh", residual, width=7)
+    assert nn.HessianOperator(m2, data2, theta2).exact_trace() is None
+    assert nn.hessian_spectrum(m2, data2, theta2, k=2, trace_samples=20, density=False).trace_method == "Hutchinson"
+
+
 def test_spectrum_top_eigenvalues_trace_and_density():
     data = nn.make_dataset("moons", n=150, noise=0.2, seed=0)
     run = nn.train(nn.MLP(2, 8, "tanh"), data, "Adam", {"lr": 0.03}, epochs=30, batch_size=32, test=None)

@@ -55,7 +55,17 @@ def test_the_spectrum_tab_computes_draws_and_cancels(window, qtbot):
     assert sp.lambda_max == np.float64(sp.lambda_max)
     assert abs(sp.lambda_max - nn.sharpness(r.run.model, r.run.train_data, r.run.params, tol=1e-10)) < 1e-6
     x, y = view.curves["run"].getData()
-    assert len(x) > 100 and "trace" in view.note.text() and view.bar.progress.value() == 100
+    assert len(x) > 100 and view.bar.progress.value() == 100
+    # a ReLU net's trace is exact (no probes): the note says so, with no error bar
+    assert sp.trace_method == "exact" and f"trace {sp.trace:.4g} (exact)" in view.note.text()
+    # a tanh net's is Hutchinson's estimate; many probes make a long job to cancel
+    panel.load_settings(nn.NetworkSettings(n=300, width=8, epochs=12, grid=11, seed=0, activation="tanh").to_dict())
+    train_and_wait(panel, qtbot)
+    panel.tabs.setCurrentWidget(view)
+    with qtbot.waitSignal(panel.model.spectrumChanged, timeout=60000):
+        qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)
+    sp = panel.model.spectra["run"]
+    assert sp.trace_method == "Hutchinson" and "(Hutchinson, 1 s.e.)" in view.note.text()
     # cancel: a long one (many probes) stops, the buttons come back and the last spectrum stays
     view.samples_spin.setValue(2000)
     qtbot.mouseClick(view.bar.start_button, Qt.MouseButton.LeftButton)

@@ -1,6 +1,7 @@
 """The curvature of a network's loss: exact Hessian-vector products, the top of the Hessian
-spectrum (Lanczos), its trace (Hutchinson) and its eigenvalue density (stochastic Lanczos
-quadrature), as PyHessian computes them — for the built-in MLPs, without autograd.
+spectrum (Lanczos), its trace (exact for ReLU networks, else Hutchinson) and its eigenvalue
+density (stochastic Lanczos quadrature), as PyHessian computes them — for the built-in MLPs,
+without autograd.
 
 Hessian-vector products are Pearlmutter's R-operator through backpropagation: the
 directional derivative of every quantity backprop computes (see ``reference.
@@ -221,6 +222,40 @@ class HessianOperator:
                 if l < L - 1 and residual[l]:
                     rdh += RDH[l + 1]
 
+    def exact_trace(self) -> float | None:
+        """The Hessian's trace without probes, for ReLU networks (None for tanh).
+
+        H = J^T A J + sum_c (dL/dz_c) d2z_c, with J the logits' Jacobian and A the loss's Hessian
+        in the logits. For fixed ReLU units every logit is a sum over paths of products of
+        weights, each layer's weights at most once a path (skip connections too), so it is
+        linear in each single weight or bias: the second term has a zero diagonal (ReLU's second
+        derivative is zero almost everywhere, as in ``matmat``). The trace is then
+        sum_n tr(J_n^T A_n J_n) / N: per layer, a sample's gradient of logit c is the outer
+        product of its delta and the layer's input, so the layer contributes
+        (|h|^2 + 1) sum_cc' A_cc' delta_c . delta_c'. That is C backward passes of deltas in all,
+        instead of a hundred Hutchinson products, and exact to rounding."""
+        if self.act != RELU:
+            return None
+        L, N, C = len(self.layers), self.N, int(self.dims[-1])
+        D = np.repeat(np.eye(C)[None], N, axis=0)   # (sample, logit c, unit): d z_c / d z_L
+        total = 0.0
+        dh_next = None
+        for l in range(L - 1, -1, -1):
+            W, _ = self.layers[l]
+            if l < L - 1:
+                D = dh_next * self.g1[l][:, None, :]
+            if self.loss_kind == CROSS_ENTROPY:   # A = diag(p) - p p^T
+                q = np.einsum("nc,ncj->nj", self.p, D)
+                s = np.einsum("nc,ncj->n", self.p, D * D) - np.einsum("nj,nj->n", q, q)
+            else:   # the mean of C squared errors: A = 2 I / C
+                s = (2.0 / C) * np.einsum("ncj,ncj->n", D, D)
+            total += float(s @ (np.einsum("nj,nj->n", self.Hs[l], self.Hs[l]) + 1.0))
+            dh = D @ W
+            if l < L - 1 and self.residual[l]:
+                dh = dh + dh_next
+            dh_next = dh
+        return total / N
+
     def dense(self) -> np.ndarray:
         """The whole Hessian (n x n): for small nets and tests."""
         H = self.matmat(np.eye(self.n))
@@ -392,22 +427,30 @@ class Spectrum:
     eigenvalues: np.ndarray              # the k largest, descending
     eigenvectors: np.ndarray             # (k, n_params), unit rows
     trace: float
-    trace_stderr: float
+    trace_stderr: float                  # 0 for an exact trace
     density_grid: np.ndarray | None
     density: np.ndarray | None
     loss: float
     products: int                        # Hessian-vector products used
+    trace_method: str = "Hutchinson"     # or "exact" (ReLU networks: ``HessianOperator.exact_trace``)
 
     @property
     def lambda_max(self) -> float:
         return float(self.eigenvalues[0])
 
+    def trace_summary(self) -> str:
+        """The trace as a reader should take it: exact, or an estimate with its standard error."""
+        if self.trace_method == "exact":
+            return f"trace {self.trace:.4g} (exact)"
+        return f"trace {self.trace:.4g} ± {self.trace_stderr:.2g} (Hutchinson, 1 s.e.)"
+
 
 def hessian_spectrum(model, data, params, k: int = 5, trace_samples: int = 100, density: bool = True,
                      seed: int = 0, density_probes: int = 4, density_steps: int = 80, cancel=None,
                      progress=None) -> Spectrum:
-    """The top-k eigenvalues (Lanczos on exact HVPs), the trace (Hutchinson, with its standard
-    error) and, with ``density``, the eigenvalue density (SLQ) of the full-batch Hessian."""
+    """The top-k eigenvalues (Lanczos on exact HVPs), the trace (exact for ReLU networks, else
+    Hutchinson with its standard error) and, with ``density``, the eigenvalue density (SLQ) of
+    the full-batch Hessian."""
     return spectrum_of(HessianOperator(model, data, params), k, trace_samples, density, seed, density_probes,
                        density_steps, cancel, progress)
 
@@ -442,15 +485,20 @@ def spectrum_of(op, k=5, trace_samples=100, density=True, seed=0, density_probes
         vals, vecs = top_eigenpairs(op, k, tol=tol, seed=seed, cancel=cancel, max_steps=max_steps)
     tick()
     tr = err = math.nan
+    method = "Hutchinson"
     if trace_samples:
         check(cancel, "spectrum cancelled")
-        tr, err = hutchinson_trace(op, trace_samples, seed)
+        exact = getattr(op, "exact_trace", lambda: None)()
+        if exact is not None:
+            tr, err, method = exact, 0.0, "exact"
+        else:
+            tr, err = hutchinson_trace(op, trace_samples, seed)
         tick()
     xs = dens = None
     if density:
         xs, dens = slq_density(op, runs=runs)
         tick()
-    return Spectrum(vals, vecs, tr, err, xs, dens, op.loss, op.products)
+    return Spectrum(vals, vecs, tr, err, xs, dens, op.loss, op.products, method)
 
 
 

@@ -339,7 +339,7 @@ class NetworkModel(QtCore.QObject):
             self.spectra = result
             self.spectrumChanged.emit()
             self.message.emit("spectrum: " + "; ".join(
-                f"{slot}: λmax {sp.lambda_max:.4g}, trace {sp.trace:.4g} ± {sp.trace_stderr:.2g}"
+                f"{slot}: λmax {sp.lambda_max:.4g}, {sp.trace_summary()}"
                 for slot, sp in result.items()))
         elif job == "connect":
             self.curve = result

@@ -80,6 +80,8 @@ class SpectrumView(QtWidgets.QWidget):
         self.bar = JobBar(model, "spectrum", "Compute spectrum", self.start)
         self.k_spin = QtWidgets.QSpinBox(minimum=1, maximum=20, value=5, objectName="spectrumK")
         self.samples_spin = QtWidgets.QSpinBox(minimum=10, maximum=2000, value=100, singleStep=50)
+        self.samples_spin.setToolTip("Hutchinson's random probes for the trace of a tanh network; "
+                                     "a ReLU network's trace is computed exactly, without probes")
         for text, w in (("top", self.k_spin), ("trace probes", self.samples_spin)):
             self.bar.extra.addWidget(QtWidgets.QLabel(text))
             self.bar.extra.addWidget(w)
@@ -116,8 +118,8 @@ class SpectrumView(QtWidgets.QWidget):
                 item.addItem(line)
                 self.marks.append(line)
             top = ", ".join(f"{v:.4g}" for v in sp.eigenvalues)
-            lines.append(f"<b>{name}</b>: top {len(sp.eigenvalues)} eigenvalues {top}; trace {sp.trace:.4g} ± "
-                         f"{sp.trace_stderr:.2g} (Hutchinson, 1 s.e.); {sp.products} Hessian-vector products")
+            lines.append(f"<b>{name}</b>: top {len(sp.eigenvalues)} eigenvalues {top}; {sp.trace_summary()}; "
+                         f"{sp.products} Hessian-vector products")
         self.note.setText("<br>".join(lines) or "no spectrum yet")
         item.enableAutoRange()
 
