@@ -249,7 +249,7 @@ class HessianOperator:
                 s = np.einsum("nc,ncj->n", self.p, D * D) - np.einsum("nj,nj->n", q, q)
             else:   # the mean of C squared errors: A = 2 I / C
                 s = (2.0 / C) * np.einsum("ncj,ncj->n", D, D)
-            total += float(s @ (np.einsum("nj,nj->n", self.Hs[l], self.Hs[l]) + 1.0))
+            total += float(s @ np.einsum("nj,nj->n", self.Hs1[l], self.Hs1[l]))   # |h|^2 + 1: the bias's one
             dh = D @ W
             if l < L - 1 and self.residual[l]:
                 dh = dh + dh_next
